@@ -1,0 +1,48 @@
+# The two commands of README.md: `make demo` and `make test`.
+# Both install the Debian packages the build needs (when run as root),
+# configure CMake into build/, build, and run.
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
+	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev
+BENCH_PACKAGES := python3-distributed beanstalkd
+
+.PHONY: all deps build test demo bench asan clean
+
+all: build
+
+# Installs only what is missing; a no-op on a machine that has everything.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing (run make as root, or apt-get install them)"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+demo: build
+	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLEASEQ_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan

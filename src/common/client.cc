@@ -1,0 +1,70 @@
+#include "common/client.h"
+
+#include <chrono>
+#include <random>
+
+#include "common/config.h"
+#include "common/transport.h"
+
+namespace leaseq {
+
+Client::Client(std::string endpoint, int timeout_ms, int tries)
+    : endpoint_(std::move(endpoint)),
+      timeout_ms_(timeout_ms > 0 ? timeout_ms : config::kClientTimeoutMs),
+      tries_(tries > 0 ? tries : config::kClientTries),
+      context_(1),
+      next_id_(static_cast<int64_t>(std::random_device{}() & 0x7fffffff)) {}
+
+Status Client::Call(wire::Message request, wire::Message* reply) {
+  for (int attempt = 0; attempt < tries_; ++attempt) {
+    const int64_t id = next_id_++;
+    request.body["id"] = id;
+    zmq::socket_t socket(context_, zmq::socket_type::dealer);
+    transport::ApplyCommonOptions(socket);
+    socket.set(zmq::sockopt::linger, 0);
+    try {
+      socket.connect(endpoint_);
+    } catch (const zmq::error_t& e) {
+      return Status::Invalid("bad broker endpoint '" + endpoint_ + "': " + e.what());
+    }
+    // The first send may find no connection yet; DEALER queues it once the
+    // pipe exists, so wait for the socket to be writable within the timeout.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+    bool sent = false;
+    while (!sent && std::chrono::steady_clock::now() < deadline) {
+      sent = transport::Send(socket, request);
+      if (!sent) {
+        zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(20));
+      }
+    }
+    while (sent) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, left);
+      if ((item.revents & ZMQ_POLLIN) == 0) continue;
+      std::string unused;
+      Status decoded;
+      if (!transport::Receive(socket, false, &unused, reply, &decoded)) continue;
+      if (!decoded.ok()) return Status::Invalid("bad reply from broker: " + decoded.message());
+      auto rid = reply->body.find("id");
+      if (rid != reply->body.end() && rid->is_number_integer() && rid->get<int64_t>() != id) {
+        continue;  // a reply to an earlier try
+      }
+      if (reply->command == wire::Command::kError) {
+        auto msg = reply->body.find("message");
+        return Status::Invalid(msg != reply->body.end() && msg->is_string()
+                                   ? msg->get<std::string>()
+                                   : std::string("the broker refused the request"));
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::Unavailable("no answer from the broker at " + endpoint_ + " after " +
+                             std::to_string(tries_) + " tries of " +
+                             std::to_string(timeout_ms_) + " ms");
+}
+
+}  // namespace leaseq

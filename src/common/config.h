@@ -1,0 +1,65 @@
+// The named constants of leaseq: heartbeating, liveness, reconnect backoff,
+// size limits and the environment defaults. One place, as in the ZeroMQ
+// guide's Paranoid Pirate pattern. Header-only, constants only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace leaseq::config {
+
+// Heartbeats both ways: every kHeartbeatMs each side sends a heartbeat if it
+// has sent nothing else. A peer unheard for kHeartbeatMs * kLiveness is dead:
+// the broker declares the worker lost (its leases lapse), the worker
+// reconnects. 1000 x 3 = 3 s, SPEC's "at most 3 s in all".
+inline constexpr int kHeartbeatMs = 1000;
+inline constexpr int kLiveness = 3;
+
+// Worker reconnect backoff (Paranoid Pirate): doubles from the initial value
+// up to the maximum. Shorter than the guide's 1 s..32 s so that a restarted
+// broker sees its workers back within a few heartbeats.
+inline constexpr int kReconnectInitialMs = 250;
+inline constexpr int kReconnectMaxMs = 2000;
+
+// At start-up the broker honours leases found in the database for this long
+// (at least), so their workers can reconnect and re-announce them.
+inline int StartupGraceMs(int heartbeat_ms, int liveness) {
+  return 2 * heartbeat_ms * liveness + kReconnectMaxMs;
+}
+
+// Retry backoff after a failed attempt: kRetryBackoffMs * 2^(n-1), capped.
+inline constexpr int64_t kRetryBackoffMs = 100;
+inline constexpr int64_t kRetryBackoffMaxMs = 10000;
+
+// Suspicion: a task lost with this many workers is failed (Dask's default).
+inline constexpr int kAllowedFailures = 3;
+
+// Largest message accepted on any socket (ZMQ_MAXMSGSIZE) and the largest
+// result a worker keeps of a command's stdout.
+inline constexpr int64_t kMaxMessageBytes = 512LL << 20;
+inline constexpr int64_t kMaxResultBytes = 256LL << 20;
+// How much of a failed command's stderr goes into tasks.error.
+inline constexpr size_t kStderrTailBytes = 2048;
+
+// A draining worker finishes its running tasks within this time, then kills
+// and hands back what is left. Fits inside GCP/Azure/Kubernetes' 30 s.
+inline constexpr int kDrainTimeoutMs = 25000;
+
+// Clients (leaseq-submit, leaseq-ctl): one try waits this long for a reply,
+// and a request is tried this many times (Lazy Pirate) before giving up.
+inline constexpr int kClientTimeoutMs = 2500;
+inline constexpr int kClientTries = 3;
+
+// Group commit: at most this many messages are handled in one loop pass
+// (one transaction).
+inline constexpr int kMaxBatchMessages = 4096;
+
+inline constexpr const char* kDefaultBroker = "tcp://127.0.0.1:5555";
+inline constexpr const char* kDefaultDb = "./leaseq.db";
+
+// LEASEQ_BROKER, or the default endpoint.
+std::string BrokerEndpointFromEnv();
+// LEASEQ_DB, or the default database path.
+std::string DbPathFromEnv();
+
+}  // namespace leaseq::config

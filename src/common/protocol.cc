@@ -1,0 +1,146 @@
+#include "common/protocol.h"
+
+#include <array>
+#include <utility>
+
+namespace leaseq::wire {
+
+namespace {
+
+struct NamedCommand {
+  Command command;
+  std::string_view name;
+};
+
+constexpr std::array<NamedCommand, 22> kCommands = {{
+    {Command::kRegister, "register"}, {Command::kReady, "ready"},
+    {Command::kHeartbeat, "heartbeat"}, {Command::kResult, "result"},
+    {Command::kRelease, "release"},   {Command::kGoodbye, "goodbye"},
+    {Command::kLost, "lost"},         {Command::kWelcome, "welcome"},
+    {Command::kTask, "task"},         {Command::kAck, "ack"},
+    {Command::kAbort, "abort"},       {Command::kReregister, "reregister"},
+    {Command::kSubmit, "submit"},     {Command::kStatus, "status"},
+    {Command::kWorkers, "workers"},   {Command::kShow, "show"},
+    {Command::kFetch, "fetch"},       {Command::kStates, "states"},
+    {Command::kCancel, "cancel"},     {Command::kRetry, "retry"},
+    {Command::kReply, "reply"},       {Command::kError, "error"},
+}};
+
+}  // namespace
+
+std::string_view CommandName(Command c) {
+  for (const auto& nc : kCommands) {
+    if (nc.command == c) return nc.name;
+  }
+  return "?";
+}
+
+std::optional<Command> CommandFromName(std::string_view name) {
+  for (const auto& nc : kCommands) {
+    if (nc.name == name) return nc.command;
+  }
+  return std::nullopt;
+}
+
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<std::string> Encode(const Message& m) {
+  std::vector<std::string> frames;
+  frames.reserve(3 + m.blobs.size());
+  frames.emplace_back(kHeader);
+  frames.emplace_back(CommandName(m.command));
+  frames.push_back(DumpJson(m.body));
+  for (const auto& b : m.blobs) frames.push_back(b);
+  return frames;
+}
+
+Status Decode(const std::vector<std::string>& frames, Message* out) {
+  if (frames.size() < 3) {
+    return Status::Invalid("malformed message: " + std::to_string(frames.size()) +
+                           " frames, expected at least 3 (header, command, body)");
+  }
+  if (frames.size() > 3 + kMaxBlobs) {
+    return Status::Invalid("malformed message: too many frames (" +
+                           std::to_string(frames.size()) + ")");
+  }
+  if (frames[0] != kHeader) {
+    return Status::Invalid("unsupported protocol header (expected " + std::string(kHeader) + ")");
+  }
+  auto command = CommandFromName(frames[1]);
+  if (!command) {
+    return Status::Invalid("unknown command '" + frames[1].substr(0, 32) + "'");
+  }
+  nlohmann::json body = nlohmann::json::parse(frames[2], nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    return Status::Invalid("malformed body of '" + frames[1] + "': not a JSON object");
+  }
+  out->command = *command;
+  out->body = std::move(body);
+  out->blobs.assign(frames.begin() + 3, frames.end());
+  return Status::Ok();
+}
+
+Message Make(Command c, nlohmann::json body, std::vector<std::string> blobs) {
+  Message m;
+  m.command = c;
+  m.body = std::move(body);
+  m.blobs = std::move(blobs);
+  return m;
+}
+
+Message MakeError(const std::string& message, const nlohmann::json& id) {
+  nlohmann::json body = {{"message", message}};
+  if (!id.is_null()) body["id"] = id;
+  return Make(Command::kError, std::move(body));
+}
+
+Status GetInt(const nlohmann::json& body, const char* field, int64_t* out) {
+  auto it = body.find(field);
+  if (it == body.end() || !it->is_number_integer()) {
+    return Status::Invalid(std::string("field '") + field + "' must be an integer");
+  }
+  *out = it->get<int64_t>();
+  return Status::Ok();
+}
+
+Status GetString(const nlohmann::json& body, const char* field, std::string* out) {
+  auto it = body.find(field);
+  if (it == body.end() || !it->is_string()) {
+    return Status::Invalid(std::string("field '") + field + "' must be a string");
+  }
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+Status GetIntList(const nlohmann::json& body, const char* field, std::vector<int64_t>* out) {
+  auto it = body.find(field);
+  out->clear();
+  if (it == body.end()) return Status::Ok();  // an absent list is empty
+  if (!it->is_array()) return Status::Invalid(std::string("field '") + field + "' must be a list");
+  for (const auto& v : *it) {
+    if (!v.is_number_integer()) {
+      return Status::Invalid(std::string("field '") + field + "' must hold integers");
+    }
+    out->push_back(v.get<int64_t>());
+  }
+  return Status::Ok();
+}
+
+Status GetStringList(const nlohmann::json& body, const char* field,
+                     std::vector<std::string>* out) {
+  auto it = body.find(field);
+  out->clear();
+  if (it == body.end()) return Status::Ok();
+  if (!it->is_array()) return Status::Invalid(std::string("field '") + field + "' must be a list");
+  for (const auto& v : *it) {
+    if (!v.is_string()) {
+      return Status::Invalid(std::string("field '") + field + "' must hold strings");
+    }
+    out->push_back(v.get<std::string>());
+  }
+  return Status::Ok();
+}
+
+}  // namespace leaseq::wire

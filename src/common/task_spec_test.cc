@@ -1,0 +1,52 @@
+#include "common/task_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace leaseq {
+namespace {
+
+TEST(TaskSpec, OnlyCmdIsRequired) {
+  TaskSpec t;
+  ASSERT_TRUE(ParseTaskLine(R"({"cmd": ["echo", "hi"]})", &t).ok());
+  EXPECT_EQ(t.cmd.size(), 2u);
+  EXPECT_EQ(t.queue, "default");
+  EXPECT_EQ(t.retries, 0);
+}
+
+TEST(TaskSpec, AllFields) {
+  TaskSpec t;
+  ASSERT_TRUE(ParseTaskLine(R"({"key": "k", "cmd": ["sh", "-c", "x"], "input": "in",
+      "after": ["a", "b"], "retries": 2, "priority": -1, "queue": "gpu"})", &t).ok());
+  EXPECT_EQ(t.key, "k");
+  EXPECT_EQ(t.after, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(t.retries, 2);
+  EXPECT_EQ(t.priority, -1);
+  EXPECT_EQ(t.queue, "gpu");
+}
+
+TEST(TaskSpec, BadInputNamesTheProblem) {
+  TaskSpec t;
+  auto msg = [&](const std::string& line) { return ParseTaskLine(line, &t).message(); };
+  EXPECT_NE(msg("{\"cmd\": [\"x\"]"), "");
+  EXPECT_NE(msg(R"({"input": "x"})").find("missing field 'cmd'"), std::string::npos);
+  EXPECT_NE(msg(R"({"cmd": []})").find("'cmd'"), std::string::npos);
+  EXPECT_NE(msg(R"({"cmd": "echo hi"})").find("'cmd'"), std::string::npos);
+  EXPECT_NE(msg(R"({"cmd": ["x"], "cmdd": 1})").find("unknown field 'cmdd'"), std::string::npos);
+  EXPECT_NE(msg(R"({"cmd": ["x"], "retries": -1})").find("'retries'"), std::string::npos);
+  EXPECT_NE(msg(R"({"cmd": ["x"], "after": "k"})").find("'after'"), std::string::npos);
+  EXPECT_NE(msg("[1]"), "");
+}
+
+TEST(TaskSpec, CanonicalFieldsIgnoreKeyAndFieldOrder) {
+  TaskSpec a, b;
+  ASSERT_TRUE(ParseTaskLine(R"({"key": "a", "cmd": ["x"], "priority": 1})", &a).ok());
+  ASSERT_TRUE(ParseTaskLine(R"({"priority": 1, "cmd": ["x"], "key": "b"})", &b).ok());
+  EXPECT_EQ(CanonicalFields(a), CanonicalFields(b));
+  b.priority = 2;
+  EXPECT_NE(CanonicalFields(a), CanonicalFields(b));
+}
+
+TEST(TaskSpec, GeneratedKeysDiffer) { EXPECT_NE(GenerateKey(), GenerateKey()); }
+
+}  // namespace
+}  // namespace leaseq

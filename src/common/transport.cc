@@ -1,0 +1,57 @@
+#include "common/transport.h"
+
+#include <vector>
+
+#include "common/config.h"
+
+namespace leaseq::transport {
+
+void ApplyCommonOptions(zmq::socket_t& s) {
+  s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(config::kMaxMessageBytes));
+  s.set(zmq::sockopt::linger, 200);
+  s.set(zmq::sockopt::sndhwm, 100000);
+  s.set(zmq::sockopt::rcvhwm, 100000);
+}
+
+bool Send(zmq::socket_t& s, const wire::Message& m, const std::optional<std::string>& routing_id) {
+  std::vector<std::string> frames = wire::Encode(m);
+  try {
+    if (routing_id) {
+      if (!s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        return false;
+      }
+    }
+    for (size_t i = 0; i < frames.size(); ++i) {
+      auto flags = zmq::send_flags::dontwait;
+      if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+      if (!s.send(zmq::buffer(frames[i]), flags)) return false;
+    }
+  } catch (const zmq::error_t&) {
+    // EHOSTUNREACH with ROUTER_MANDATORY, or a closing context.
+    return false;
+  }
+  return true;
+}
+
+bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
+             wire::Message* out, Status* status) {
+  std::vector<std::string> frames;
+  zmq::message_t part;
+  do {
+    auto got = s.recv(part, zmq::recv_flags::dontwait);
+    if (!got) {
+      if (frames.empty()) return false;
+      break;  // cannot happen: parts of a message arrive together
+    }
+    frames.emplace_back(static_cast<const char*>(part.data()), part.size());
+  } while (part.more());
+
+  if (expect_routing_id) {
+    *routing_id = frames.front();
+    frames.erase(frames.begin());
+  }
+  *status = wire::Decode(frames, out);
+  return true;
+}
+
+}  // namespace leaseq::transport

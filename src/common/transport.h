@@ -1,0 +1,31 @@
+// Transport: sending and receiving codec messages on ZeroMQ sockets, and the
+// socket options every leaseq socket gets (message size limit, linger).
+// Functions here are thread-compatible (a socket belongs to one thread).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/protocol.h"
+#include "common/status.h"
+
+namespace leaseq::transport {
+
+// ZMQ_MAXMSGSIZE, ZMQ_LINGER (short, so a closing process never hangs)
+// and generous high-water marks.
+void ApplyCommonOptions(zmq::socket_t& s);
+
+// Sends m, preceded by routing_id when given (ROUTER side). Never blocks:
+// a message that cannot be queued now is dropped, and false is returned.
+bool Send(zmq::socket_t& s, const wire::Message& m,
+          const std::optional<std::string>& routing_id = std::nullopt);
+
+// Receives one multipart message without blocking. Returns false when no
+// message was waiting. When expect_routing_id, the first frame is stored in
+// *routing_id. *status tells whether the frames decoded; a message that did
+// not decode is still consumed (and *routing_id is set, to reply with an error).
+bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
+             wire::Message* out, Status* status);
+
+}  // namespace leaseq::transport
