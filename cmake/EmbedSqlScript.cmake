@@ -1,5 +1,6 @@
 # Script mode helper for EmbedSql.cmake.
 set(content "// Generated from sql/ by cmake/EmbedSqlScript.cmake. Do not edit.\n#pragma once\n\n")
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 foreach(f ${INPUTS})
   get_filename_component(name ${f} NAME_WE)
   file(READ ${f} sql)

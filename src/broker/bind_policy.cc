@@ -1,0 +1,19 @@
+#include "broker/bind_policy.h"
+
+namespace leaseq {
+
+Status CheckBindAddress(const std::string& endpoint, bool insecure_allowed) {
+  const std::string tcp = "tcp://";
+  if (endpoint.rfind(tcp, 0) != 0) return Status::Ok();  // ipc://, inproc://: local by nature
+  std::string host = endpoint.substr(tcp.size());
+  auto colon = host.rfind(':');
+  if (colon == std::string::npos) return Status::Invalid("endpoint '" + endpoint + "' has no port");
+  host = host.substr(0, colon);
+  const bool loopback = host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
+  if (loopback || insecure_allowed) return Status::Ok();
+  return Status::Invalid("refusing to listen on '" + endpoint +
+                         "' without encryption: bind a loopback address (127.0.0.1), or pass "
+                         "--insecure to accept anyone who can reach that address");
+}
+
+}  // namespace leaseq

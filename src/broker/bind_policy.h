@@ -1,0 +1,15 @@
+// Bind policy: without encryption the broker listens only on loopback.
+// Pure function; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace leaseq {
+
+// Ok for ipc://, inproc://, and tcp:// on 127.0.0.0/8, localhost or [::1];
+// for any other address only when insecure_allowed.
+Status CheckBindAddress(const std::string& endpoint, bool insecure_allowed);
+
+}  // namespace leaseq

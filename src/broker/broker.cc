@@ -1,0 +1,216 @@
+// Broker: the loop, the pass (one group commit) and the outbox.
+#include "broker/broker.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/config.h"
+#include "common/transport.h"
+
+namespace leaseq {
+
+namespace {
+// Reclaim and lost-worker checks run at least this often.
+constexpr int64_t kReclaimIntervalMs = 50;
+// Lapsed leases handled per pass at most (the rest in the next pass).
+constexpr int kReclaimBatch = 1000;
+}  // namespace
+
+Status Broker::Create(const BrokerOptions& options, const Clock* clock,
+                      std::unique_ptr<Broker>* out) {
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options.db_path, options.durability, options.settings, &store);
+  if (!s.ok()) return s;
+  std::unique_ptr<Broker> broker(new Broker(options, clock, std::move(store)));
+  s = broker->Start();
+  if (!s.ok()) return s;
+  *out = std::move(broker);
+  return Status::Ok();
+}
+
+Broker::Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr<Store> store)
+    : options_(options),
+      clock_(clock),
+      store_(std::move(store)),
+      context_(1),
+      socket_(context_, zmq::socket_type::router) {}
+
+Status Broker::Start() {
+  transport::ApplyCommonOptions(socket_);
+  // A message to a peer that is gone fails instead of vanishing, so an
+  // assignment that cannot be delivered is released at once.
+  socket_.set(zmq::sockopt::router_mandatory, 1);
+  try {
+    socket_.bind(options_.bind);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind " + options_.bind + ": " + e.what());
+  }
+  // Leases found in the database belong to workers that may be reconnecting:
+  // honour them for a grace period instead of reclaiming them at once.
+  const int64_t grace = config::StartupGraceMs(options_.settings.heartbeat_ms,
+                                               options_.settings.liveness);
+  std::vector<std::string> alive;
+  Status s = store_->Begin();
+  if (s.ok()) s = store_->HonourLeases(rules::StartupLeaseFloor(options_.settings, clock_->WallMs()));
+  if (s.ok()) s = store_->AliveWorkers(&alive);
+  if (s.ok()) s = store_->Commit();
+  if (!s.ok()) {
+    store_->Rollback();
+    return s;
+  }
+  for (const auto& name : alive) workers_.Expect(name, clock_->SteadyMs() + grace);
+  return Status::Ok();
+}
+
+std::string Broker::endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
+
+Status Broker::Run(int stop_fd) {
+  while (true) {
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
+    if (items[1].revents & ZMQ_POLLIN) break;
+    Pass();
+  }
+  return Status::Ok();
+}
+
+void Broker::CheckStatus(const Status& s) {
+  if (!s.ok() && pass_error_.ok()) pass_error_ = s;
+}
+
+void Broker::Pass() {
+  pass_error_ = Status::Ok();
+  outbox_.clear();
+  Status begun = store_->Begin();
+  if (!begun.ok()) {
+    std::fprintf(stderr, "leaseq-broker: %s\n", begun.message().c_str());
+    // Drain what is waiting so that clients get an answer, then give up this pass.
+    pass_error_ = begun;
+  }
+  for (int i = 0; i < config::kMaxBatchMessages; ++i) {
+    std::string routing_id;
+    wire::Message m;
+    Status decoded;
+    if (!transport::Receive(socket_, true, &routing_id, &m, &decoded)) break;
+    if (!decoded.ok()) {
+      Reply(routing_id, wire::MakeError(decoded.message()), false);
+      continue;
+    }
+    if (begun.ok()) Handle(routing_id, m);
+  }
+  if (begun.ok()) {
+    for (const auto& [worker, attempt] : undelivered_) CheckStatus(store_->Release(worker, attempt, clock_->WallMs()));
+    if (!undelivered_.empty()) work_changed_ = true;
+    undelivered_.clear();
+    const int64_t now = clock_->SteadyMs();
+    if (now - last_reclaim_ms_ >= kReclaimIntervalMs) {
+      last_reclaim_ms_ = now;
+      ReclaimLapsed();
+      work_changed_ = true;  // also wakes tasks whose retry backoff ended
+    }
+    if (work_changed_) Dispatch();
+  }
+  bool committed = false;
+  std::string error = pass_error_.message();
+  if (begun.ok() && pass_error_.ok()) {
+    Status c = store_->Commit();
+    committed = c.ok();
+    if (!committed) error = c.message();
+  }
+  if (!committed && begun.ok()) {
+    store_->Rollback();
+    std::fprintf(stderr, "leaseq-broker: pass rolled back: %s\n", error.c_str());
+  }
+  Flush(committed, error);
+  SendHeartbeats();
+}
+
+void Broker::Flush(bool committed, const std::string& commit_error) {
+  for (auto& out : outbox_) {
+    if (out.needs_commit && !committed) {
+      // The change was not stored: a client learns why; a worker sends again.
+      if (out.message.command == wire::Command::kReply && out.message.body.contains("id")) {
+        transport::Send(socket_, wire::MakeError("not stored: " + commit_error, out.message.body["id"]),
+                        out.routing_id);
+      }
+      continue;
+    }
+    bool sent = transport::Send(socket_, out.message, out.routing_id);
+    if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
+      if (sent) w->last_sent_ms = clock_->SteadyMs();
+      if (!sent && out.attempt_id != 0) undelivered_.push_back({w->record.name, out.attempt_id});
+    }
+  }
+  outbox_.clear();
+}
+
+void Broker::Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
+                   int64_t attempt_id) {
+  outbox_.push_back({routing_id, std::move(m), needs_commit, attempt_id});
+}
+
+void Broker::SendHeartbeats() {
+  const int64_t now = clock_->SteadyMs();
+  for (auto& [name, w] : workers_.all()) {
+    if (now - w.last_sent_ms >= options_.settings.heartbeat_ms) {
+      transport::Send(socket_, wire::Make(wire::Command::kHeartbeat), w.routing_id);
+      w.last_sent_ms = now;
+    }
+  }
+}
+
+void Broker::LoseWorker(const std::string& name, const std::string& why) {
+  int reclaimed = 0;
+  CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed));
+  std::fprintf(stderr, "leaseq-broker: worker %s lost (%s); %d attempt(s) reclaimed\n",
+               name.c_str(), why.c_str(), reclaimed);
+  workers_.Remove(name);
+  work_changed_ = true;
+}
+
+void Broker::ReclaimLapsed() {
+  const int64_t now = clock_->SteadyMs();
+  const int64_t ttl = rules::LeaseTtlMs(options_.settings);
+  for (const auto& name : workers_.Silent(now, ttl)) {
+    LoseWorker(name, "silent for " + std::to_string(ttl) + " ms");
+  }
+  for (const auto& name : workers_.TakeOverdue(now)) {
+    LoseWorker(name, "did not come back after the broker restarted");
+  }
+  std::vector<LeasedAttempt> expired;
+  CheckStatus(store_->ExpiredLeases(clock_->WallMs(), kReclaimBatch, &expired));
+  for (const auto& a : expired) {
+    CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired"));
+    if (ConnectedWorker* w = workers_.ByName(a.worker)) {
+      Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
+    }
+  }
+}
+
+void Broker::Dispatch() {
+  work_changed_ = false;
+  nlohmann::json counts, unused;
+  CheckStatus(store_->Counts(&counts, &unused));
+  if (counts.value("queued", 0) == 0) return;
+  const int64_t now = clock_->WallMs();
+  for (auto& [name, w] : workers_.all()) {
+    std::vector<int64_t> running;
+    CheckStatus(store_->RunningAttemptsOf(name, &running));
+    const int64_t free = w.record.slots - static_cast<int64_t>(running.size());
+    if (free <= 0) continue;
+    std::vector<Assignment> assigned;
+    CheckStatus(store_->Claim(w.record, free, now, &assigned));
+    for (auto& a : assigned) {
+      nlohmann::json body = {{"attempt", a.attempt_id}, {"key", a.key}, {"attempt_no", a.attempt_no}};
+      if (a.fn.empty()) {
+        body["cmd"] = nlohmann::json::parse(a.cmd_json, nullptr, false);
+      } else {
+        body["fn"] = a.fn;
+      }
+      Reply(w.routing_id, wire::Make(wire::Command::kTask, std::move(body), {std::move(a.stdin_bytes)}),
+            true, a.attempt_id);
+    }
+  }
+}
+
+}  // namespace leaseq

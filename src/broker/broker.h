@@ -1,0 +1,90 @@
+// Broker: the ZeroMQ ROUTER loop. It only moves messages: each pass drains
+// the waiting messages, hands them to the store inside one transaction,
+// reclaims lapsed leases and lost workers, leases queued tasks to workers
+// with free slots, commits (group commit), and only then sends the replies,
+// acknowledgements and assignments of that pass. Nothing is acknowledged
+// before it is durable.
+// Not thread-safe: Run() owns the socket and the store.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "broker/lease_rules.h"
+#include "broker/store.h"
+#include "broker/worker_registry.h"
+#include "common/clock.h"
+#include "common/protocol.h"
+#include "common/status.h"
+
+namespace leaseq {
+
+struct BrokerOptions {
+  std::string db_path;
+  std::string bind;
+  rules::Settings settings{};
+  Durability durability = Durability::kNormal;
+};
+
+class Broker {
+ public:
+  // Opens the store and binds the socket. The clock must outlive the broker.
+  static Status Create(const BrokerOptions& options, const Clock* clock,
+                       std::unique_ptr<Broker>* out);
+
+  // Runs until stop_fd becomes readable (a signalfd for SIGTERM/SIGINT).
+  Status Run(int stop_fd);
+
+  // The endpoint actually bound (resolves a port of *).
+  std::string endpoint() const;
+
+ private:
+  // A message to send after the pass's commit. Replies that acknowledge a
+  // change (needs_commit) are not sent if the commit fails.
+  struct Outgoing {
+    std::string routing_id;
+    wire::Message message;
+    bool needs_commit;
+    int64_t attempt_id;  // for a "task": released if it cannot be delivered
+  };
+
+  Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr<Store> store);
+  Status Start();
+  void Pass();
+  void Handle(const std::string& routing_id, const wire::Message& m);
+  // Worker messages (broker_workers.cc).
+  void OnRegister(const std::string& routing_id, const wire::Message& m);
+  void OnWorkerMessage(ConnectedWorker& w, const wire::Message& m);
+  void OnLostNotice(const std::string& routing_id, const wire::Message& m);
+  // Client requests (broker_requests.cc).
+  void OnRequest(const std::string& routing_id, const wire::Message& m);
+  Status Submit(const wire::Message& m, nlohmann::json* reply);
+  // Time-driven work of a pass.
+  void ReclaimLapsed();
+  void Dispatch();
+  void Flush(bool committed, const std::string& commit_error);
+  void SendHeartbeats();
+
+  void Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
+             int64_t attempt_id = 0);
+  void LoseWorker(const std::string& name, const std::string& why);
+  void CheckStatus(const Status& s);
+
+  BrokerOptions options_;
+  const Clock* clock_;
+  std::unique_ptr<Store> store_;
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  WorkerRegistry workers_;
+  std::vector<Outgoing> outbox_;
+  std::vector<std::pair<std::string, int64_t>> undelivered_;  // (worker, attempt)
+  Status pass_error_;  // the first store error of this pass
+  bool work_changed_ = true;  // something may be dispatchable
+  int64_t last_reclaim_ms_ = 0;
+};
+
+}  // namespace leaseq

@@ -1,0 +1,121 @@
+// Broker: requests from leaseq-submit and leaseq-ctl.
+#include "broker/broker.h"
+
+namespace leaseq {
+
+Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
+  auto it = m.body.find("tasks");
+  if (it == m.body.end() || !it->is_array()) return Status::Invalid("field 'tasks' must be a list");
+  std::vector<TaskSpec> tasks(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    Status s = ParseTaskJson((*it)[i], &tasks[i]);
+    if (s.ok() && tasks[i].key.empty()) s = Status::Invalid("missing field 'key'");
+    if (!s.ok()) {
+      (*reply)["index"] = i;
+      return s;
+    }
+  }
+  int bad_index = -1;
+  Status s = store_->Submit(tasks, clock_->WallMs(), &bad_index);
+  if (!s.ok()) {
+    if (bad_index >= 0) (*reply)["index"] = bad_index;
+    return s;
+  }
+  nlohmann::json keys = nlohmann::json::array();
+  for (const auto& t : tasks) keys.push_back(t.key);
+  (*reply)["keys"] = std::move(keys);
+  work_changed_ = true;
+  return Status::Ok();
+}
+
+void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
+  const nlohmann::json id = m.body.value("id", nlohmann::json(nullptr));
+  nlohmann::json reply = {{"id", id}};
+  std::vector<std::string> blobs;
+  bool needs_commit = false;
+  Status s;
+  const int64_t now = clock_->WallMs();
+  switch (m.command) {
+    case wire::Command::kSubmit:
+      s = Submit(m, &reply);
+      needs_commit = true;
+      break;
+    case wire::Command::kStatus: {
+      nlohmann::json counts, workers;
+      s = store_->Counts(&counts, &workers);
+      reply["counts"] = counts;
+      reply["workers"] = workers;
+      break;
+    }
+    case wire::Command::kWorkers: {
+      nlohmann::json workers;
+      s = store_->Workers(&workers);
+      reply["workers"] = workers;
+      break;
+    }
+    case wire::Command::kShow: {
+      std::string key;
+      nlohmann::json task;
+      s = wire::GetString(m.body, "key", &key);
+      if (s.ok()) s = store_->Show(key, &task);
+      reply["task"] = task;
+      break;
+    }
+    case wire::Command::kFetch: {
+      std::string key, state, result;
+      s = wire::GetString(m.body, "key", &key);
+      if (s.ok()) s = store_->Fetch(key, &state, &result);
+      reply["state"] = state;
+      if (state == "done") blobs.push_back(std::move(result));
+      break;
+    }
+    case wire::Command::kStates: {
+      std::vector<std::string> keys, missing;
+      nlohmann::json counts;
+      s = wire::GetStringList(m.body, "keys", &keys);
+      if (s.ok()) s = store_->States(keys, &counts, &missing);
+      reply["counts"] = counts;
+      reply["missing"] = missing;
+      break;
+    }
+    case wire::Command::kCancel: {
+      std::vector<std::string> keys, changed;
+      std::vector<LeasedAttempt> aborts;
+      s = wire::GetStringList(m.body, "keys", &keys);
+      if (s.ok()) s = store_->Cancel(keys, now, &changed, &aborts);
+      for (const auto& a : aborts) {
+        if (ConnectedWorker* w = workers_.ByName(a.worker)) {
+          Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
+        }
+      }
+      reply["changed"] = changed;
+      needs_commit = true;
+      work_changed_ = true;
+      break;
+    }
+    case wire::Command::kRetry: {
+      std::vector<std::string> keys, changed;
+      s = wire::GetStringList(m.body, "keys", &keys);
+      if (s.ok()) s = store_->Retry(keys, now, &changed);
+      reply["changed"] = changed;
+      needs_commit = true;
+      work_changed_ = true;
+      break;
+    }
+    default:
+      s = Status::Invalid("command '" + std::string(wire::CommandName(m.command)) +
+                          "' is not a request the broker takes");
+  }
+  if (s.ok()) {
+    Reply(routing_id, wire::Make(wire::Command::kReply, std::move(reply), std::move(blobs)), needs_commit);
+    return;
+  }
+  // Store failures (full disk) spoil the pass; refusals (bad input) do not.
+  if (s.code() == Status::Code::kIoError) CheckStatus(s);
+  nlohmann::json err = {{"message", s.message()}};
+  if (!id.is_null()) err["id"] = id;
+  if (reply.contains("index")) err["index"] = reply["index"];
+  Reply(routing_id, wire::Make(wire::Command::kError, std::move(err)), false);
+}
+
+}  // namespace leaseq

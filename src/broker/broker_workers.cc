@@ -1,0 +1,180 @@
+// Broker: what workers (and nannies) say.
+#include <algorithm>
+#include <cstdio>
+
+#include "broker/broker.h"
+
+namespace leaseq {
+
+namespace {
+
+bool IsWorkerCommand(wire::Command c) {
+  switch (c) {
+    case wire::Command::kReady:
+    case wire::Command::kHeartbeat:
+    case wire::Command::kResult:
+    case wire::Command::kRelease:
+    case wire::Command::kGoodbye:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status ParseWorkerRecord(const nlohmann::json& body, WorkerRecord* w) {
+  Status s = wire::GetString(body, "name", &w->name);
+  if (s.ok()) s = wire::GetString(body, "session", &w->session);
+  if (s.ok()) s = wire::GetInt(body, "pid", &w->pid);
+  if (s.ok()) s = wire::GetInt(body, "slots", &w->slots);
+  if (s.ok()) s = wire::GetStringList(body, "queues", &w->queues);
+  if (s.ok()) s = wire::GetStringList(body, "fns", &w->fns);
+  if (s.ok() && body.contains("host")) s = wire::GetString(body, "host", &w->host);
+  if (s.ok() && (w->name.empty() || w->session.empty())) s = Status::Invalid("empty name or session");
+  if (s.ok() && w->slots < 0) s = Status::Invalid("field 'slots' must not be negative");
+  if (s.ok() && w->queues.empty()) w->queues = {"default"};
+  return s;
+}
+
+}  // namespace
+
+void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
+  if (m.command == wire::Command::kRegister) return OnRegister(routing_id, m);
+  if (m.command == wire::Command::kLost) return OnLostNotice(routing_id, m);
+  if (IsWorkerCommand(m.command)) {
+    ConnectedWorker* w = workers_.ByRoutingId(routing_id);
+    if (w == nullptr) {
+      // After a broker restart, or after this worker was declared lost.
+      Reply(routing_id, wire::Make(wire::Command::kReregister), false);
+      return;
+    }
+    w->last_heard_ms = clock_->SteadyMs();
+    return OnWorkerMessage(*w, m);
+  }
+  OnRequest(routing_id, m);
+}
+
+void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
+  WorkerRecord record;
+  std::vector<int64_t> held;
+  Status s = ParseWorkerRecord(m.body, &record);
+  if (s.ok()) s = wire::GetIntList(m.body, "running", &held);
+  if (!s.ok()) {
+    Reply(routing_id, wire::MakeError("bad register: " + s.message()), false);
+    return;
+  }
+  const int64_t now = clock_->WallMs();
+  bool same_session = false;
+  CheckStatus(store_->RegisterWorker(record, now, &same_session));
+  // Keep the attempts it still holds; release those leased to it that it
+  // does not hold (never delivered): they were never started, so no blame.
+  std::vector<int64_t> abandon, leased;
+  CheckStatus(store_->Renew(record.name, held, now, &abandon));
+  CheckStatus(store_->RunningAttemptsOf(record.name, &leased));
+  for (int64_t id : leased) {
+    if (std::find(held.begin(), held.end(), id) == held.end()) {
+      CheckStatus(store_->Release(record.name, id, now));
+    }
+  }
+  workers_.Add(record, routing_id, clock_->SteadyMs());
+  work_changed_ = true;
+  std::fprintf(stderr, "leaseq-broker: worker %s (pid %lld) %s, %zu attempt(s) kept\n",
+               record.name.c_str(), static_cast<long long>(record.pid),
+               same_session ? "reconnected" : "registered", held.size() - abandon.size());
+  Reply(routing_id,
+        wire::Make(wire::Command::kWelcome, {{"heartbeat_ms", options_.settings.heartbeat_ms},
+                                              {"liveness", options_.settings.liveness},
+                                              {"abandon", abandon}}),
+        true);
+}
+
+void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
+  const int64_t now = clock_->WallMs();
+  const std::string name = w.record.name;
+  switch (m.command) {
+    case wire::Command::kReady: {
+      int64_t slots = 0;
+      Status s = wire::GetInt(m.body, "slots", &slots);
+      if (!s.ok() || slots < 0) {
+        Reply(w.routing_id, wire::MakeError("bad ready: field 'slots' must be a count"), false);
+        return;
+      }
+      w.record.slots = slots;
+      CheckStatus(store_->SetWorkerSlots(name, slots));
+      work_changed_ = true;
+      return;
+    }
+    case wire::Command::kHeartbeat: {
+      std::vector<int64_t> held, not_held;
+      if (!wire::GetIntList(m.body, "running", &held).ok()) {
+        Reply(w.routing_id, wire::MakeError("bad heartbeat: field 'running' must list attempt ids"), false);
+        return;
+      }
+      CheckStatus(store_->Renew(name, held, now, &not_held));
+      if (!not_held.empty()) {
+        Reply(w.routing_id, wire::Make(wire::Command::kAbort, {{"attempts", not_held}}), true);
+      }
+      return;
+    }
+    case wire::Command::kResult: {
+      AttemptResult r;
+      int64_t exit_code = -1, signal = 0;
+      Status s = wire::GetInt(m.body, "attempt", &r.attempt_id);
+      if (s.ok()) s = wire::GetInt(m.body, "exit_code", &exit_code);
+      if (s.ok() && m.body.contains("signal")) s = wire::GetInt(m.body, "signal", &signal);
+      if (s.ok() && m.body.contains("error")) s = wire::GetString(m.body, "error", &r.error);
+      if (!s.ok()) {
+        Reply(w.routing_id, wire::MakeError("bad result: " + s.message()), false);
+        return;
+      }
+      r.exit_code = static_cast<int>(exit_code);
+      r.signal = static_cast<int>(signal);
+      if (!m.blobs.empty()) r.stdout_bytes = m.blobs[0];
+      bool applied = false;
+      CheckStatus(store_->Complete(name, r, now, &applied));
+      work_changed_ = true;
+      Reply(w.routing_id, wire::Make(wire::Command::kAck, {{"attempts", {r.attempt_id}}}), true);
+      return;
+    }
+    case wire::Command::kRelease: {
+      std::vector<int64_t> ids;
+      if (!wire::GetIntList(m.body, "attempts", &ids).ok()) {
+        Reply(w.routing_id, wire::MakeError("bad release: field 'attempts' must list attempt ids"), false);
+        return;
+      }
+      for (int64_t id : ids) CheckStatus(store_->Release(name, id, now));
+      work_changed_ = true;
+      return;
+    }
+    case wire::Command::kGoodbye: {
+      int released = 0;
+      CheckStatus(store_->WorkerGone(name, now, &released));
+      std::fprintf(stderr, "leaseq-broker: worker %s left (%d attempt(s) released)\n", name.c_str(),
+                   released);
+      workers_.Remove(name);
+      work_changed_ = true;
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m) {
+  std::string name;
+  int64_t pid = 0;
+  Status s = wire::GetString(m.body, "name", &name);
+  if (s.ok()) s = wire::GetInt(m.body, "pid", &pid);
+  const nlohmann::json id = m.body.value("id", nlohmann::json(nullptr));
+  if (!s.ok()) {
+    Reply(routing_id, wire::MakeError("bad lost notice: " + s.message(), id), false);
+    return;
+  }
+  int64_t known_pid = 0;
+  std::string state;
+  if (store_->WorkerPid(name, &known_pid, &state).ok() && known_pid == pid && state == "alive") {
+    LoseWorker(name, "its nanny saw process " + std::to_string(pid) + " die");
+  }
+  Reply(routing_id, wire::Make(wire::Command::kReply, {{"id", id}}), true);
+}
+
+}  // namespace leaseq

@@ -1,0 +1,190 @@
+// Store: opening, schema, transactions, prepared statements, submissions.
+#include "broker/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <set>
+
+#include "broker/store_internal.h"
+#include "leaseq_schema_sql.h"
+
+namespace leaseq {
+
+using store_internal::Guarded;
+
+namespace {
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 5000;
+// Cap the WAL after a checkpoint so that it does not keep a large file.
+constexpr int64_t kJournalSizeLimit = 64LL << 20;
+}  // namespace
+
+Store::Store(std::unique_ptr<SQLite::Database> db, const rules::Settings& settings)
+    : db_(std::move(db)), settings_(settings) {}
+
+Store::~Store() = default;
+
+Status Store::Open(const std::string& path, Durability durability,
+                   const rules::Settings& settings, std::unique_ptr<Store>* out) {
+  return Guarded(("opening database " + path).c_str(), [&]() -> Status {
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+    db->setBusyTimeout(kBusyTimeoutMs);
+    db->exec("PRAGMA journal_mode = WAL");
+    db->exec(durability == Durability::kFull ? "PRAGMA synchronous = FULL"
+                                             : "PRAGMA synchronous = NORMAL");
+    db->exec("PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimit));
+    std::unique_ptr<Store> store(new Store(std::move(db), settings));
+    Status s = store->CreateOrCheckSchema();
+    if (!s.ok()) return s;
+    *out = std::move(store);
+    return Status::Ok();
+  });
+}
+
+Status Store::CreateOrCheckSchema() {
+  int version = db_->execAndGet("PRAGMA user_version").getInt();
+  if (version == 0) {
+    SQLite::Transaction tx(*db_);
+    db_->exec(kSql_schema);
+    tx.commit();
+  } else if (version != kSchemaVersion) {
+    return Status::Invalid("database schema version " + std::to_string(version) +
+                           " is not supported (this broker knows version " +
+                           std::to_string(kSchemaVersion) + ")");
+  }
+  db_->exec(kSql_views);  // CREATE VIEW IF NOT EXISTS: new views reach old files
+  return Status::Ok();
+}
+
+SQLite::Statement& Store::Prepared(const char* sql) {
+  auto& slot = statements_[sql];
+  if (!slot) {
+    slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  } else {
+    slot->reset();
+    slot->clearBindings();
+  }
+  return *slot;
+}
+
+Status Store::Begin() {
+  return Guarded("begin", [&]() -> Status {
+    db_->exec("BEGIN IMMEDIATE");
+    return Status::Ok();
+  });
+}
+
+Status Store::Commit() {
+  return Guarded("commit", [&]() -> Status {
+    db_->exec("COMMIT");
+    return Status::Ok();
+  });
+}
+
+void Store::Rollback() {
+  try {
+    if (!db_->getHandle() || sqlite3_get_autocommit(db_->getHandle()) != 0) return;
+    db_->exec("ROLLBACK");
+  } catch (const SQLite::Exception&) {
+    // Nothing left to undo.
+  }
+}
+
+Status Store::Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_index) {
+  *bad_index = -1;
+  Status s = Guarded("submit", [&]() -> Status {
+    db_->exec("SAVEPOINT submit");
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < tasks.size() && s.ok(); ++i) {
+    s = Guarded("submit", [&]() { return SubmitOne(tasks[i], now); });
+    if (!s.ok()) *bad_index = static_cast<int>(i);
+  }
+  Status end = Guarded("submit", [&]() -> Status {
+    if (!s.ok()) db_->exec("ROLLBACK TO submit");
+    db_->exec("RELEASE submit");
+    return Status::Ok();
+  });
+  return s.ok() ? end : s;
+}
+
+Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
+  if (t.key.empty()) return Status::Invalid("a task has no key");
+  const std::string fields = CanonicalFields(t);
+  {
+    auto& q = Prepared("SELECT spec FROM tasks WHERE key = ?");
+    q.bind(1, t.key);
+    if (q.executeStep()) {
+      if (q.getColumn(0).getString() == fields) return Status::Ok();  // idempotent
+      return Status::Conflict("task '" + t.key + "' already exists with different fields");
+    }
+  }
+  // Resolve dependencies: each must exist (submitted before, or earlier in
+  // this submission, which also rules out cycles).
+  std::vector<int64_t> dep_ids;
+  std::set<int64_t> unfinished;
+  std::string dead_dep, dead_state;
+  int64_t dead_dep_id = 0;
+  for (const auto& after : t.after) {
+    auto& q = Prepared("SELECT id, state FROM tasks WHERE key = ?");
+    q.bind(1, after);
+    if (!q.executeStep()) return Status::NotFound("unknown 'after' key '" + after + "'");
+    int64_t id = q.getColumn(0).getInt64();
+    std::string state = q.getColumn(1).getString();
+    dep_ids.push_back(id);
+    if (state != "done") unfinished.insert(id);
+    if ((state == "failed" || state == "cancelled") && dead_dep.empty()) {
+      dead_dep = after;
+      dead_state = state;
+      dead_dep_id = id;
+    }
+  }
+  std::string state = unfinished.empty() ? "queued" : "waiting";
+  std::string error;
+  if (!dead_dep.empty()) {
+    state = "failed";
+    error = "dependency '" + dead_dep + "' " + (dead_state == "failed" ? "failed" : "was cancelled");
+  }
+  auto& ins = Prepared(
+      "INSERT INTO tasks (key, state, cmd, fn, input, queue, priority, retries, "
+      "unfinished_deps, error, failed_dep, spec, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, t.key);
+  ins.bind(2, state);
+  if (t.fn.empty()) {
+    ins.bind(3, nlohmann::json(t.cmd).dump());
+    ins.bind(4);
+  } else {
+    ins.bind(3);
+    ins.bind(4, t.fn);
+  }
+  ins.bind(5, t.input.data(), static_cast<int>(t.input.size()));
+  ins.bind(6, t.queue);
+  ins.bind(7, t.priority);
+  ins.bind(8, t.retries);
+  ins.bind(9, static_cast<int64_t>(unfinished.size()));
+  if (error.empty()) {
+    ins.bind(10);
+    ins.bind(11);
+  } else {
+    ins.bind(10, error);
+    ins.bind(11, dead_dep_id);
+  }
+  ins.bind(12, fields);
+  ins.bind(13, now);
+  ins.bind(14, now);
+  ins.exec();
+  const int64_t task_id = db_->getLastInsertRowid();
+  for (size_t pos = 0; pos < dep_ids.size(); ++pos) {
+    auto& dep = Prepared("INSERT INTO task_deps (task_id, pos, dep_id) VALUES (?, ?, ?)");
+    dep.bind(1, task_id);
+    dep.bind(2, static_cast<int64_t>(pos));
+    dep.bind(3, dep_ids[pos]);
+    dep.exec();
+  }
+  return Status::Ok();
+}
+
+}  // namespace leaseq

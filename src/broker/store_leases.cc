@@ -1,0 +1,333 @@
+// Store: workers, leases (running attempts) and results.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "broker/store.h"
+#include "broker/store_internal.h"
+
+namespace leaseq {
+
+using store_internal::ColumnText;
+using store_internal::Guarded;
+
+Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_session) {
+  return Guarded("register worker", [&]() -> Status {
+    *same_session = false;
+    {
+      auto& q = Prepared("SELECT session, state FROM workers WHERE name = ?");
+      q.bind(1, w.name);
+      if (q.executeStep()) {
+        *same_session = q.getColumn(0).getString() == w.session && q.getColumn(1).getString() == "alive";
+      }
+    }
+    if (!*same_session) {
+      // Another process had this name: it is dead, and what it held is lost.
+      int reclaimed = 0;
+      Status s = WorkerLost(w.name, now, "worker '" + w.name + "' was replaced by a new process",
+                            &reclaimed);
+      if (!s.ok()) return s;
+    }
+    auto& q = Prepared(
+        "INSERT INTO workers (name, pid, host, session, state, slots, queues, fns, started_at, "
+        "last_seen_at) VALUES (?1, ?2, ?3, ?4, 'alive', ?5, ?6, ?7, ?8, ?8) "
+        "ON CONFLICT (name) DO UPDATE SET pid = ?2, host = ?3, session = ?4, state = 'alive', "
+        "slots = ?5, queues = ?6, fns = ?7, last_seen_at = ?8, "
+        "started_at = CASE WHEN session = ?4 THEN started_at ELSE ?8 END");
+    q.bind(1, w.name);
+    q.bind(2, w.pid);
+    q.bind(3, w.host);
+    q.bind(4, w.session);
+    q.bind(5, w.slots);
+    q.bind(6, nlohmann::json(w.queues).dump());
+    q.bind(7, nlohmann::json(w.fns).dump());
+    q.bind(8, now);
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, int* reclaimed) {
+  return Guarded("worker lost", [&]() -> Status {
+    std::vector<int64_t> ids;
+    Status s = RunningAttemptsOf(name, &ids);
+    if (!s.ok()) return s;
+    for (int64_t id : ids) {
+      s = Lose(id, now, why);
+      if (!s.ok()) return s;
+    }
+    *reclaimed = static_cast<int>(ids.size());
+    auto& q = Prepared(
+        "UPDATE workers SET state = 'lost', last_seen_at = ? WHERE name = ? AND state = 'alive'");
+    q.bind(1, now);
+    q.bind(2, name);
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::WorkerGone(const std::string& name, int64_t now, int* released) {
+  return Guarded("worker gone", [&]() -> Status {
+    std::vector<int64_t> ids;
+    Status s = RunningAttemptsOf(name, &ids);
+    if (!s.ok()) return s;
+    for (int64_t id : ids) {
+      s = Release(name, id, now);
+      if (!s.ok()) return s;
+    }
+    *released = static_cast<int>(ids.size());
+    auto& q = Prepared("UPDATE workers SET state = 'gone', last_seen_at = ? WHERE name = ?");
+    q.bind(1, now);
+    q.bind(2, name);
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::SetWorkerSlots(const std::string& name, int64_t slots) {
+  return Guarded("worker slots", [&]() -> Status {
+    auto& q = Prepared("UPDATE workers SET slots = ? WHERE name = ?");
+    q.bind(1, slots);
+    q.bind(2, name);
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::WorkerPid(const std::string& name, int64_t* pid, std::string* state) {
+  return Guarded("worker pid", [&]() -> Status {
+    auto& q = Prepared("SELECT pid, state FROM workers WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return Status::NotFound("no worker named '" + name + "'");
+    *pid = q.getColumn(0).getInt64();
+    *state = q.getColumn(1).getString();
+    return Status::Ok();
+  });
+}
+
+Status Store::AliveWorkers(std::vector<std::string>* names) {
+  return Guarded("alive workers", [&]() -> Status {
+    names->clear();
+    auto& q = Prepared("SELECT name FROM workers WHERE state = 'alive'");
+    while (q.executeStep()) names->push_back(q.getColumn(0).getString());
+    return Status::Ok();
+  });
+}
+
+Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out) {
+  return Guarded("dispatch", [&]() -> Status {
+    const std::string fns = nlohmann::json(w.fns).dump();
+    for (const auto& queue : w.queues) {
+      if (n <= 0) break;
+      struct Picked {
+        int64_t id;
+        Assignment a;
+        std::string input;
+      };
+      std::vector<Picked> picked;
+      {
+        // The partial index tasks_dispatch yields queued tasks of this queue
+        // in priority order; a task in retry backoff (ready_at) is skipped.
+        auto& q = Prepared(
+            "SELECT id, key, cmd, fn, input, attempts_count FROM tasks "
+            "WHERE state = 'queued' AND queue = ? AND ready_at <= ? "
+            "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?))) "
+            "ORDER BY priority DESC, id LIMIT ?");
+        q.bind(1, queue);
+        q.bind(2, now);
+        q.bind(3, fns);
+        q.bind(4, n);
+        while (q.executeStep()) {
+          Picked p;
+          p.id = q.getColumn(0).getInt64();
+          p.a.key = q.getColumn(1).getString();
+          p.a.cmd_json = ColumnText(q, 2);
+          p.a.fn = ColumnText(q, 3);
+          const auto& in = q.getColumn(4);
+          p.input.assign(static_cast<const char*>(in.getBlob()), in.getBytes());
+          p.a.attempt_no = q.getColumn(5).getInt64() + 1;
+          picked.push_back(std::move(p));
+        }
+      }
+      for (auto& p : picked) {
+        auto& u = Prepared(
+            "UPDATE tasks SET state = 'running', attempts_count = ?, updated_at = ? WHERE id = ?");
+        u.bind(1, p.a.attempt_no);
+        u.bind(2, now);
+        u.bind(3, p.id);
+        u.exec();
+        auto& ins = Prepared(
+            "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
+            "lease_expires_at) VALUES (?, ?, ?, ?, ?, 'running', ?)");
+        ins.bind(1, p.id);
+        ins.bind(2, p.a.key);
+        ins.bind(3, p.a.attempt_no);
+        ins.bind(4, w.name);
+        ins.bind(5, now);
+        ins.bind(6, rules::LeaseExpiry(settings_, now));
+        ins.exec();
+        p.a.attempt_id = db_->getLastInsertRowid();
+        p.a.stdin_bytes = AssembleStdin(p.id, p.input);
+        out->push_back(std::move(p.a));
+        --n;
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+Status Store::Renew(const std::string& worker, const std::vector<int64_t>& ids, int64_t now,
+                    std::vector<int64_t>* not_held) {
+  return Guarded("renew leases", [&]() -> Status {
+    for (int64_t id : ids) {
+      auto& q = Prepared(
+          "UPDATE attempts SET lease_expires_at = ? "
+          "WHERE id = ? AND worker = ? AND outcome = 'running'");
+      q.bind(1, rules::LeaseExpiry(settings_, now));
+      q.bind(2, id);
+      q.bind(3, worker);
+      if (q.exec() == 0) not_held->push_back(id);
+    }
+    auto& w = Prepared("UPDATE workers SET last_seen_at = ? WHERE name = ?");
+    w.bind(1, now);
+    w.bind(2, worker);
+    w.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::RunningAttemptsOf(const std::string& worker, std::vector<int64_t>* ids) {
+  return Guarded("running attempts", [&]() -> Status {
+    ids->clear();
+    auto& q = Prepared("SELECT id FROM attempts WHERE worker = ? AND outcome = 'running'");
+    q.bind(1, worker);
+    while (q.executeStep()) ids->push_back(q.getColumn(0).getInt64());
+    return Status::Ok();
+  });
+}
+
+Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_t now,
+                       bool* applied) {
+  return Guarded("store result", [&]() -> Status {
+    *applied = false;
+    int64_t task_id = 0, errors = 0, retries = 0;
+    {
+      auto& q = Prepared(
+          "SELECT a.task_id, t.errors, t.retries FROM attempts a JOIN tasks t ON t.id = a.task_id "
+          "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
+      q.bind(1, r.attempt_id);
+      q.bind(2, worker);
+      if (!q.executeStep()) return Status::Ok();  // stale: reclaimed, cancelled, not its own
+      task_id = q.getColumn(0).getInt64();
+      errors = q.getColumn(1).getInt64();
+      retries = q.getColumn(2).getInt64();
+    }
+    *applied = true;
+    if (r.Succeeded()) {
+      EndAttempt(r.attempt_id, "done", now, r.exit_code, "");
+      auto& u = Prepared(
+          "UPDATE tasks SET state = 'done', result = ?, error = NULL, updated_at = ? WHERE id = ?");
+      u.bind(1, r.stdout_bytes.data(), static_cast<int>(r.stdout_bytes.size()));
+      u.bind(2, now);
+      u.bind(3, task_id);
+      u.exec();
+      FinishTaskDone(task_id, now);
+      return Status::Ok();
+    }
+    std::string error = r.error;
+    if (r.signal != 0) {
+      error = "killed by signal " + std::to_string(r.signal) + (error.empty() ? "" : ": " + error);
+    } else if (r.exit_code > 0) {
+      error = "exit status " + std::to_string(r.exit_code) + (error.empty() ? "" : ": " + error);
+    }
+    EndAttempt(r.attempt_id, "error", now, r.signal != 0 ? -1 : r.exit_code, error);
+    rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now);
+    if (d.retry) {
+      auto& u = Prepared(
+          "UPDATE tasks SET state = 'queued', errors = ?, error = ?, ready_at = ?, updated_at = ? "
+          "WHERE id = ?");
+      u.bind(1, d.errors);
+      u.bind(2, error);
+      u.bind(3, d.ready_at);
+      u.bind(4, now);
+      u.bind(5, task_id);
+      u.exec();
+    } else {
+      auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
+      u.bind(1, d.errors);
+      u.bind(2, task_id);
+      u.exec();
+      FinishTaskFailed(task_id, "failed", error, now);
+    }
+    return Status::Ok();
+  });
+}
+
+Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now) {
+  return Guarded("release", [&]() -> Status {
+    auto& q = Prepared(
+        "SELECT task_id FROM attempts WHERE id = ? AND worker = ? AND outcome = 'running'");
+    q.bind(1, attempt_id);
+    q.bind(2, worker);
+    if (!q.executeStep()) return Status::Ok();
+    const int64_t task_id = q.getColumn(0).getInt64();
+    EndAttempt(attempt_id, "released", now, INT32_MIN, "");
+    auto& u = Prepared(
+        "UPDATE tasks SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'running'");
+    u.bind(1, now);
+    u.bind(2, task_id);
+    u.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
+  return Guarded("reclaim", [&]() -> Status {
+    int64_t task_id = 0, suspicious = 0;
+    {
+      auto& q = Prepared(
+          "SELECT a.task_id, t.suspicious FROM attempts a JOIN tasks t ON t.id = a.task_id "
+          "WHERE a.id = ? AND a.outcome = 'running'");
+      q.bind(1, attempt_id);
+      if (!q.executeStep()) return Status::Ok();
+      task_id = q.getColumn(0).getInt64();
+      suspicious = q.getColumn(1).getInt64();
+    }
+    EndAttempt(attempt_id, "lost", now, INT32_MIN, why);
+    rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious);
+    auto& u = Prepared(
+        "UPDATE tasks SET suspicious = ?, state = 'queued', updated_at = ? "
+        "WHERE id = ? AND state = 'running'");
+    u.bind(1, d.suspicious);
+    u.bind(2, now);
+    u.bind(3, task_id);
+    u.exec();
+    if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+    return Status::Ok();
+  });
+}
+
+Status Store::ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* out) {
+  return Guarded("expired leases", [&]() -> Status {
+    out->clear();
+    auto& q = Prepared(
+        "SELECT id, worker FROM attempts WHERE outcome = 'running' AND lease_expires_at <= ? "
+        "ORDER BY lease_expires_at LIMIT ?");
+    q.bind(1, now);
+    q.bind(2, limit);
+    while (q.executeStep()) out->push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString()});
+    return Status::Ok();
+  });
+}
+
+Status Store::HonourLeases(int64_t floor) {
+  return Guarded("honour leases", [&]() -> Status {
+    auto& q = Prepared(
+        "UPDATE attempts SET lease_expires_at = ? WHERE outcome = 'running' "
+        "AND lease_expires_at < ?");
+    q.bind(1, floor);
+    q.bind(2, floor);
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+}  // namespace leaseq

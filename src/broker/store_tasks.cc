@@ -1,0 +1,144 @@
+// Store: the transitions that end a task, and what they release or fail
+// downstream. Dependencies are followed through task_deps_by_dep, and the
+// unfinished_deps counter makes release O(dependents): no scan of tasks.
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <deque>
+
+#include "broker/store.h"
+#include "broker/store_internal.h"
+
+namespace leaseq {
+
+void Store::EndAttempt(int64_t attempt_id, const char* outcome, int64_t now, int exit_code,
+                       const std::string& error) {
+  auto& q = Prepared(
+      "UPDATE attempts SET outcome = ?, ended_at = ?, lease_expires_at = NULL, "
+      "exit_code = ?, error = ? WHERE id = ?");
+  q.bind(1, outcome);
+  q.bind(2, now);
+  if (exit_code == INT32_MIN) {
+    q.bind(3);
+  } else {
+    q.bind(3, exit_code);
+  }
+  if (error.empty()) {
+    q.bind(4);
+  } else {
+    q.bind(4, error);
+  }
+  q.bind(5, attempt_id);
+  q.exec();
+}
+
+void Store::FinishTaskDone(int64_t task_id, int64_t now) {
+  // Every dependent has one dependency fewer (whatever its state: a dependent
+  // failed by another dependency may be retried later, and must count right);
+  // the waiting ones at zero are ready.
+  auto& dec = Prepared(
+      "UPDATE tasks SET unfinished_deps = unfinished_deps - 1, updated_at = ? "
+      "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?)");
+  dec.bind(1, now);
+  dec.bind(2, task_id);
+  dec.exec();
+  auto& ready = Prepared(
+      "UPDATE tasks SET state = 'queued', updated_at = ? "
+      "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?) "
+      "AND state = 'waiting' AND unfinished_deps = 0");
+  ready.bind(1, now);
+  ready.bind(2, task_id);
+  ready.exec();
+}
+
+void Store::FinishTaskFailed(int64_t task_id, const std::string& state, const std::string& error,
+                             int64_t now) {
+  auto& q = Prepared(
+      "UPDATE tasks SET state = ?, error = ?, updated_at = ?, ready_at = 0 WHERE id = ?");
+  q.bind(1, state);
+  q.bind(2, error);
+  q.bind(3, now);
+  q.bind(4, task_id);
+  q.exec();
+  FailDependents(task_id, now);
+}
+
+void Store::FailDependents(int64_t task_id, int64_t now) {
+  // Breadth first over the dependents that have not ended; each records the
+  // dependency that failed it (failed_dep) so that retry can undo exactly this.
+  std::deque<int64_t> work{task_id};
+  while (!work.empty()) {
+    const int64_t dep = work.front();
+    work.pop_front();
+    std::string dep_key, dep_state;
+    {
+      auto& k = Prepared("SELECT key, state FROM tasks WHERE id = ?");
+      k.bind(1, dep);
+      if (!k.executeStep()) continue;
+      dep_key = k.getColumn(0).getString();
+      dep_state = k.getColumn(1).getString();
+    }
+    const std::string error = "dependency '" + dep_key + "' " +
+                              (dep_state == "cancelled" ? "was cancelled" : "failed");
+    std::vector<int64_t> hit;
+    {
+      auto& d = Prepared(
+          "SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id "
+          "WHERE d.dep_id = ? AND t.state IN ('waiting', 'queued')");
+      d.bind(1, dep);
+      while (d.executeStep()) hit.push_back(d.getColumn(0).getInt64());
+    }
+    for (int64_t id : hit) {
+      auto& u = Prepared(
+          "UPDATE tasks SET state = 'failed', error = ?, failed_dep = ?, updated_at = ? "
+          "WHERE id = ? AND state IN ('waiting', 'queued')");
+      u.bind(1, error);
+      u.bind(2, dep);
+      u.bind(3, now);
+      u.bind(4, id);
+      if (u.exec() > 0) work.push_back(id);
+    }
+  }
+}
+
+void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
+  // Undo FailDependents for a task that goes back in the queue: the tasks
+  // it failed wait for it again (it is not done, so their counters hold).
+  std::deque<int64_t> work{task_id};
+  while (!work.empty()) {
+    const int64_t dep = work.front();
+    work.pop_front();
+    std::vector<int64_t> hit;
+    {
+      auto& d = Prepared(
+          "SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id "
+          "WHERE d.dep_id = ? AND t.state = 'failed' AND t.failed_dep = ?");
+      d.bind(1, dep);
+      d.bind(2, dep);
+      while (d.executeStep()) hit.push_back(d.getColumn(0).getInt64());
+    }
+    for (int64_t id : hit) {
+      auto& u = Prepared(
+          "UPDATE tasks SET state = 'waiting', error = NULL, failed_dep = NULL, "
+          "suspicious = 0, errors = 0, updated_at = ? WHERE id = ?");
+      u.bind(1, now);
+      u.bind(2, id);
+      u.exec();
+      work.push_back(id);
+    }
+  }
+}
+
+std::string Store::AssembleStdin(int64_t task_id, const std::string& input) {
+  std::string in = input;
+  auto& q = Prepared(
+      "SELECT t.result FROM task_deps d JOIN tasks t ON t.id = d.dep_id "
+      "WHERE d.task_id = ? ORDER BY d.pos");
+  q.bind(1, task_id);
+  while (q.executeStep()) {
+    const auto& c = q.getColumn(0);
+    if (!c.isNull()) in.append(static_cast<const char*>(c.getBlob()), c.getBytes());
+  }
+  return in;
+}
+
+}  // namespace leaseq

@@ -1,0 +1,49 @@
+// WorkerRegistry: the broker's in-memory view of connected workers: which
+// ZeroMQ routing id is which worker, what it offers, and when it was last
+// heard from (steady clock). Its size follows the number of workers, never
+// the number of tasks. The durable record of workers is the store's.
+// Not thread-safe (owned by the broker loop).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "broker/store.h"
+
+namespace leaseq {
+
+struct ConnectedWorker {
+  WorkerRecord record;
+  std::string routing_id;
+  int64_t last_heard_ms = 0;  // steady
+  int64_t last_sent_ms = 0;   // steady
+};
+
+class WorkerRegistry {
+ public:
+  // Adds (or replaces, by name) a worker on a connection.
+  ConnectedWorker& Add(const WorkerRecord& record, const std::string& routing_id, int64_t now);
+  ConnectedWorker* ByRoutingId(const std::string& routing_id);
+  ConnectedWorker* ByName(const std::string& name);
+  void Remove(const std::string& name);
+
+  // Workers named in the database as alive when the broker started, not yet
+  // reconnected: each must register before its deadline (steady ms).
+  void Expect(const std::string& name, int64_t deadline_ms);
+  // Names of expected workers past their deadline (removed from the list).
+  std::vector<std::string> TakeOverdue(int64_t now);
+
+  // Names of connected workers silent for at least ttl_ms.
+  std::vector<std::string> Silent(int64_t now, int64_t ttl_ms) const;
+
+  std::map<std::string, ConnectedWorker>& all() { return by_name_; }
+
+ private:
+  std::map<std::string, ConnectedWorker> by_name_;
+  std::map<std::string, std::string> name_by_routing_id_;
+  std::map<std::string, int64_t> expected_;
+};
+
+}  // namespace leaseq
