@@ -1,0 +1,113 @@
+// Test harness for integration tests: starts the real leaseq binaries as
+// processes on 127.0.0.1 with a real SQLite file in a temporary directory,
+// signals them, and waits on conditions with deadlines (never fixed sleeps).
+// Not thread-safe; one harness per test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace leaseq::testing {
+
+// The directory of the built binaries (build/bin).
+std::string BinDir();
+
+// A fresh temporary directory, removed with its content on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// A child process with stdout and stderr in files. Killed (SIGKILL) when
+// destroyed if still running.
+class Process {
+ public:
+  Process(const std::string& binary, const std::vector<std::string>& args,
+          const std::string& log_prefix, const std::map<std::string, std::string>& env = {});
+  ~Process();
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Waits for exit until the deadline; true when it exited. Sets the status.
+  bool WaitExit(std::chrono::milliseconds timeout);
+  bool running();
+  int exit_code() const { return exit_code_; }  // -1 if killed by a signal
+  int term_signal() const { return term_signal_; }
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int exit_code_ = -1;
+  int term_signal_ = 0;
+  std::string out_path_, err_path_;
+};
+
+// Runs a command to completion (with a timeout) and captures its output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult Run(const std::string& binary, const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env = {},
+                  const std::string& stdin_text = "",
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Polls cond every 20 ms until it is true or the timeout passes.
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+// One value of a SQL query on the database file (read-only, fresh connection);
+// empty string for NULL or no row.
+std::string Query(const std::string& db, const std::string& sql);
+int64_t QueryInt(const std::string& db, const std::string& sql);
+
+// A broker and workers on a temp database and a free port.
+class Cluster {
+ public:
+  explicit Cluster(std::vector<std::string> broker_args = {});
+  ~Cluster();
+  const std::string& endpoint() const { return endpoint_; }
+  std::string db() const { return dir_.File("leaseq.db"); }
+  const TempDir& dir() const { return dir_; }
+
+  Process& StartBroker();
+  void StopBroker(int sig);  // sends sig, waits for exit
+  Process& broker() { return *broker_; }
+  Process& StartWorker(const std::vector<std::string>& args);
+  std::vector<std::unique_ptr<Process>>& workers() { return workers_; }
+
+  // leaseq-submit / leaseq-ctl against this cluster.
+  CommandResult Submit(const std::vector<std::string>& args, const std::string& stdin_text = "");
+  CommandResult Ctl(const std::vector<std::string>& args);
+  // Tasks in a state, read from the database.
+  int64_t CountState(const std::string& state);
+
+ private:
+  TempDir dir_;
+  std::string endpoint_;
+  std::vector<std::string> broker_args_;
+  std::unique_ptr<Process> broker_;
+  std::vector<std::unique_ptr<Process>> workers_;
+  int broker_starts_ = 0;
+};
+
+// Fast heartbeats for tests: a lost worker is noticed in 200 x 3 = 600 ms.
+inline const std::vector<std::string> kFastBroker = {"--heartbeat-ms", "200", "--liveness", "3"};
+
+}  // namespace leaseq::testing

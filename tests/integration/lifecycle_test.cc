@@ -1,0 +1,92 @@
+// A task's life as a user sees it: stdin, environment, result, failure with
+// retries, dependencies, cancel and retry; and a frozen worker.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace leaseq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster.StartBroker();
+    cluster.StartWorker({"--slots", "2", "--name", "w1"});
+  }
+  bool WaitState(const std::string& key, const std::string& state, std::chrono::milliseconds t = 20s) {
+    return WaitFor([&] { return Query(cluster.db(), "SELECT state FROM tasks WHERE key = '" + key + "'") == state; }, t);
+  }
+  Cluster cluster{kFastBroker};
+};
+
+TEST_F(Lifecycle, StdinIsInputThenDependencyResultsAndEnvIsSet) {
+  ASSERT_EQ(cluster.Submit({"--key", "a", "--", "echo", "A"}).exit_code, 0);
+  ASSERT_EQ(cluster.Submit({"--key", "b", "--", "printf", "B"}).exit_code, 0);
+  ASSERT_EQ(cluster.Submit({"--key", "c", "--after", "b", "--after", "a", "--input", "in:", "--", "sh",
+                            "-c", "cat; echo \"$LEASEQ_TASK_KEY $LEASEQ_ATTEMPT\""})
+                .exit_code,
+            0);
+  auto w = cluster.Ctl({"wait", "c"});
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  auto r = cluster.Ctl({"result", "c"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "in:BA\nc 1\n");
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE task_key = 'c' AND outcome = 'done'"), 1);
+}
+
+TEST_F(Lifecycle, FailedCommandIsRetriedThenFailedWithStatusAndStderr) {
+  ASSERT_EQ(cluster.Submit({"--key", "f", "--retries", "2", "--", "sh", "-c", "echo oops >&2; exit 3"}).exit_code, 0);
+  ASSERT_EQ(cluster.Submit({"--key", "g", "--after", "f", "--", "true"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("f", "failed"));
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE task_key = 'f' AND outcome = 'error'"), 3);
+  std::string error = Query(cluster.db(), "SELECT error FROM tasks WHERE key = 'f'");
+  EXPECT_NE(error.find("exit status 3"), std::string::npos) << error;
+  EXPECT_NE(error.find("oops"), std::string::npos) << error;
+  ASSERT_TRUE(WaitState("g", "failed"));
+  EXPECT_NE(Query(cluster.db(), "SELECT error FROM tasks WHERE key = 'g'").find("'f'"), std::string::npos);
+  auto r = cluster.Ctl({"result", "f"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(cluster.Submit({"--wait", "--key", "h", "--", "false"}).exit_code, 0);
+}
+
+TEST_F(Lifecycle, CancelKillsARunningCommandAndRetryRunsItAgain) {
+  ASSERT_EQ(cluster.Submit({"--key", "slow", "--", "sleep", "30"}).exit_code, 0);
+  ASSERT_EQ(cluster.Submit({"--key", "next", "--after", "slow", "--", "echo", "ok"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("slow", "running"));
+  auto c = cluster.Ctl({"cancel", "slow"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  ASSERT_TRUE(WaitState("slow", "cancelled"));
+  ASSERT_TRUE(WaitState("next", "failed"));
+  // The worker is free again: a new task runs.
+  ASSERT_EQ(cluster.Submit({"--key", "quick", "--wait", "--", "true"}).exit_code, 0);
+  auto r = cluster.Ctl({"retry", "next"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(WaitState("slow", "running"));
+  EXPECT_EQ(Query(cluster.db(), "SELECT state FROM tasks WHERE key = 'next'"), "waiting");
+}
+
+TEST_F(Lifecycle, FrozenWorkerIsLostItsTaskFinishesElsewhereAndItsLateResultChangesNothing) {
+  ASSERT_EQ(cluster.Submit({"--key", "t", "--", "sh", "-c", "sleep 1; echo attempt $LEASEQ_ATTEMPT"}).exit_code, 0);
+  ASSERT_TRUE(WaitState("t", "running"));
+  Process& w1 = *cluster.workers()[0];
+  w1.Signal(SIGSTOP);
+  cluster.StartWorker({"--name", "w2"});
+  ASSERT_TRUE(WaitFor([&] { return Query(cluster.db(), "SELECT state FROM workers WHERE name = 'w1'") == "lost"; }, 5s));
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT suspicious FROM tasks WHERE key = 't'"), 1);
+  ASSERT_TRUE(WaitState("t", "done"));
+  EXPECT_EQ(cluster.Ctl({"result", "t"}).out, "attempt 2\n");
+  w1.Signal(SIGCONT);
+  // w1 comes back (registers again) and delivers its stale result.
+  ASSERT_TRUE(WaitFor([&] { return Query(cluster.db(), "SELECT state FROM workers WHERE name = 'w1'") == "alive"; }, 10s));
+  ASSERT_EQ(cluster.Submit({"--key", "after-thaw", "--wait", "--", "true"}).exit_code, 0);
+  EXPECT_EQ(cluster.Ctl({"result", "t"}).out, "attempt 2\n");
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE task_key = 't' AND outcome = 'done'"), 1);
+  EXPECT_EQ(Query(cluster.db(), "SELECT worker FROM attempts WHERE task_key = 't' AND outcome = 'done'"), "w2");
+}
+
+}  // namespace
+}  // namespace leaseq::testing
