@@ -4,7 +4,15 @@ namespace leaseq {
 
 Status CheckBindAddress(const std::string& endpoint, bool insecure_allowed) {
   const std::string tcp = "tcp://";
-  if (endpoint.rfind(tcp, 0) != 0) return Status::Ok();  // ipc://, inproc://: local by nature
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) {
+    return Status::Ok();  // local by nature
+  }
+  if (endpoint.rfind(tcp, 0) != 0) {
+    if (insecure_allowed) return Status::Ok();
+    return Status::Invalid("refusing to listen on '" + endpoint +
+                           "' without encryption: use tcp:// on a loopback address, ipc://, or "
+                           "pass --insecure");
+  }
   std::string host = endpoint.substr(tcp.size());
   auto colon = host.rfind(':');
   if (colon == std::string::npos) return Status::Invalid("endpoint '" + endpoint + "' has no port");

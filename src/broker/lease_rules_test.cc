@@ -1,0 +1,99 @@
+#include "broker/lease_rules.h"
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+
+namespace leaseq::rules {
+namespace {
+
+const Settings kSettings{1000, 3, 3};
+
+TEST(LeaseRules, TtlIsHeartbeatTimesLiveness) {
+  EXPECT_EQ(LeaseTtlMs(kSettings), 3000);
+  EXPECT_EQ(LeaseTtlMs(Settings{250, 4, 3}), 1000);
+}
+
+TEST(LeaseRules, ExpiryIsNowPlusTtl) {
+  FakeClock clock;
+  EXPECT_EQ(LeaseExpiry(kSettings, clock.WallMs()), clock.WallMs() + 3000);
+  clock.Advance(1234);
+  EXPECT_EQ(LeaseExpiry(kSettings, clock.WallMs()), clock.WallMs() + 3000);
+}
+
+TEST(LeaseRules, LosingOneToThreeWorkersKeepsTheTaskQueued) {
+  for (int64_t before = 0; before < 3; ++before) {
+    LossDecision d = OnWorkerLost(kSettings, before);
+    EXPECT_EQ(d.suspicious, before + 1);
+    EXPECT_FALSE(d.failed) << "suspicious " << d.suspicious;
+    EXPECT_EQ(d.error, "");
+  }
+}
+
+TEST(LeaseRules, FourthLostWorkerFailsTheTaskNamingAllowedFailures) {
+  LossDecision d = OnWorkerLost(kSettings, 3);
+  EXPECT_EQ(d.suspicious, 4);
+  EXPECT_TRUE(d.failed);
+  EXPECT_NE(d.error.find("allowed-failures 3"), std::string::npos) << d.error;
+  EXPECT_NE(d.error.find("lost 4 workers"), std::string::npos) << d.error;
+}
+
+TEST(LeaseRules, AllowedFailuresZeroFailsOnFirstLoss) {
+  EXPECT_TRUE(OnWorkerLost(Settings{1000, 3, 0}, 0).failed);
+}
+
+TEST(LeaseRules, FailedAttemptWithoutRetriesFails) {
+  ErrorDecision d = OnAttemptFailed(0, 0, 5000);
+  EXPECT_EQ(d.errors, 1);
+  EXPECT_FALSE(d.retry);
+}
+
+TEST(LeaseRules, FailedAttemptIsRetriedWhileRetriesRemain) {
+  const int64_t now = 1'700'000'000'000;
+  ErrorDecision first = OnAttemptFailed(0, 2, now);
+  EXPECT_EQ(first.errors, 1);
+  EXPECT_TRUE(first.retry);
+  EXPECT_EQ(first.ready_at, now + RetryBackoffMs(1));
+  ErrorDecision second = OnAttemptFailed(1, 2, now);
+  EXPECT_EQ(second.errors, 2);
+  EXPECT_TRUE(second.retry);
+  EXPECT_EQ(second.ready_at, now + RetryBackoffMs(2));
+  ErrorDecision third = OnAttemptFailed(2, 2, now);
+  EXPECT_EQ(third.errors, 3);
+  EXPECT_FALSE(third.retry);
+}
+
+TEST(LeaseRules, RetryBackoffDoublesAndIsCapped) {
+  EXPECT_EQ(RetryBackoffMs(1), config::kRetryBackoffMs);
+  EXPECT_EQ(RetryBackoffMs(2), 2 * config::kRetryBackoffMs);
+  EXPECT_EQ(RetryBackoffMs(3), 4 * config::kRetryBackoffMs);
+  for (int64_t n = 1; n < 40; ++n) {
+    EXPECT_LE(RetryBackoffMs(n), RetryBackoffMs(n + 1)) << n;
+    EXPECT_LE(RetryBackoffMs(n), config::kRetryBackoffMaxMs) << n;
+  }
+  EXPECT_EQ(RetryBackoffMs(1000), config::kRetryBackoffMaxMs);
+  EXPECT_EQ(RetryBackoffMs(int64_t{1} << 40), config::kRetryBackoffMaxMs);
+}
+
+TEST(LeaseRules, WorkerSilentExactlyAfterTtl) {
+  FakeClock clock;
+  const int64_t heard = clock.SteadyMs();
+  EXPECT_FALSE(WorkerSilent(kSettings, heard, heard));
+  clock.Advance(2999);
+  EXPECT_FALSE(WorkerSilent(kSettings, heard, clock.SteadyMs()));
+  clock.Advance(1);
+  EXPECT_TRUE(WorkerSilent(kSettings, heard, clock.SteadyMs()));
+  clock.Advance(100000);
+  EXPECT_TRUE(WorkerSilent(kSettings, heard, clock.SteadyMs()));
+}
+
+TEST(LeaseRules, StartupFloorOutlivesAFreshLease) {
+  const int64_t now = 1'700'000'000'000;
+  EXPECT_GT(StartupLeaseFloor(kSettings, now), LeaseExpiry(kSettings, now));
+  EXPECT_GT(StartupLeaseFloor(kSettings, now),
+            now + LeaseTtlMs(kSettings) + config::kReconnectMaxMs);
+}
+
+}  // namespace
+}  // namespace leaseq::rules

@@ -181,11 +181,13 @@ Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
       // A task failed by its dependency is retried by retrying the root cause
       // (the first task up the chain that failed by itself).
       while (failed_dep != 0) {
-        auto& up = Prepared("SELECT id, failed_dep FROM tasks WHERE id = ?");
+        auto& up = Prepared("SELECT id, state, failed_dep FROM tasks WHERE id = ?");
         up.bind(1, failed_dep);
         if (!up.executeStep()) break;
+        const std::string up_state = up.getColumn(1).getString();
+        if (up_state != "failed" && up_state != "cancelled") break;
         id = up.getColumn(0).getInt64();
-        failed_dep = up.getColumn(1).isNull() ? 0 : up.getColumn(1).getInt64();
+        failed_dep = up.getColumn(2).isNull() ? 0 : up.getColumn(2).getInt64();
       }
       auto& u = Prepared(
           "UPDATE tasks SET state = CASE WHEN unfinished_deps > 0 THEN 'waiting' ELSE 'queued' END, "
@@ -193,7 +195,8 @@ Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
           "updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')");
       u.bind(1, now);
       u.bind(2, id);
-      if (u.exec() > 0) RequeueDependentsOf(id, now);
+      if (u.exec() == 0) continue;
+      RequeueDependentsOf(id, now);
       changed->push_back(key);
     }
     return Status::Ok();

@@ -53,7 +53,8 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
 void Store::FinishTaskFailed(int64_t task_id, const std::string& state, const std::string& error,
                              int64_t now) {
   auto& q = Prepared(
-      "UPDATE tasks SET state = ?, error = ?, updated_at = ?, ready_at = 0 WHERE id = ?");
+      "UPDATE tasks SET state = ?, error = ?, updated_at = ?, ready_at = 0, failed_dep = NULL "
+      "WHERE id = ?");
   q.bind(1, state);
   q.bind(2, error);
   q.bind(3, now);
@@ -117,6 +118,31 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
       while (d.executeStep()) hit.push_back(d.getColumn(0).getInt64());
     }
     for (int64_t id : hit) {
+      // Another dependency may have failed meanwhile: then the task stays
+      // failed, now naming that one.
+      int64_t other = 0;
+      std::string other_key, other_state;
+      {
+        auto& f = Prepared(
+            "SELECT t.id, t.key, t.state FROM task_deps d JOIN tasks t ON t.id = d.dep_id "
+            "WHERE d.task_id = ? AND t.state IN ('failed', 'cancelled') LIMIT 1");
+        f.bind(1, id);
+        if (f.executeStep()) {
+          other = f.getColumn(0).getInt64();
+          other_key = f.getColumn(1).getString();
+          other_state = f.getColumn(2).getString();
+        }
+      }
+      if (other != 0) {
+        auto& u = Prepared("UPDATE tasks SET error = ?, failed_dep = ?, updated_at = ? WHERE id = ?");
+        u.bind(1, "dependency '" + other_key + "' " +
+                      (other_state == "cancelled" ? "was cancelled" : "failed"));
+        u.bind(2, other);
+        u.bind(3, now);
+        u.bind(4, id);
+        u.exec();
+        continue;
+      }
       auto& u = Prepared(
           "UPDATE tasks SET state = 'waiting', error = NULL, failed_dep = NULL, "
           "suspicious = 0, errors = 0, updated_at = ? WHERE id = ?");
