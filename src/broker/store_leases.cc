@@ -238,6 +238,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
     } else if (r.exit_code > 0) {
       error = "exit status " + std::to_string(r.exit_code) + (error.empty() ? "" : ": " + error);
     }
+    if (error.empty()) error = "the attempt failed (the worker gave no reason)";
     EndAttempt(r.attempt_id, "error", now, r.signal != 0 ? -1 : r.exit_code, error);
     rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now);
     if (d.retry) {

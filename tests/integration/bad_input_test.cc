@@ -56,10 +56,10 @@ TEST_F(BadInput, ResubmitSameFieldsIsANoOpDifferentFieldsAnError) {
 
 TEST(Unreachable, ClientsFailClearlyWhenNoBrokerAnswers) {
   const std::string ep = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  auto r = Run(BinDir() + "/leaseq-ctl", {"--broker", ep, "status"});
+  auto r = RunCommand(BinDir() + "/leaseq-ctl", {"--broker", ep, "status"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find(ep), std::string::npos) << r.err;
-  r = Run(BinDir() + "/leaseq-submit", {"--broker", ep, "--", "true"});
+  r = RunCommand(BinDir() + "/leaseq-submit", {"--broker", ep, "--", "true"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("broker"), std::string::npos) << r.err;
 }

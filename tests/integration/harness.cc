@@ -117,7 +117,7 @@ bool Process::WaitExit(std::chrono::milliseconds timeout) {
 std::string Process::Stdout() const { return ReadFile(out_path_); }
 std::string Process::Stderr() const { return ReadFile(err_path_); }
 
-CommandResult Run(const std::string& binary, const std::vector<std::string>& args,
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env, const std::string& stdin_text,
                   std::chrono::milliseconds timeout) {
   TempDir dir;
@@ -205,13 +205,13 @@ Process& Cluster::StartWorker(const std::vector<std::string>& args) {
 CommandResult Cluster::Submit(const std::vector<std::string>& args, const std::string& stdin_text) {
   std::vector<std::string> all = {"--broker", endpoint_};
   all.insert(all.end(), args.begin(), args.end());
-  return Run(BinDir() + "/leaseq-submit", all, {}, stdin_text);
+  return RunCommand(BinDir() + "/leaseq-submit", all, {}, stdin_text);
 }
 
 CommandResult Cluster::Ctl(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"--broker", endpoint_};
   all.insert(all.end(), args.begin(), args.end());
-  return Run(BinDir() + "/leaseq-ctl", all);
+  return RunCommand(BinDir() + "/leaseq-ctl", all);
 }
 
 int64_t Cluster::CountState(const std::string& state) {

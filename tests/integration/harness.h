@@ -64,7 +64,7 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-CommandResult Run(const std::string& binary, const std::vector<std::string>& args,
+CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env = {},
                   const std::string& stdin_text = "",
                   std::chrono::milliseconds timeout = std::chrono::seconds(60));

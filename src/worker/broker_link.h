@@ -1,0 +1,61 @@
+// BrokerLink: the worker's DEALER socket to the broker, with the Paranoid
+// Pirate rules of docs/protocol.md: any message heard from the broker counts
+// as a heartbeat; after heartbeat_ms x liveness of silence the socket is
+// closed (linger 0: what it still queued is stale) and, after a backoff
+// (config::kReconnectInitialMs doubling up to config::kReconnectMaxMs, reset
+// by ResetBackoff() on a welcome), a new socket is opened. The owner sends
+// `register` whenever Tick() reports kReopened.
+//
+// Times are steady-clock milliseconds passed in by the owner. Not
+// thread-safe: one thread owns the link (as ZeroMQ sockets require).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/protocol.h"
+#include "common/status.h"
+
+namespace leaseq::worker {
+
+class BrokerLink {
+ public:
+  BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix);
+
+  // Opens a new socket (closing any old one) and connects it.
+  Status Open(int64_t now_ms);
+  // Closes the socket, waiting up to linger_ms to deliver what is queued.
+  void Close(int linger_ms);
+  bool is_open() const { return socket_ != nullptr; }
+  // For zmq::poll; nullptr when closed.
+  zmq::socket_t* socket() { return socket_.get(); }
+
+  // Sends without blocking; false when closed or the queue is full.
+  bool Send(const wire::Message& m);
+  // One message, without blocking; false when none waits. A message that
+  // does not decode is logged and skipped (it still counts as heard).
+  bool Receive(wire::Message* m, int64_t now_ms);
+
+  enum class Event { kNone, kLost, kReopened };
+  // Applies the silence and reconnect timers.
+  Event Tick(int64_t now_ms, int64_t silence_limit_ms);
+  // A welcome came: the next reconnect starts from the initial backoff.
+  void ResetBackoff();
+  // When Tick() next has something to do (for the poll timeout).
+  int64_t NextDeadline(int64_t silence_limit_ms) const;
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  zmq::context_t& context_;
+  std::string endpoint_;
+  std::string log_prefix_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  int64_t last_heard_ms_ = 0;
+  int64_t reconnect_at_ms_ = 0;
+  int backoff_ms_;
+};
+
+}  // namespace leaseq::worker

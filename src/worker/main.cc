@@ -1,0 +1,120 @@
+// leaseq-worker: runs tasks from a leaseq broker (see SPEC.md, "leaseq-worker").
+//   leaseq-worker [--broker EP] [--slots N] [--name NAME] [--nanny]
+//                 [--memory-limit SIZE] [--queue NAME]... [--drain-timeout-ms MS]
+//                 [--heartbeat-ms MS]
+// Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad flags,
+// 1 when it cannot run at all.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "worker/memory.h"
+#include "worker/nanny.h"
+#include "worker/worker_loop.h"
+
+namespace {
+
+using leaseq::worker::NannyOptions;
+using leaseq::worker::WorkerOptions;
+
+// The flags a nanny passes to its worker: everything it was given, as
+// parsed, minus --nanny and --memory-limit (the nanny's own), with the
+// name fixed so that every restart registers under the same name.
+std::vector<std::string> WorkerArgv(const char* argv0, const WorkerOptions& w) {
+  std::vector<std::string> a = {argv0,
+                                "--broker", w.broker,
+                                "--slots", std::to_string(w.slots),
+                                "--name", w.name,
+                                "--drain-timeout-ms", std::to_string(w.drain_timeout_ms),
+                                "--heartbeat-ms", std::to_string(w.heartbeat_ms)};
+  for (const auto& q : w.queues) {
+    a.push_back("--queue");
+    a.push_back(q);
+  }
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  WorkerOptions w;
+  w.broker = leaseq::config::BrokerEndpointFromEnv();
+  w.queues.clear();
+  bool nanny = false;
+  std::string memory_limit;
+
+  CLI::App app{"leaseq-worker: runs tasks leased from a leaseq broker"};
+  app.add_option("--broker", w.broker, "broker endpoint (default: $LEASEQ_BROKER or " +
+                                           std::string(leaseq::config::kDefaultBroker) + ")");
+  app.add_option("--slots", w.slots, "tasks run at once")
+      ->default_val(1)
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--name", w.name, "worker name (default: <hostname>-<pid>)");
+  app.add_flag("--nanny", nanny, "run the worker under a supervisor that restarts it");
+  app.add_option("--memory-limit", memory_limit,
+                 "with --nanny: kill and restart the worker at 95% of SIZE (e.g. 400MB, 1GiB)");
+  app.add_option("--queue", w.queues, "queue to take tasks from (repeatable; default: default)")
+      ->allow_extra_args(false);  // one name per --queue, as SPEC writes it
+  app.add_option("--drain-timeout-ms", w.drain_timeout_ms,
+                 "on SIGTERM, how long running tasks may finish")
+      ->default_val(leaseq::config::kDrainTimeoutMs)
+      ->check(CLI::Range(0, 24 * 3600 * 1000));
+  app.add_option("--heartbeat-ms", w.heartbeat_ms,
+                 "heartbeat interval until the broker's welcome sets it")
+      ->default_val(leaseq::config::kHeartbeatMs)
+      ->check(CLI::Range(10, 3600 * 1000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fprintf(stderr, "leaseq-worker: %s\nRun with --help for more information.\n", e.what());
+    return 2;
+  }
+
+  int64_t limit_bytes = 0;
+  if (!memory_limit.empty()) {
+    if (!nanny) {
+      fprintf(stderr,
+              "leaseq-worker: --memory-limit needs --nanny: the nanny is the process that "
+              "watches the worker's memory, kills it at 95%% of the limit and restarts it\n");
+      return 2;
+    }
+    leaseq::Status s = leaseq::worker::ParseMemorySize(memory_limit, &limit_bytes);
+    if (!s.ok()) {
+      fprintf(stderr, "leaseq-worker: --memory-limit: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
+  if (w.queues.empty()) w.queues = {"default"};
+  for (const auto& q : w.queues) {
+    if (q.empty()) {
+      fprintf(stderr, "leaseq-worker: --queue: a queue name must not be empty\n");
+      return 2;
+    }
+  }
+  // Under a nanny the name is the nanny's, so that it survives restarts.
+  if (w.name.empty()) w.name = leaseq::worker::HostName() + "-" + std::to_string(getpid());
+
+  leaseq::Status s;
+  if (nanny) {
+    NannyOptions n;
+    n.worker_argv = WorkerArgv(argv[0], w);
+    n.broker = w.broker;
+    n.name = w.name;
+    n.memory_limit_bytes = limit_bytes;
+    n.drain_timeout_ms = w.drain_timeout_ms;
+    s = leaseq::worker::Nanny(std::move(n)).Run();
+  } else {
+    s = leaseq::worker::WorkerLoop(w).Run();
+  }
+  if (!s.ok()) {
+    fprintf(stderr, "leaseq-worker[%s]: %s\n", w.name.c_str(), s.message().c_str());
+    return 1;
+  }
+  return 0;
+}

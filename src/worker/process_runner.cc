@@ -1,0 +1,277 @@
+#include "worker/process_runner.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+
+#include "worker/child_setup.h"
+
+extern char** environ;
+
+namespace leaseq::worker {
+
+namespace {
+
+// After the command exits, its output pipes normally reach EOF at once (we
+// kill what is left of its process group). A descendant that escaped the
+// group (setsid) may still hold them: stop waiting for EOF after this long.
+constexpr int64_t kPipeGraceMs = 500;
+// At most this much is read from one pipe per Pump(), so that a command
+// that never stops printing cannot starve the rest of the loop.
+constexpr size_t kMaxReadPerPump = 4 << 20;
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void CloseQuietly(int fd) {
+  if (fd >= 0) close(fd);
+}
+
+// The environment of the command: ours, with spec.env added or replaced.
+std::vector<std::string> BuildEnv(const ProcessSpec& spec) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry(*e);
+    bool replaced = false;
+    for (const auto& [name, value] : spec.env) {
+      if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
+          entry[name.size()] == '=') {
+        replaced = true;
+      }
+    }
+    if (!replaced) env.push_back(std::move(entry));
+  }
+  for (const auto& [name, value] : spec.env) env.push_back(name + "=" + value);
+  return env;
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> p;
+  for (auto& s : strings) p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
+
+// Only async-signal-safe calls: see child_setup.h.
+[[noreturn]] void RunChild(pid_t parent, const int in[2], const int out[2], const int err[2],
+                           int exec_err, char** argv, char** envp) {
+  if (!PrepareChild(parent)) _exit(127);
+  // Move the pipe ends above 2 first, so that dup2 onto 0..2 cannot clobber
+  // one of them (possible when the worker was started with 0..2 closed).
+  int fd_in = fcntl(in[0], F_DUPFD, 10);
+  int fd_out = fcntl(out[1], F_DUPFD, 10);
+  int fd_err = fcntl(err[1], F_DUPFD, 10);
+  if (fd_in < 0 || fd_out < 0 || fd_err < 0 || dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 ||
+      dup2(fd_err, 2) < 0) {
+    int e = errno;
+    [[maybe_unused]] ssize_t n = write(exec_err, &e, sizeof e);
+    _exit(127);
+  }
+  // Every other fd (sockets, other tasks' pipes) must not leak into the
+  // command: a leaked pipe end would keep another task's output open.
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execvpe(argv[0], argv, envp);
+  int e = errno;
+  [[maybe_unused]] ssize_t n = write(exec_err, &e, sizeof e);
+  _exit(127);
+}
+
+}  // namespace
+
+ProcessRunner::ProcessRunner(const ProcessSpec& spec)
+    : input_(spec.input),
+      max_stdout_(spec.max_stdout_bytes),
+      stderr_tail_(spec.stderr_tail_bytes) {}
+
+Status ProcessRunner::Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunner>* out) {
+  if (spec.argv.empty()) return Status::Invalid("empty command");
+  std::vector<std::string> args = spec.argv;
+  std::vector<std::string> env = BuildEnv(spec);
+  std::vector<char*> argv = Pointers(args);
+  std::vector<char*> envp = Pointers(env);
+
+  int in[2] = {-1, -1}, outp[2] = {-1, -1}, err[2] = {-1, -1}, exec_err[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {in[0], in[1], outp[0], outp[1], err[0], err[1], exec_err[0], exec_err[1]}) {
+      CloseQuietly(fd);
+    }
+  };
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+      pipe2(exec_err, O_CLOEXEC) != 0) {
+    int e = errno;
+    close_all();
+    return Status::IoError(std::string("cannot create pipes for a task: ") + strerror(e));
+  }
+  // Only our ends are non-blocking; the command gets ordinary blocking pipes.
+  for (int fd : {in[1], outp[0], err[0]}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close_all();
+    return Status::IoError(std::string("cannot fork a task: ") + strerror(e));
+  }
+  if (pid == 0) RunChild(parent, in, outp, err, exec_err[1], argv.data(), envp.data());
+
+  // Also here, so that the group exists before anyone tries to kill it
+  // (EACCES once the child has exec'ed: then it did it itself).
+  setpgid(pid, pid);
+  for (int fd : {in[0], outp[1], err[1], exec_err[1]}) close(fd);
+
+  std::unique_ptr<ProcessRunner> r(new ProcessRunner(spec));
+  r->pid_ = pid;
+  r->fds_ = {in[1], outp[0], err[0]};
+  // exec succeeded exactly when the close-on-exec pipe closes with no data.
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(exec_err[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  close(exec_err[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    r->start_error_ = "cannot run '" + spec.argv[0] + "': " + strerror(child_errno);
+    r->CloseFd(&r->fds_.stdin_fd);
+    r->CloseFd(&r->fds_.stdout_fd);
+    r->CloseFd(&r->fds_.stderr_fd);
+    while (waitpid(pid, &r->wait_status_, 0) < 0 && errno == EINTR) {
+    }
+    r->reaped_ = true;
+    r->reaped_at_ms_ = NowMs();
+  }
+  *out = std::move(r);
+  return Status::Ok();
+}
+
+ProcessRunner::~ProcessRunner() {
+  CloseFd(&fds_.stdin_fd);
+  CloseFd(&fds_.stdout_fd);
+  CloseFd(&fds_.stderr_fd);
+  if (pid_ > 0 && !reaped_) {
+    kill(-pid_, SIGKILL);
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+void ProcessRunner::CloseFd(int* fd) {
+  CloseQuietly(*fd);
+  *fd = -1;
+}
+
+void ProcessRunner::Pump() {
+  if (fds_.stdin_fd >= 0) {
+    while (input_pos_ < input_.size()) {
+      size_t chunk = std::min<size_t>(input_.size() - input_pos_, 1 << 16);
+      ssize_t n = write(fds_.stdin_fd, input_.data() + input_pos_, chunk);
+      if (n > 0) {
+        input_pos_ += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        if (n < 0 && errno == EAGAIN) break;
+        input_pos_ = input_.size();  // EPIPE: the command does not want the rest
+      }
+    }
+    if (input_pos_ >= input_.size()) {
+      CloseFd(&fds_.stdin_fd);
+      std::string().swap(input_);
+    }
+  }
+  ReadInto(&fds_.stdout_fd, true);
+  ReadInto(&fds_.stderr_fd, false);
+}
+
+void ProcessRunner::ReadInto(int* fd, bool is_stdout) {
+  char buf[1 << 16];
+  size_t total = 0;
+  while (*fd >= 0 && total < kMaxReadPerPump) {
+    ssize_t n = read(*fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {  // EOF (or an error, which ends the stream as well)
+      CloseFd(fd);
+      return;
+    }
+    total += static_cast<size_t>(n);
+    if (!is_stdout) {
+      stderr_.append(buf, static_cast<size_t>(n));
+      if (stderr_.size() > 2 * stderr_tail_) stderr_.erase(0, stderr_.size() - stderr_tail_);
+    } else if (!stdout_overflow_) {
+      stdout_.append(buf, static_cast<size_t>(n));
+      if (static_cast<int64_t>(stdout_.size()) > max_stdout_) {
+        // The result could never be stored: stop the command now rather
+        // than buffer without bound; the rest of its output is discarded.
+        stdout_overflow_ = true;
+        std::string().swap(stdout_);
+        Kill();
+      }
+    }
+  }
+}
+
+void ProcessRunner::Reap() {
+  if (pid_ <= 0 || reaped_) return;
+  siginfo_t info{};
+  // WNOWAIT: look without reaping, so that the pid (and with it the process
+  // group id) cannot be reused while we kill what is left of the group.
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return;
+  if (info.si_pid == 0) return;  // still running
+  kill(-pid_, SIGKILL);
+  while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  reaped_at_ms_ = NowMs();
+  CloseFd(&fds_.stdin_fd);  // nobody is left to read it
+}
+
+void ProcessRunner::Kill() {
+  if (pid_ > 0 && !reaped_) kill(-pid_, SIGKILL);
+}
+
+bool ProcessRunner::Finished() const {
+  if (!reaped_) return false;
+  bool drained = fds_.stdout_fd < 0 && fds_.stderr_fd < 0;
+  return drained || NowMs() - reaped_at_ms_ >= kPipeGraceMs;
+}
+
+ProcessOutcome ProcessRunner::TakeOutcome() {
+  CloseFd(&fds_.stdout_fd);
+  CloseFd(&fds_.stderr_fd);
+  ProcessOutcome o;
+  if (!start_error_.empty()) {
+    o.exit_code = 127;  // what a shell reports for a command it cannot run
+    o.error = start_error_;
+    return o;
+  }
+  if (WIFEXITED(wait_status_)) {
+    o.exit_code = WEXITSTATUS(wait_status_);
+  } else if (WIFSIGNALED(wait_status_)) {
+    o.signal = WTERMSIG(wait_status_);
+  }
+  if (stdout_overflow_) {
+    // We killed it; report that even if it managed to exit first, so that
+    // no reader of the result can mistake the attempt for a success.
+    o.exit_code = -1;
+    o.signal = SIGKILL;
+    o.error = "result too large: the command wrote more than " + std::to_string(max_stdout_) +
+              " bytes to stdout (the limit), so it was killed";
+    return o;
+  }
+  if (o.exit_code != 0 || o.signal != 0) {
+    if (stderr_.size() > stderr_tail_) stderr_.erase(0, stderr_.size() - stderr_tail_);
+    o.error = std::move(stderr_);
+  }
+  o.output = std::move(stdout_);
+  return o;
+}
+
+}  // namespace leaseq::worker

@@ -1,0 +1,114 @@
+// ProcessRunner: runs one task's command and collects what it prints.
+//
+// Contract:
+//  - fork + execvp of argv, no shell: the worker is the command's direct
+//    parent (a command running `kill -9 $PPID` kills the worker itself).
+//  - The child gets its own process group (Kill() ends the whole tree) and
+//    PR_SET_PDEATHSIG(SIGKILL), so it dies with the thread that started it
+//    (in the worker: the worker). Signal mask and dispositions are reset;
+//    the environment is the worker's plus ProcessSpec::env.
+//  - stdin is fed from ProcessSpec::input without blocking, then closed;
+//    stdout is kept whole up to max_stdout_bytes (more: the command is
+//    killed and the attempt fails); of stderr only the last stderr_tail_bytes.
+//  - A command that cannot be started ("cannot run 'x': No such file or
+//    directory") is a finished attempt with exit code 127 and that error,
+//    reported through a close-on-exec pipe; never a crash.
+//  - When the command exits, whatever is left of its process group is killed
+//    (a task ends with its command; background children do not outlive it).
+//
+// The caller polls fds() (read ends for input, the stdin end for output),
+// then calls Pump() and Reap() (Reap on SIGCHLD, or every loop pass: cheap).
+// Once Finished(), TakeOutcome() gives the result.
+//
+// Not thread-safe: one thread owns a runner. The process must ignore SIGPIPE
+// (SignalPipe::Install does) so that a command that closes its stdin early
+// gives EPIPE here instead of killing the caller.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config.h"
+#include "common/status.h"
+
+namespace leaseq::worker {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::string input;              // stdin bytes
+  std::vector<std::pair<std::string, std::string>> env;  // added / replaced
+  int64_t max_stdout_bytes = config::kMaxResultBytes;
+  size_t stderr_tail_bytes = config::kStderrTailBytes;
+};
+
+struct ProcessOutcome {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // 0 when it exited
+  std::string output;  // stdout (empty when it was too large)
+  std::string error;   // "" on success; else stderr tail, or why it failed
+  bool ok() const { return exit_code == 0 && signal == 0 && error.empty(); }
+};
+
+// The fds a caller polls for one runner; -1 when closed.
+struct ProcessFds {
+  int stdin_fd = -1;   // poll for writability
+  int stdout_fd = -1;  // poll for readability
+  int stderr_fd = -1;  // poll for readability
+};
+
+class ProcessRunner {
+ public:
+  // Starts the command. A command that cannot be exec'ed still gives a
+  // runner (already finished, with the error); only a failure of the
+  // worker's own resources (pipes, fork) is an error Status.
+  static Status Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunner>* out);
+
+  // Kills the process group if still running and reaps the child.
+  ~ProcessRunner();
+  ProcessRunner(const ProcessRunner&) = delete;
+  ProcessRunner& operator=(const ProcessRunner&) = delete;
+
+  pid_t pid() const { return pid_; }
+  ProcessFds fds() const { return fds_; }
+
+  // Moves bytes without blocking: feeds stdin, reads stdout and stderr.
+  void Pump();
+
+  // Collects the exit status if the child has ended (never blocks).
+  void Reap();
+
+  // SIGKILL to the process group. The outcome then reports the signal.
+  void Kill();
+
+  // The command has exited and its output is all read.
+  bool Finished() const;
+
+  // The outcome; call once Finished().
+  ProcessOutcome TakeOutcome();
+
+ private:
+  explicit ProcessRunner(const ProcessSpec& spec);
+  void ReadInto(int* fd, bool is_stdout);
+  void CloseFd(int* fd);
+
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+  int64_t reaped_at_ms_ = 0;
+  ProcessFds fds_;
+  std::string input_;
+  size_t input_pos_ = 0;
+  int64_t max_stdout_;
+  size_t stderr_tail_;
+  std::string stdout_;
+  std::string stderr_;
+  bool stdout_overflow_ = false;
+  std::string start_error_;  // exec failure
+};
+
+}  // namespace leaseq::worker

@@ -1,0 +1,204 @@
+#include "worker/process_runner.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "worker/signal_pipe.h"
+
+namespace leaseq::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Drives a runner the way the worker loop does, until it finishes or the
+// deadline passes.
+bool RunToEnd(ProcessRunner& r, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    r.Reap();
+    r.Pump();
+    if (r.Finished()) return true;
+    ProcessFds f = r.fds();
+    pollfd p[3] = {{f.stdin_fd, POLLOUT, 0}, {f.stdout_fd, POLLIN, 0}, {f.stderr_fd, POLLIN, 0}};
+    poll(p, 3, 20);  // fds of -1 are ignored; the timeout covers the exit
+  }
+  return false;
+}
+
+ProcessOutcome RunSpec(ProcessSpec spec) {
+  std::unique_ptr<ProcessRunner> r;
+  Status s = ProcessRunner::Start(spec, &r);
+  EXPECT_TRUE(s.ok()) << s.message();
+  if (!s.ok()) return {};
+  EXPECT_TRUE(RunToEnd(*r));
+  return r->TakeOutcome();
+}
+
+ProcessSpec Sh(const std::string& script, std::string input = "") {
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", script};
+  spec.input = std::move(input);
+  return spec;
+}
+
+class ProcessRunnerTest : public testing::Test {
+ protected:
+  // The worker ignores SIGPIPE; so must a test that feeds stdin.
+  void SetUp() override { ASSERT_TRUE(SignalPipe::Install({SIGCHLD}).ok()); }
+};
+
+TEST_F(ProcessRunnerTest, CapturesStdoutOfASuccess) {
+  ProcessOutcome o = RunSpec(Sh("printf 'a\\0b'; echo noise >&2"));
+  EXPECT_TRUE(o.ok()) << o.error;
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_EQ(o.output, std::string("a\0b", 3));
+  EXPECT_EQ(o.error, "");  // stderr is reported only for a failure
+}
+
+TEST_F(ProcessRunnerTest, BigStdinRoundTrips) {
+  std::string input(3 << 20, 'x');
+  for (size_t i = 0; i < input.size(); i += 997) input[i] = static_cast<char>('a' + i % 26);
+  ProcessSpec spec;
+  spec.argv = {"cat"};
+  spec.input = input;
+  ProcessOutcome o = RunSpec(spec);
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_TRUE(o.output == input) << "got " << o.output.size() << " bytes";
+}
+
+TEST_F(ProcessRunnerTest, CommandThatIgnoresItsStdinStillFinishes) {
+  ProcessOutcome o = RunSpec(Sh("exec 0<&-; echo done", std::string(1 << 20, 'y')));
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_EQ(o.output, "done\n");
+}
+
+TEST_F(ProcessRunnerTest, ExitCodeAndStderrTail) {
+  ProcessSpec spec = Sh("i=0; while [ $i -lt 500 ]; do echo line$i >&2; i=$((i+1)); done; exit 3");
+  spec.stderr_tail_bytes = 64;
+  ProcessOutcome o = RunSpec(spec);
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_EQ(o.signal, 0);
+  EXPECT_FALSE(o.ok());
+  EXPECT_LE(o.error.size(), 64u);
+  EXPECT_NE(o.error.find("line499\n"), std::string::npos) << o.error;
+  EXPECT_EQ(o.error.find("line0\n"), std::string::npos);
+}
+
+TEST_F(ProcessRunnerTest, DeathBySignal) {
+  ProcessOutcome o = RunSpec(Sh("kill -TERM $$"));
+  EXPECT_EQ(o.exit_code, -1);
+  EXPECT_EQ(o.signal, SIGTERM);
+  EXPECT_FALSE(o.ok());
+}
+
+TEST_F(ProcessRunnerTest, ExecFailureIsAFailedAttempt) {
+  ProcessSpec spec;
+  spec.argv = {"leaseq-no-such-command-xyz", "arg"};
+  ProcessOutcome o = RunSpec(spec);
+  EXPECT_EQ(o.exit_code, 127);
+  EXPECT_EQ(o.error, "cannot run 'leaseq-no-such-command-xyz': No such file or directory");
+  spec.argv = {"/etc/passwd"};
+  o = RunSpec(spec);
+  EXPECT_NE(o.error.find("cannot run '/etc/passwd': Permission denied"), std::string::npos);
+}
+
+TEST_F(ProcessRunnerTest, EnvironmentAddsTaskVariables) {
+  setenv("LEASEQ_ATTEMPT", "stale", 1);  // replaced, not duplicated
+  ProcessSpec spec = Sh("echo \"$LEASEQ_TASK_KEY/$LEASEQ_ATTEMPT/${HOME:+home}\"");
+  spec.env = {{"LEASEQ_TASK_KEY", "k-1"}, {"LEASEQ_ATTEMPT", "2"}};
+  ProcessOutcome o = RunSpec(spec);
+  unsetenv("LEASEQ_ATTEMPT");
+  EXPECT_EQ(o.output, getenv("HOME") ? "k-1/2/home\n" : "k-1/2/\n");
+}
+
+TEST_F(ProcessRunnerTest, SignalStateIsReset) {
+  // The parent ignores SIGPIPE and may block signals; the command must get
+  // default dispositions and an empty mask back.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  ProcessSpec spec;
+  spec.argv = {"grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"};  // no shell in between
+  ProcessOutcome o = RunSpec(spec);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_EQ(o.output, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+TEST_F(ProcessRunnerTest, OwnProcessGroupAndKillTakesTheTree) {
+  std::unique_ptr<ProcessRunner> r;
+  // The child shell starts a grandchild, prints its pid, and waits.
+  ASSERT_TRUE(ProcessRunner::Start(Sh("sleep 60 & echo $!; wait"), &r).ok());
+  EXPECT_EQ(getpgid(r->pid()), r->pid());
+  // Find the shell's child (the sleep) through /proc.
+  pid_t grandchild = 0;
+  const std::string children = "/proc/" + std::to_string(r->pid()) + "/task/" +
+                               std::to_string(r->pid()) + "/children";
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (grandchild == 0 && Clock::now() < deadline) {
+    r->Pump();
+    if (FILE* f = fopen(children.c_str(), "r")) {
+      int pid = 0;
+      if (fscanf(f, "%d", &pid) == 1) grandchild = pid;
+      fclose(f);
+    }
+    if (grandchild == 0) poll(nullptr, 0, 10);
+  }
+  ASSERT_GT(grandchild, 0);
+  EXPECT_EQ(getpgid(grandchild), r->pid());
+  r->Kill();
+  ASSERT_TRUE(RunToEnd(*r));
+  ProcessOutcome o = r->TakeOutcome();
+  EXPECT_EQ(o.signal, SIGKILL);
+  // The grandchild was in the group: it is gone (or a zombie of init's).
+  const auto gone_by = Clock::now() + std::chrono::seconds(10);
+  bool gone = false;
+  while (!gone && Clock::now() < gone_by) {
+    gone = kill(grandchild, 0) != 0 || getpgid(grandchild) != r->pid();
+    FILE* f = fopen(("/proc/" + std::to_string(grandchild) + "/stat").c_str(), "r");
+    if (f != nullptr) {
+      char state = 0;
+      if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z') gone = true;
+      fclose(f);
+    }
+    if (!gone) poll(nullptr, 0, 10);
+  }
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(ProcessRunnerTest, BackgroundChildDoesNotHoldTheResult) {
+  // The command exits while a background child keeps stdout open: the
+  // runner kills the rest of the group, so the attempt ends promptly.
+  const auto start = Clock::now();
+  ProcessOutcome o = RunSpec(Sh("sleep 30 & echo started"));
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_EQ(o.output, "started\n");
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(ProcessRunnerTest, TooMuchStdoutFailsTheAttempt) {
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "head -c 200000 /dev/zero; sleep 30"};
+  spec.max_stdout_bytes = 100000;
+  ProcessOutcome o = RunSpec(spec);
+  EXPECT_FALSE(o.ok());
+  EXPECT_EQ(o.output, "");
+  EXPECT_NE(o.error.find("result too large"), std::string::npos) << o.error;
+}
+
+TEST_F(ProcessRunnerTest, DestructorKillsARunningCommand) {
+  pid_t pid;
+  {
+    std::unique_ptr<ProcessRunner> r;
+    ASSERT_TRUE(ProcessRunner::Start(Sh("sleep 60"), &r).ok());
+    pid = r->pid();
+  }
+  EXPECT_NE(kill(pid, 0), 0);  // reaped: the pid no longer exists
+}
+
+}  // namespace
+}  // namespace leaseq::worker

@@ -1,0 +1,204 @@
+#include "worker/worker_loop.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <random>
+
+#include "worker/signal_pipe.h"
+
+namespace leaseq::worker {
+
+namespace {
+
+using wire::Command;
+using nlohmann::json;
+
+// After the drain, how long the worker waits for the acks of its results.
+constexpr int64_t kAckWaitMs = 2000;
+// Longest poll: bounds how late a timer without its own deadline runs
+// (a finished command's pipe grace, the resending of results).
+constexpr int64_t kMaxPollMs = 100;
+// The goodbye is the last message: give it this long to leave on close.
+constexpr int kGoodbyeLingerMs = 500;
+
+}  // namespace
+
+std::string NewSessionId() {
+  std::random_device rd;
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t v = rd();
+    for (int j = 0; j < 8; ++j, v >>= 4) id.push_back(kHex[v & 0xf]);
+  }
+  return id;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+WorkerLoop::WorkerLoop(WorkerOptions options)
+    : opt_(std::move(options)),
+      session_(NewSessionId()),
+      host_(HostName()),
+      log_prefix_("leaseq-worker[" + opt_.name + "]:"),
+      context_(1),
+      link_(context_, opt_.broker, log_prefix_),
+      heartbeat_ms_(opt_.heartbeat_ms),
+      liveness_(opt_.liveness) {}
+
+// Members are destroyed in reverse: running commands are killed and reaped
+// before the socket and the context go.
+WorkerLoop::~WorkerLoop() = default;
+
+void WorkerLoop::Log(const std::string& line) const {
+  fprintf(stderr, "%s %s\n", log_prefix_.c_str(), line.c_str());
+}
+
+Status WorkerLoop::Run() {
+  Status s = SignalPipe::Install({SIGTERM, SIGINT, SIGCHLD});
+  if (!s.ok()) return s;
+  int64_t now = clock_.SteadyMs();
+  s = link_.Open(now);
+  if (!s.ok()) return s;
+  SendRegister(now);
+  while (phase_ != Phase::kDone) {
+    Poll(now);
+    now = clock_.SteadyMs();
+    HandleSignals(now);
+    PumpTasks(now);
+    HandleMessages(now);
+    HandleTimers(now);
+  }
+  KillAndReleaseAll();  // normally nothing is left; a second signal may leave some
+  if (link_.is_open()) link_.Send(wire::Make(Command::kGoodbye));
+  link_.Close(kGoodbyeLingerMs);
+  Log("exit: goodbye sent, " + std::to_string(results_.size()) + " result(s) unacknowledged");
+  return Status::Ok();
+}
+
+void WorkerLoop::Poll(int64_t now) {
+  std::vector<zmq::pollitem_t> items;
+  if (link_.is_open()) items.push_back({link_.socket()->handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({nullptr, SignalPipe::read_fd(), ZMQ_POLLIN, 0});
+  for (const auto& [id, a] : running_) {
+    ProcessFds f = a.runner->fds();
+    if (f.stdin_fd >= 0) items.push_back({nullptr, f.stdin_fd, ZMQ_POLLOUT, 0});
+    if (f.stdout_fd >= 0) items.push_back({nullptr, f.stdout_fd, ZMQ_POLLIN, 0});
+    if (f.stderr_fd >= 0) items.push_back({nullptr, f.stderr_fd, ZMQ_POLLIN, 0});
+  }
+  int64_t deadline = std::min(now + kMaxPollMs, link_.NextDeadline(SilenceLimitMs()));
+  if (welcomed_) deadline = std::min(deadline, next_heartbeat_ms_);
+  if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
+  try {
+    zmq::poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
+  } catch (const zmq::error_t&) {
+    // EINTR: a signal arrived; the self-pipe tells which.
+  }
+}
+
+void WorkerLoop::HandleSignals(int64_t now) {
+  for (int sig : SignalPipe::Drain()) {
+    if (sig != SIGTERM && sig != SIGINT) continue;  // SIGCHLD: PumpTasks reaps
+    if (phase_ == Phase::kRunning) {
+      BeginDrain(now);
+    } else if (phase_ != Phase::kDone) {
+      Log("second stop signal: killing " + std::to_string(running_.size()) +
+          " running task(s) and leaving now");
+      KillAndReleaseAll();
+      phase_ = Phase::kDone;
+    }
+  }
+}
+
+void WorkerLoop::PumpTasks(int64_t now) {
+  for (auto it = running_.begin(); it != running_.end();) {
+    ProcessRunner& r = *it->second.runner;
+    r.Reap();  // cheap; also covers a SIGCHLD lost to a full self-pipe
+    r.Pump();
+    if (!r.Finished()) {
+      ++it;
+      continue;
+    }
+    SendResult(it->first, r.TakeOutcome(), now);
+    it = running_.erase(it);
+  }
+}
+
+void WorkerLoop::HandleMessages(int64_t now) {
+  wire::Message m;
+  while (link_.Receive(&m, now)) {
+    switch (m.command) {
+      case Command::kWelcome: OnWelcome(m, now); break;
+      case Command::kTask: OnTask(m, now); break;
+      case Command::kAbort: OnAbort(m); break;
+      case Command::kAck: OnAck(m); break;
+      case Command::kReregister:
+        // Several messages sent before the broker restarted each draw a
+        // reregister: one register per heartbeat period is enough.
+        welcomed_ = false;
+        if (now - register_sent_ms_ >= heartbeat_ms_) SendRegister(now);
+        break;
+      case Command::kError:
+        Log("the broker reports an error: " + m.body.value("message", std::string("?")));
+        break;
+      default: break;  // heartbeat: being heard was the point
+    }
+  }
+}
+
+void WorkerLoop::HandleTimers(int64_t now) {
+  switch (link_.Tick(now, SilenceLimitMs())) {
+    case BrokerLink::Event::kLost: welcomed_ = false; break;
+    case BrokerLink::Event::kReopened: SendRegister(now); break;
+    case BrokerLink::Event::kNone: break;
+  }
+  if (welcomed_ && now >= next_heartbeat_ms_) {
+    // Always, not only when idle: the heartbeat is what renews the leases
+    // of the attempts it lists, and results do not.
+    link_.Send(wire::Make(Command::kHeartbeat, {{"running", RunningIds()}}));
+    next_heartbeat_ms_ = now + heartbeat_ms_;
+  }
+  if (welcomed_) {
+    for (auto& [id, r] : results_) {
+      if (now - r.sent_ms < SilenceLimitMs()) continue;
+      link_.Send(r.message);
+      r.sent_ms = now;
+    }
+  }
+  if (phase_ == Phase::kDraining && (running_.empty() || now >= phase_deadline_ms_)) {
+    if (!running_.empty()) {
+      Log("drain timeout: killing and releasing " + std::to_string(running_.size()) +
+          " task(s)");
+    }
+    KillAndReleaseAll();
+    phase_ = Phase::kFlushing;
+    phase_deadline_ms_ = now + kAckWaitMs;
+  }
+  if (phase_ == Phase::kFlushing &&
+      ((results_.empty() && unsent_releases_.empty()) || now >= phase_deadline_ms_)) {
+    phase_ = Phase::kDone;
+  }
+}
+
+void WorkerLoop::BeginDrain(int64_t now) {
+  Log("draining: no new work; " + std::to_string(running_.size()) +
+      " running task(s) get up to " + std::to_string(opt_.drain_timeout_ms) + " ms");
+  phase_ = Phase::kDraining;
+  phase_deadline_ms_ = now + opt_.drain_timeout_ms;
+  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+}
+
+void WorkerLoop::KillAndReleaseAll() {
+  std::vector<int64_t> ids = RunningIds();
+  running_.clear();  // kills and reaps every command
+  Release(std::move(ids));
+}
+
+}  // namespace leaseq::worker

@@ -1,0 +1,113 @@
+// WorkerLoop: the leaseq worker, one thread, one zmq::poll over the broker
+// socket, the signal self-pipe and the pipes of the running commands.
+// Implements the worker side of docs/protocol.md:
+//  - register (running[]: running attempts and unacknowledged results) /
+//    welcome (abandon[] killed or dropped), reregister, heartbeats carrying
+//    running[] (running attempts) every heartbeat_ms, reconnect after
+//    heartbeat_ms x liveness of broker silence (BrokerLink), keeping tasks
+//    and results meanwhile;
+//  - task -> ProcessRunner; result (kept until an ack names it, re-sent
+//    after each welcome and every heartbeat_ms x liveness); abort;
+//  - SIGTERM/SIGINT: drain (ready 0; running commands get drain_timeout_ms,
+//    then are killed and released; results delivered, acks awaited ~2 s;
+//    goodbye; Run() returns Ok). A second signal cuts the drain short.
+//
+// Run() installs process-wide signal handlers (SignalPipe) and forks the
+// commands from the calling thread (their death signal is tied to it).
+// Not thread-safe: one WorkerLoop per process, used from one thread.
+// worker_loop.cc has the loop and the drain; worker_messages.cc the
+// handling of each broker message and the messages sent.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/protocol.h"
+#include "common/status.h"
+#include "worker/broker_link.h"
+#include "worker/process_runner.h"
+
+namespace leaseq::worker {
+
+struct WorkerOptions {
+  std::string broker = config::kDefaultBroker;
+  std::string name;  // required
+  int slots = 1;
+  std::vector<std::string> queues = {"default"};
+  int heartbeat_ms = config::kHeartbeatMs;  // until the broker's welcome says otherwise
+  int liveness = config::kLiveness;         // likewise
+  int drain_timeout_ms = config::kDrainTimeoutMs;
+};
+
+class WorkerLoop {
+ public:
+  explicit WorkerLoop(WorkerOptions options);
+  ~WorkerLoop();
+
+  // Runs until drained (SIGTERM/SIGINT). Ok after a clean exit; an error
+  // only for what makes running impossible (a bad endpoint, no pipes).
+  Status Run();
+
+ private:
+  enum class Phase { kRunning, kDraining, kFlushing, kDone };
+  struct Attempt {
+    std::string key;
+    std::unique_ptr<ProcessRunner> runner;
+  };
+  struct PendingResult {
+    wire::Message message;
+    int64_t sent_ms = 0;
+  };
+
+  void Poll(int64_t now);
+  void HandleSignals(int64_t now);
+  void PumpTasks(int64_t now);
+  void HandleMessages(int64_t now);
+  void HandleTimers(int64_t now);
+
+  void OnWelcome(const wire::Message& m, int64_t now);
+  void OnTask(const wire::Message& m, int64_t now);
+  void OnAbort(const wire::Message& m);
+  void OnAck(const wire::Message& m);
+
+  void SendRegister(int64_t now);
+  void SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now);
+  void Release(std::vector<int64_t> attempts);
+  void BeginDrain(int64_t now);
+  void KillAndReleaseAll();
+  std::vector<int64_t> RunningIds() const;  // heartbeat running[]
+  std::vector<int64_t> HeldIds() const;     // register running[]: also unacked results
+  int64_t SilenceLimitMs() const { return int64_t{heartbeat_ms_} * liveness_; }
+  void Log(const std::string& line) const;
+
+  WorkerOptions opt_;
+  std::string session_;
+  std::string host_;
+  std::string log_prefix_;
+  SystemClock clock_;
+  zmq::context_t context_;
+  BrokerLink link_;
+  bool welcomed_ = false;  // the current socket was welcomed
+  int64_t register_sent_ms_ = -1;
+  int heartbeat_ms_;
+  int liveness_;
+  int64_t next_heartbeat_ms_ = 0;
+  std::map<int64_t, Attempt> running_;
+  std::map<int64_t, PendingResult> results_;  // until acknowledged
+  std::vector<int64_t> unsent_releases_;      // released while offline
+  Phase phase_ = Phase::kRunning;
+  int64_t phase_deadline_ms_ = 0;
+};
+
+// A random hex id, made once per process: the worker's `session`.
+std::string NewSessionId();
+// gethostname(), or "localhost".
+std::string HostName();
+
+}  // namespace leaseq::worker

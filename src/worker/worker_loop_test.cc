@@ -1,0 +1,260 @@
+// The worker loop against a fake broker: a ROUTER socket driven by the test,
+// speaking docs/protocol.md. The loop runs in a thread; SIGTERM to the
+// process (handled through the self-pipe) drains it.
+#include "worker/worker_loop.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "common/transport.h"
+
+namespace leaseq::worker {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using wire::Command;
+using nlohmann::json;
+
+class FakeBroker {
+ public:
+  FakeBroker() : context_(1), socket_(context_, zmq::socket_type::router) {
+    transport::ApplyCommonOptions(socket_);
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.bind("tcp://127.0.0.1:*");
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Waits for the next message of this command, answering the worker with
+  // heartbeats meanwhile (unless silent). Other messages are kept in seen.
+  bool Next(Command want, wire::Message* out, std::chrono::milliseconds limit = 10s) {
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      if (!silent && !peer_.empty() && Clock::now() >= next_heartbeat_) {
+        Send(wire::Make(Command::kHeartbeat));
+        next_heartbeat_ = Clock::now() + 50ms;
+      }
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, 20ms);
+      std::string rid;
+      wire::Message m;
+      Status decoded;
+      while (transport::Receive(socket_, true, &rid, &m, &decoded)) {
+        EXPECT_TRUE(decoded.ok()) << decoded.message();
+        peer_ = rid;
+        seen.push_back(m);
+        if (m.command == want) {
+          *out = m;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  void Send(const wire::Message& m) { ASSERT_TRUE(transport::Send(socket_, m, peer_)); }
+  void Welcome(json abandon = json::array()) {
+    Send(wire::Make(Command::kWelcome,
+                    {{"heartbeat_ms", 100}, {"liveness", 3}, {"abandon", abandon}}));
+  }
+  void Task(int64_t attempt, std::vector<std::string> cmd, std::string input = "") {
+    Send(wire::Make(Command::kTask,
+                    {{"attempt", attempt}, {"key", "k" + std::to_string(attempt)},
+                     {"attempt_no", 1}, {"cmd", cmd}},
+                    {input}));
+  }
+  size_t Count(Command c) const {
+    return std::count_if(seen.begin(), seen.end(), [c](const auto& m) { return m.command == c; });
+  }
+
+  bool silent = false;
+  std::vector<wire::Message> seen;
+  std::string peer_;
+
+ private:
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  Clock::time_point next_heartbeat_ = Clock::now();
+};
+
+class WorkerLoopTest : public testing::Test {
+ protected:
+  void Start(int slots = 1, int drain_timeout_ms = 5000) {
+    WorkerOptions o;
+    o.broker = broker_.endpoint();
+    o.name = "test-worker";
+    o.slots = slots;
+    o.queues = {"default", "gpu"};
+    o.heartbeat_ms = 100;
+    o.liveness = 3;
+    o.drain_timeout_ms = drain_timeout_ms;
+    thread_ = std::thread([this, o] { status_ = WorkerLoop(o).Run(); });
+  }
+  // SIGTERM, then the loop must say goodbye and return.
+  void Stop() {
+    kill(getpid(), SIGTERM);
+    wire::Message m;
+    EXPECT_TRUE(broker_.Next(Command::kGoodbye, &m));
+    thread_.join();
+    EXPECT_TRUE(status_.ok()) << status_.message();
+  }
+  void TearDown() override {
+    if (thread_.joinable()) Stop();
+  }
+  wire::Message Registered() {
+    wire::Message m;
+    EXPECT_TRUE(broker_.Next(Command::kRegister, &m));
+    broker_.Welcome();
+    return m;
+  }
+
+  FakeBroker broker_;
+  std::thread thread_;
+  Status status_;
+};
+
+TEST_F(WorkerLoopTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
+  Start(2);
+  wire::Message reg = Registered();
+  EXPECT_EQ(reg.body["name"], "test-worker");
+  EXPECT_EQ(reg.body["pid"], getpid());
+  EXPECT_EQ(reg.body["slots"], 2);
+  EXPECT_EQ(reg.body["queues"], json({"default", "gpu"}));
+  EXPECT_EQ(reg.body["fns"], json::array());
+  EXPECT_EQ(reg.body["running"], json::array());
+  EXPECT_FALSE(reg.body["session"].get<std::string>().empty());
+
+  broker_.Task(7, {"sh", "-c", "cat; echo \"$LEASEQ_TASK_KEY $LEASEQ_ATTEMPT\"; echo oops >&2; exit 3"},
+               "in\n");
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 7);
+  EXPECT_EQ(r.body["exit_code"], 3);
+  EXPECT_EQ(r.body["signal"], 0);
+  EXPECT_EQ(r.body["error"], "oops\n");
+  ASSERT_EQ(r.blobs.size(), 1u);
+  EXPECT_EQ(r.blobs[0], "in\nk7 1\n");
+  // Not acknowledged: sent again after heartbeat_ms x liveness.
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 7);
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {7}}}));
+  size_t results = broker_.Count(Command::kResult);
+  wire::Message hb;
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &hb));
+  EXPECT_EQ(broker_.Count(Command::kResult), results);  // acked: never again
+}
+
+TEST_F(WorkerLoopTest, HeartbeatListsRunningAttemptsAbortKillsAndExtraTasksAreReleased) {
+  Start(1);
+  Registered();
+  broker_.Task(8, {"sleep", "30"});
+  broker_.Task(9, {"true"});  // over the one slot
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({9}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({8}));
+  broker_.Send(wire::Make(Command::kAbort, {{"attempts", {8}}}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json::array());
+  EXPECT_EQ(broker_.Count(Command::kResult), 0u);  // an aborted attempt sends nothing
+}
+
+TEST_F(WorkerLoopTest, ReconnectsAfterSilenceKeepingTasksAndResults) {
+  Start(2);
+  wire::Message first = Registered();
+  broker_.Task(10, {"sleep", "30"});
+  broker_.Task(11, {"sh", "-c", "sleep 0.2; echo late"});
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));  // delivered, but never acked
+  broker_.silent = true;  // the broker "dies": no heartbeats, no answers
+  const std::string old_peer = broker_.peer_;
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m, 5s));
+  EXPECT_NE(broker_.peer_, old_peer);  // a new socket
+  EXPECT_EQ(m.body["session"], first.body["session"]);
+  EXPECT_EQ(m.body["running"], json({10, 11}));  // 11: its result is not acked
+  broker_.silent = false;
+  broker_.Welcome(json({10}));  // attempt 10 is no longer ours: kill it
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));  // re-sent after the welcome
+  EXPECT_EQ(m.body["attempt"], 11);
+  EXPECT_EQ(m.blobs.at(0), "late\n");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {11}}}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json::array());
+}
+
+TEST_F(WorkerLoopTest, ReregisterSendsTheSameSession) {
+  Start(1, /*drain_timeout_ms=*/100);
+  wire::Message first = Registered();
+  broker_.Task(12, {"sleep", "30"});
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({12}));
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  EXPECT_EQ(m.body["session"], first.body["session"]);
+  EXPECT_EQ(m.body["running"], json({12}));
+  broker_.Welcome();
+}
+
+TEST_F(WorkerLoopTest, DrainFinishesRunningTasksThenSaysGoodbye) {
+  Start(1);
+  Registered();
+  broker_.Task(13, {"sh", "-c", "sleep 0.3; echo finished"});
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({13}));
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));
+  EXPECT_EQ(m.body["slots"], 0);
+  broker_.Task(14, {"true"});  // raced with the drain: handed back at once
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({14}));
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 13);
+  EXPECT_EQ(m.blobs.at(0), "finished\n");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {13}}}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_TRUE(status_.ok());
+}
+
+TEST_F(WorkerLoopTest, DrainTimeoutKillsAndReleases) {
+  Start(1, /*drain_timeout_ms=*/200);
+  Registered();
+  broker_.Task(15, {"sleep", "30"});
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({15}));
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({15}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+}
+
+TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {
+  Start();
+  Registered();
+  broker_.Task(16, {"leaseq-no-such-command-xyz"});
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 16);
+  EXPECT_EQ(m.body["error"], "cannot run 'leaseq-no-such-command-xyz': No such file or directory");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {16}}}));
+}
+
+}  // namespace
+}  // namespace leaseq::worker

@@ -1,0 +1,149 @@
+// WorkerLoop, the other half: what the worker does with each broker
+// message, and the messages it sends. See worker_loop.h.
+#include "worker/worker_loop.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace leaseq::worker {
+
+using wire::Command;
+using nlohmann::json;
+
+void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
+  int64_t hb = 0, live = 0;
+  if (wire::GetInt(m.body, "heartbeat_ms", &hb).ok() && hb > 0 && hb <= 3600000) {
+    heartbeat_ms_ = static_cast<int>(hb);
+  }
+  if (wire::GetInt(m.body, "liveness", &live).ok() && live > 0 && live <= 1000) {
+    liveness_ = static_cast<int>(live);
+  }
+  std::vector<int64_t> abandon;
+  wire::GetIntList(m.body, "abandon", &abandon);
+  for (int64_t id : abandon) {
+    running_.erase(id);  // kills and reaps the command
+    results_.erase(id);  // no longer ours: the broker would only ack it as stale
+  }
+  welcomed_ = true;
+  link_.ResetBackoff();
+  next_heartbeat_ms_ = now + heartbeat_ms_;
+  Log("registered with " + link_.endpoint() + " (heartbeat " + std::to_string(heartbeat_ms_) +
+      " ms x " + std::to_string(liveness_) + ", " + std::to_string(running_.size()) +
+      " running, " + std::to_string(abandon.size()) + " abandoned, " +
+      std::to_string(results_.size()) + " result(s) to deliver)");
+  if (!unsent_releases_.empty()) {
+    std::vector<int64_t> ids;
+    ids.swap(unsent_releases_);
+    Release(std::move(ids));
+  }
+  for (auto& [id, r] : results_) {
+    link_.Send(r.message);
+    r.sent_ms = now;
+  }
+}
+
+void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
+  int64_t attempt = 0, attempt_no = 0;
+  std::string key, fn;
+  std::vector<std::string> cmd;
+  Status s = wire::GetInt(m.body, "attempt", &attempt);
+  if (!s.ok()) {
+    Log("ignoring a task without an attempt id: " + s.message());
+    return;
+  }
+  if (running_.count(attempt) != 0 || results_.count(attempt) != 0) return;  // a duplicate
+  if (phase_ != Phase::kRunning || static_cast<int>(running_.size()) >= opt_.slots) {
+    Release({attempt});  // draining, or more than the credit we gave
+    return;
+  }
+  if (s.ok()) s = wire::GetString(m.body, "key", &key);
+  if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
+  if (s.ok() && m.body.contains("fn")) {
+    wire::GetString(m.body, "fn", &fn);
+    s = Status::Invalid("this worker has no in-process function '" + fn + "'");
+  }
+  if (s.ok()) s = wire::GetStringList(m.body, "cmd", &cmd);
+  if (s.ok() && cmd.empty()) s = Status::Invalid("the task has an empty command");
+  std::unique_ptr<ProcessRunner> runner;
+  if (s.ok()) {
+    ProcessSpec spec;
+    spec.argv = std::move(cmd);
+    if (!m.blobs.empty()) spec.input = m.blobs[0];
+    spec.env = {{"LEASEQ_TASK_KEY", key}, {"LEASEQ_ATTEMPT", std::to_string(attempt_no)}};
+    s = ProcessRunner::Start(spec, &runner);
+  }
+  if (!s.ok()) {  // a failed attempt, reported like any other
+    ProcessOutcome failed;
+    failed.error = s.message();
+    SendResult(attempt, failed, now);
+    return;
+  }
+  running_[attempt] = Attempt{key, std::move(runner)};
+}
+
+void WorkerLoop::OnAbort(const wire::Message& m) {
+  std::vector<int64_t> ids;
+  wire::GetIntList(m.body, "attempts", &ids);
+  for (int64_t id : ids) {
+    running_.erase(id);  // the runner's destructor kills the process group
+    results_.erase(id);
+  }
+}
+
+void WorkerLoop::OnAck(const wire::Message& m) {
+  std::vector<int64_t> ids;
+  wire::GetIntList(m.body, "attempts", &ids);
+  for (int64_t id : ids) results_.erase(id);
+}
+
+void WorkerLoop::SendRegister(int64_t now) {
+  json body = {{"name", opt_.name},
+               {"pid", static_cast<int64_t>(getpid())},
+               {"session", session_},
+               {"host", host_},
+               {"slots", phase_ == Phase::kRunning ? opt_.slots : 0},
+               {"queues", opt_.queues},
+               {"fns", json::array()},
+               {"running", HeldIds()}};
+  link_.Send(wire::Make(Command::kRegister, std::move(body)));
+  register_sent_ms_ = now;
+}
+
+void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {
+  json body = {{"attempt", attempt},
+               {"exit_code", outcome.exit_code},
+               {"signal", outcome.signal},
+               {"error", outcome.error}};
+  PendingResult& r = results_[attempt];
+  r.message = wire::Make(Command::kResult, std::move(body), {outcome.output});
+  r.sent_ms = now;
+  // Offline, it waits for the next welcome, which re-sends every result.
+  if (welcomed_) link_.Send(r.message);
+}
+
+void WorkerLoop::Release(std::vector<int64_t> attempts) {
+  if (attempts.empty()) return;
+  if (welcomed_ && link_.Send(wire::Make(Command::kRelease, {{"attempts", attempts}}))) return;
+  // Kept for the next welcome; the goodbye covers them as well.
+  unsent_releases_.insert(unsent_releases_.end(), attempts.begin(), attempts.end());
+}
+
+// What a register announces: the running attempts and those whose result
+// is not acknowledged yet. The broker releases every attempt leased to us
+// that we do not list, so a result finished while it was away must be
+// listed to be accepted when it is re-sent after the welcome.
+std::vector<int64_t> WorkerLoop::HeldIds() const {
+  std::vector<int64_t> ids = RunningIds();
+  for (const auto& [id, r] : results_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<int64_t> WorkerLoop::RunningIds() const {
+  std::vector<int64_t> ids;
+  for (const auto& [id, a] : running_) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace leaseq::worker

@@ -1,0 +1,123 @@
+#include "tools/common/waiter.h"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <unordered_set>
+
+#include "tools/common/exit_codes.h"
+#include "tools/common/request.h"
+
+namespace leaseq::tools {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> Unique(const std::vector<std::string>& keys) {
+  std::unordered_set<std::string> seen;
+  std::vector<std::string> out;
+  for (const auto& k : keys) {
+    if (seen.insert(k).second) out.push_back(k);
+  }
+  return out;
+}
+
+std::string NameKeys(const std::vector<std::string>& keys) {
+  constexpr size_t kShown = 10;
+  std::string s;
+  for (size_t i = 0; i < keys.size() && i < kShown; ++i) s += (i ? ", " : "") + keys[i];
+  if (keys.size() > kShown) s += " (and " + std::to_string(keys.size() - kShown) + " more)";
+  return s;
+}
+
+// One poll over all keys. *outage is set when the broker did not answer.
+Status PollOnce(Client& client, const std::vector<std::string>& keys, size_t chunk,
+                StateCounts* sum, bool* outage) {
+  *outage = false;
+  StateCounts total;
+  std::vector<std::string> missing;
+  for (size_t at = 0; at < keys.size(); at += chunk) {
+    const size_t end = std::min(keys.size(), at + chunk);
+    nlohmann::json body = {
+        {"keys", std::vector<std::string>(keys.begin() + static_cast<ptrdiff_t>(at),
+                                          keys.begin() + static_cast<ptrdiff_t>(end))}};
+    CallResult r = Request(client, wire::Command::kStates, std::move(body));
+    if (r.outcome == CallOutcome::kUnreachable) {
+      *outage = true;
+      return Status::Unavailable(r.message);
+    }
+    if (r.outcome == CallOutcome::kRefused) return Status::Invalid(r.message);
+    if (!r.ok()) return Status::IoError(r.message);
+    StateCounts c;
+    Status s = ParseStateCounts(r.reply.body.value("counts", nlohmann::json()), &c);
+    if (!s.ok()) return Status::IoError("bad `states` reply: " + s.message());
+    total.Add(c);
+    std::vector<std::string> m;
+    s = wire::GetStringList(r.reply.body, "missing", &m);
+    if (s.ok()) missing.insert(missing.end(), m.begin(), m.end());
+  }
+  if (!missing.empty()) {
+    return Status::NotFound("unknown task key" + std::string(missing.size() > 1 ? "s: " : ": ") +
+                            NameKeys(missing));
+  }
+  *sum = total;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WaitForKeys(Client& client, const std::vector<std::string>& keys, ProgressBar* progress,
+                   StateCounts* final, const WaitOptions& options) {
+  const std::vector<std::string> unique = Unique(keys);
+  const int64_t n = static_cast<int64_t>(unique.size());
+  const size_t chunk = std::max<size_t>(1, options.chunk);
+  Clock::time_point last_answer = Clock::now();
+  bool noted_outage = false;
+  while (true) {
+    const Clock::time_point poll_start = Clock::now();
+    StateCounts counts;
+    bool outage = false;
+    Status s = PollOnce(client, unique, chunk, &counts, &outage);
+    if (outage) {
+      const auto silent = Clock::now() - last_answer;
+      if (silent >= std::chrono::milliseconds(options.max_outage_ms)) {
+        if (progress) progress->Finish();
+        return s;
+      }
+      if (!noted_outage && progress) progress->Note("the broker is not answering; still waiting");
+      noted_outage = true;
+      continue;  // Call already spent its timeout; poll again at once
+    }
+    if (!s.ok()) {
+      if (progress) progress->Finish();
+      return s;
+    }
+    last_answer = Clock::now();
+    noted_outage = false;
+    if (progress) progress->Update(counts, n);
+    if (counts.Terminal() >= n) {
+      if (progress) progress->Finish();
+      *final = counts;
+      return Status::Ok();
+    }
+    std::this_thread::sleep_until(poll_start + std::chrono::milliseconds(options.poll_ms));
+  }
+}
+
+int ReportWait(const std::string& tool, const Status& s, const StateCounts& final) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", tool.c_str(), s.message().c_str());
+    return s.code() == Status::Code::kNotFound ? exit_code::kNotDone : exit_code::kBroker;
+  }
+  const int64_t not_done = final.Total() - final[TaskState::kDone];
+  if (not_done == 0) return exit_code::kOk;
+  std::fprintf(stderr, "%s: %lld of %lld tasks not done (%lld failed, %lld cancelled)\n",
+               tool.c_str(), static_cast<long long>(not_done),
+               static_cast<long long>(final.Total()),
+               static_cast<long long>(final[TaskState::kFailed]),
+               static_cast<long long>(final[TaskState::kCancelled]));
+  return exit_code::kNotDone;
+}
+
+}  // namespace leaseq::tools

@@ -1,0 +1,173 @@
+// leaseq-submit: submits tasks to the broker and prints their keys.
+//
+//   leaseq-submit [--broker EP] [--key KEY] [--after KEY]... [--input TEXT]
+//                 [--retries N] [--priority N] [--queue Q] [--wait] -- CMD [ARG...]
+//   leaseq-submit [--broker EP] --fn NAME [--input TEXT] [...]   (in-process function)
+//   leaseq-submit [--broker EP] --file FILE|- [--wait]           (JSON Lines)
+//
+// Contract (SPEC "leaseq-submit"): every task is checked before anything is
+// sent; all of them go in ONE `submit` request, which the broker stores
+// whole or not at all; the keys are printed, one a line in submission order,
+// only after the broker has committed them. Tasks without a key get a
+// generated one here, so the client's retries of the request are idempotent.
+// --wait then blocks until every task is terminal; exit 0 only if all are
+// done. Exit codes: tools/common/exit_codes.h.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/client.h"
+#include "common/config.h"
+#include "common/task_spec.h"
+#include "tools/common/exit_codes.h"
+#include "tools/common/request.h"
+#include "tools/common/task_file.h"
+#include "tools/common/waiter.h"
+
+namespace {
+
+using namespace leaseq;
+using namespace leaseq::tools;
+
+constexpr const char* kTool = "leaseq-submit";
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", kTool, message.c_str());
+  return code;
+}
+
+struct Flags {
+  std::string broker = config::BrokerEndpointFromEnv();
+  int timeout_ms = config::kClientTimeoutMs;
+  std::string key, input, queue, fn, file;
+  std::vector<std::string> after, cmd;
+  int64_t retries = 0, priority = 0;
+  bool wait = false;
+};
+
+// The one task given by flags, checked by the same parser as a file line so
+// that both forms accept and refuse exactly the same things.
+Status TaskFromFlags(const Flags& f, const CLI::App& app, TaskSpec* out) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!f.cmd.empty()) j["cmd"] = f.cmd;
+  if (!f.fn.empty() || app.count("--fn") > 0) j["fn"] = f.fn;
+  if (app.count("--key") > 0) j["key"] = f.key;
+  if (app.count("--input") > 0) j["input"] = f.input;
+  if (!f.after.empty()) j["after"] = f.after;
+  if (app.count("--retries") > 0) j["retries"] = f.retries;
+  if (app.count("--priority") > 0) j["priority"] = f.priority;
+  if (app.count("--queue") > 0) j["queue"] = f.queue;
+  return ParseTaskJson(j, out);
+}
+
+// Sends the tasks; on success prints their keys. where(i) names task i in a
+// refusal ("tasks.jsonl:3"), or is empty for a task given by flags.
+int Submit(Client& client, const std::vector<TaskSpec>& tasks,
+           const std::function<std::string(size_t)>& where) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& t : tasks) list.push_back(TaskToJson(t));
+  CallResult r = Request(client, wire::Command::kSubmit, {{"tasks", std::move(list)}});
+  if (r.outcome == CallOutcome::kRefused) {
+    auto index = r.reply.body.find("index");
+    if (index != r.reply.body.end() && index->is_number_integer() && index->get<int64_t>() >= 0 &&
+        index->get<uint64_t>() < tasks.size()) {
+      const std::string at = where(index->get<size_t>());
+      if (!at.empty()) return Fail(exit_code::kUsage, at + ": " + r.message);
+    }
+    return Fail(exit_code::kUsage, r.message);
+  }
+  if (!r.ok()) return Fail(exit_code::kBroker, r.message);
+  // The broker echoes the keys; ours are the same, in the same order, and
+  // are what the user needs even if a broker answered with fewer.
+  std::string out;
+  for (const auto& t : tasks) out += t.key + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);  // a pipeline sees the keys before a --wait ends
+  return exit_code::kOk;
+}
+
+int Run(const Flags& f, const CLI::App& app) {
+  const bool per_task_flags = app.count("--key") + app.count("--after") + app.count("--input") +
+                                  app.count("--retries") + app.count("--priority") +
+                                  app.count("--queue") > 0;
+  const bool has_fn = app.count("--fn") > 0;
+  const bool has_file = app.count("--file") > 0;
+  if (has_file && (per_task_flags || has_fn || !f.cmd.empty())) {
+    return Fail(exit_code::kUsage, "--file takes the tasks from the file alone: give no command, "
+                                   "--fn or per-task flags with it");
+  }
+  if (!has_file && !has_fn && f.cmd.empty()) {
+    return Fail(exit_code::kUsage, "nothing to submit: give a command after --, --fn NAME or "
+                                   "--file FILE (see --help)");
+  }
+  std::vector<TaskSpec> tasks;
+  std::function<std::string(size_t)> where = [](size_t) { return std::string(); };
+  TaskFile file;
+  if (has_file) {
+    Status s = ReadTaskFile(f.file, &file);
+    if (!s.ok()) return Fail(exit_code::kUsage, s.message());
+    if (file.tasks.empty()) {
+      std::fprintf(stderr, "%s: %s: no tasks\n", kTool, file.name.c_str());
+      return exit_code::kOk;
+    }
+    tasks = file.tasks;
+    where = [&file](size_t i) { return file.Where(i); };
+  } else {
+    TaskSpec t;
+    Status s = TaskFromFlags(f, app, &t);
+    if (!s.ok()) return Fail(exit_code::kUsage, s.message());
+    tasks.push_back(std::move(t));
+  }
+  AssignMissingKeys(&tasks);
+  if (Status s = CheckEndpoint(f.broker); !s.ok()) return Fail(exit_code::kUsage, s.message());
+
+  // The broker validates and commits every task before answering: give a
+  // big submission more time than a small one (about 20 tasks per ms).
+  const int timeout = std::max<int>(f.timeout_ms, static_cast<int>(tasks.size() / 20));
+  Client client(f.broker, timeout);
+  if (int rc = Submit(client, tasks, where); rc != exit_code::kOk || !f.wait) return rc;
+
+  std::vector<std::string> keys;
+  for (const auto& t : tasks) keys.push_back(t.key);
+  ProgressBar progress;
+  StateCounts final;
+  Client waiter_client(f.broker, f.timeout_ms);
+  Status s = WaitForKeys(waiter_client, keys, &progress, &final);
+  return ReportWait(kTool, s, final);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"Submit tasks to a leaseq broker; prints each task's key once it is stored.",
+               kTool};
+  app.add_option("--broker", f.broker, "broker endpoint (env LEASEQ_BROKER)")
+      ->capture_default_str();
+  app.add_option("--timeout-ms", f.timeout_ms, "wait this long for each try of a request")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--key", f.key, "the task's key (default: generated)");
+  app.add_option("--after", f.after, "run after the task KEY is done (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--input", f.input, "bytes given to the task on stdin");
+  app.add_option("--retries", f.retries, "re-runs after a failed attempt (default 0)");
+  app.add_option("--priority", f.priority, "higher runs first (default 0)");
+  app.add_option("--queue", f.queue, "queue name (default \"default\")");
+  app.add_option("--fn", f.fn, "run the worker's in-process function NAME instead of a command");
+  app.add_option("--file", f.file, "JSON Lines file of tasks, one a line ('-' = stdin)");
+  app.add_flag("--wait", f.wait, "block until every task is terminal; exit 0 only if all done");
+  app.add_option("cmd", f.cmd, "the command and its arguments, after --");
+  app.footer("Put the command after --, e.g.  leaseq-submit --key k -- sh -c 'echo hi'\n"
+             "Exit: 0 ok, 1 not all done (--wait), 2 bad usage or input, 3 broker unreachable.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? exit_code::kOk : exit_code::kUsage;
+  }
+  return Run(f, app);
+}
