@@ -32,8 +32,10 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The whole suite, then the unit tests again under ASan+UBSan.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	$(MAKE) asan
 
 demo: build
 	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
