@@ -11,6 +11,18 @@ using store_internal::ColumnText;
 using store_internal::Guarded;
 
 namespace {
+// Every key must name a task before anything changes: a request with an
+// unknown key is refused whole.
+Status RequireKeys(SQLite::Statement& q, const std::vector<std::string>& keys) {
+  for (const auto& key : keys) {
+    q.reset();
+    q.clearBindings();
+    q.bind(1, key);
+    if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
+  }
+  return Status::Ok();
+}
+
 nlohmann::json NullableInt(SQLite::Statement& q, int i) {
   return q.getColumn(i).isNull() ? nlohmann::json(nullptr) : nlohmann::json(q.getColumn(i).getInt64());
 }
@@ -133,6 +145,8 @@ Status Store::States(const std::vector<std::string>& keys, nlohmann::json* count
 Status Store::Cancel(const std::vector<std::string>& keys, int64_t now,
                      std::vector<std::string>* changed, std::vector<LeasedAttempt>* aborts) {
   return Guarded("cancel", [&]() -> Status {
+    Status known = RequireKeys(Prepared("SELECT 1 FROM tasks WHERE key = ?"), keys);
+    if (!known.ok()) return known;
     for (const auto& key : keys) {
       int64_t id = 0;
       std::string state;
@@ -165,6 +179,8 @@ Status Store::Cancel(const std::vector<std::string>& keys, int64_t now,
 Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
                     std::vector<std::string>* changed) {
   return Guarded("retry", [&]() -> Status {
+    Status known = RequireKeys(Prepared("SELECT 1 FROM tasks WHERE key = ?"), keys);
+    if (!known.ok()) return known;
     for (const auto& key : keys) {
       int64_t id = 0;
       std::string state;

@@ -88,8 +88,15 @@ int RunWait(Client& client, const std::vector<std::string>& keys) {
 
 int RunChange(Client& client, wire::Command command, const std::vector<std::string>& keys) {
   CallResult r = Request(client, command, {{"keys", keys}});
-  if (!r.ok()) return Failed(r, exit_code::kNotDone);
   std::vector<std::string> changed;
+  if (r.outcome == CallOutcome::kRefused) {
+    // A refusal (e.g. an unknown key) may still list what did change.
+    if (wire::GetStringList(r.reply.body, "changed", &changed).ok()) {
+      for (const auto& k : changed) std::printf("%s\n", k.c_str());
+    }
+    return Failed(r, exit_code::kNotDone);
+  }
+  if (!r.ok()) return Failed(r, exit_code::kNotDone);
   if (auto s = wire::GetStringList(r.reply.body, "changed", &changed); !s.ok()) {
     return Fail(exit_code::kBroker, "bad reply: " + s.message());
   }
