@@ -7,8 +7,11 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
 	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev
 BENCH_PACKAGES := python3-distributed beanstalkd
+# Only for `make fuzz` (libFuzzer needs clang and its runtime).
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan clean
+.PHONY: all deps build test demo bench asan fuzz chaos clean
 
 all: build
 
@@ -40,11 +43,25 @@ test: build
 demo: build
 	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
 
+# A long chaos run: CHAOS_SECONDS of seeded faults, then the invariant checker
+# (docs/reliability.md). CHAOS_ARGS adds flags, e.g. CHAOS_ARGS="--seed 42".
+CHAOS_SECONDS ?= 300
+CHAOS_ARGS ?=
+chaos: build
+	$(BUILD_DIR)/bin/leaseq-chaos --bin $(BUILD_DIR)/bin --seconds $(CHAOS_SECONDS) \
+	  --tasks $$(( $(CHAOS_SECONDS) * 40 )) --progress-seconds 30 $(CHAOS_ARGS)
+
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLEASEQ_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit
+
+# The libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each, in build-fuzz/;
+# a crash is kept in tests/fuzz/<target>/ (docs/fuzzing.md).
+fuzz:
+	$(MAKE) deps DEB_PACKAGES="$(DEB_PACKAGES) $(FUZZ_PACKAGES)"
+	fuzz/run.sh --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan

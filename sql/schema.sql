@@ -18,6 +18,8 @@ CREATE TABLE tasks (
   suspicious      INTEGER NOT NULL DEFAULT 0,  -- workers lost while running it
   attempts_count  INTEGER NOT NULL DEFAULT 0,  -- LEASEQ_ATTEMPT of the last attempt
   unfinished_deps INTEGER NOT NULL DEFAULT 0,  -- dependencies not yet done
+  dep_count       INTEGER NOT NULL DEFAULT 0,  -- entries of `after` (0: no stdin to assemble)
+  dependents      INTEGER NOT NULL DEFAULT 0,  -- tasks after this one (0: nothing to release)
   failed_dep      INTEGER,            -- the dependency whose failure failed this task
   ready_at        INTEGER NOT NULL DEFAULT 0,  -- not dispatched before (retry backoff)
   result          BLOB,               -- stdout of the successful attempt
@@ -68,6 +70,9 @@ CREATE TABLE attempts (
   outcome          TEXT    NOT NULL CHECK (outcome IN
                      ('running', 'done', 'error', 'lost', 'released')),
   lease_expires_at INTEGER,
+  -- 1 while the worker reports the attempt as prefetched, not started: a lost
+  -- worker's unstarted attempts are released without suspicion.
+  unstarted        INTEGER NOT NULL DEFAULT 0,
   exit_code        INTEGER,
   error            TEXT
 );

@@ -33,6 +33,19 @@ TEST(BindPolicy, InsecureAllowsAnyAddress) {
   EXPECT_TRUE(CheckBindAddress("tcp://*:5555", true).ok());
 }
 
+TEST(BindPolicy, CurveAllowsAnyAddress) {
+  for (const char* ep : {"tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://10.0.0.7:5555",
+                         "tcp://[::]:5555", "ws://0.0.0.0:5555"}) {
+    EXPECT_TRUE(CheckBindAddress(ep, false, true).ok()) << ep;
+  }
+  EXPECT_FALSE(CheckBindAddress("tcp://0.0.0.0", false, true).ok());  // still needs a port
+}
+
+TEST(BindPolicy, RefusalMentionsCurve) {
+  Status s = CheckBindAddress("tcp://0.0.0.0:5555", false);
+  EXPECT_NE(s.message().find("--curve-secret"), std::string::npos) << s.message();
+}
+
 TEST(BindPolicy, TcpWithoutPortIsAnError) {
   Status s = CheckBindAddress("tcp://127.0.0.1", false);
   EXPECT_FALSE(s.ok());

@@ -36,6 +36,13 @@ Broker::Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr
       socket_(context_, zmq::socket_type::router) {}
 
 Status Broker::Start() {
+  if (options_.curve.enabled) {
+    // The ZAP handler first: a CURVE socket without one admits everybody.
+    Status z = curve::Authenticator::Start(context_, options_.curve.allow_dir, "leaseq-broker:",
+                                           &zap_);
+    if (!z.ok()) return z;
+    curve::ApplyServer(socket_, options_.curve);
+  }
   transport::ApplyCommonOptions(socket_);
   // A message to a peer that is gone fails instead of vanishing, so an
   // assignment that cannot be delivered is released at once.
@@ -110,6 +117,10 @@ void Broker::Pass() {
     }
     if (work_changed_) Dispatch();
   }
+  for (auto& [routing_id, ids] : acks_) {
+    Reply(routing_id, wire::Make(wire::Command::kAck, {{"attempts", std::move(ids)}}), true);
+  }
+  acks_.clear();
   bool committed = false;
   std::string error = pass_error_.message();
   if (begun.ok() && pass_error_.ok()) {
@@ -196,7 +207,9 @@ void Broker::Dispatch() {
   for (auto& [name, w] : workers_.all()) {
     std::vector<int64_t> running;
     CheckStatus(store_->RunningAttemptsOf(name, &running));
-    const int64_t free = w.record.slots - static_cast<int64_t>(running.size());
+    // Credit: its slots, plus the prefetch it asked for while it takes work.
+    const int64_t credit = w.record.slots > 0 ? w.record.slots + w.record.prefetch : 0;
+    const int64_t free = credit - static_cast<int64_t>(running.size());
     if (free <= 0) continue;
     std::vector<Assignment> assigned;
     CheckStatus(store_->Claim(w.record, free, now, &assigned));

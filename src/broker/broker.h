@@ -7,6 +7,7 @@
 // Not thread-safe: Run() owns the socket and the store.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -18,6 +19,7 @@
 #include "broker/store.h"
 #include "broker/worker_registry.h"
 #include "common/clock.h"
+#include "common/curve.h"
 #include "common/protocol.h"
 #include "common/status.h"
 
@@ -28,6 +30,9 @@ struct BrokerOptions {
   std::string bind;
   rules::Settings settings{};
   Durability durability = Durability::kNormal;
+  // CURVE (--curve-secret, --curve-allow): when enabled, Start() starts the
+  // ZAP authenticator and makes the socket a CURVE server before binding.
+  curve::ServerSettings curve;
 };
 
 class Broker {
@@ -78,9 +83,14 @@ class Broker {
   const Clock* clock_;
   std::unique_ptr<Store> store_;
   zmq::context_t context_;
+  // The ZAP handler (CURVE only): between the context and the socket, so it
+  // outlives the socket it authenticates for and goes before the context.
+  std::unique_ptr<curve::Authenticator> zap_;
   zmq::socket_t socket_;
   WorkerRegistry workers_;
   std::vector<Outgoing> outbox_;
+  // Results acknowledged in this pass, by worker connection: one ack each.
+  std::map<std::string, std::vector<int64_t>> acks_;
   std::vector<std::pair<std::string, int64_t>> undelivered_;  // (worker, attempt)
   Status pass_error_;  // the first store error of this pass
   bool work_changed_ = true;  // something may be dispatchable

@@ -26,6 +26,8 @@ Status ParseWorkerRecord(const nlohmann::json& body, WorkerRecord* w) {
   if (s.ok()) s = wire::GetString(body, "session", &w->session);
   if (s.ok()) s = wire::GetInt(body, "pid", &w->pid);
   if (s.ok()) s = wire::GetInt(body, "slots", &w->slots);
+  if (s.ok() && body.contains("prefetch")) s = wire::GetInt(body, "prefetch", &w->prefetch);
+  if (s.ok() && w->prefetch < 0) s = Status::Invalid("field 'prefetch' must not be negative");
   if (s.ok()) s = wire::GetStringList(body, "queues", &w->queues);
   if (s.ok()) s = wire::GetStringList(body, "fns", &w->fns);
   if (s.ok() && body.contains("host")) s = wire::GetString(body, "host", &w->host);
@@ -55,9 +57,10 @@ void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
 
 void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   WorkerRecord record;
-  std::vector<int64_t> held;
+  std::vector<int64_t> held, queued;
   Status s = ParseWorkerRecord(m.body, &record);
   if (s.ok()) s = wire::GetIntList(m.body, "running", &held);
+  if (s.ok()) s = wire::GetIntList(m.body, "queued", &queued);
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad register: " + s.message()), false);
     return;
@@ -69,6 +72,8 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   // does not hold (never delivered): they were never started, so no blame.
   std::vector<int64_t> abandon, leased;
   CheckStatus(store_->Renew(record.name, held, now, &abandon));
+  CheckStatus(store_->Renew(record.name, queued, now, &abandon, /*started=*/false));
+  held.insert(held.end(), queued.begin(), queued.end());
   CheckStatus(store_->RunningAttemptsOf(record.name, &leased));
   for (int64_t id : leased) {
     if (std::find(held.begin(), held.end(), id) == held.end()) {
@@ -99,17 +104,27 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
         return;
       }
       w.record.slots = slots;
+      if (m.body.contains("prefetch")) {
+        int64_t prefetch = 0;
+        if (wire::GetInt(m.body, "prefetch", &prefetch).ok() && prefetch >= 0) {
+          w.record.prefetch = prefetch;
+        }
+      }
       CheckStatus(store_->SetWorkerSlots(name, slots));
       work_changed_ = true;
       return;
     }
     case wire::Command::kHeartbeat: {
-      std::vector<int64_t> held, not_held;
-      if (!wire::GetIntList(m.body, "running", &held).ok()) {
-        Reply(w.routing_id, wire::MakeError("bad heartbeat: field 'running' must list attempt ids"), false);
+      std::vector<int64_t> held, queued, not_held;
+      if (!wire::GetIntList(m.body, "running", &held).ok() ||
+          !wire::GetIntList(m.body, "queued", &queued).ok()) {
+        Reply(w.routing_id,
+              wire::MakeError("bad heartbeat: fields 'running' and 'queued' must list attempt ids"),
+              false);
         return;
       }
       CheckStatus(store_->Renew(name, held, now, &not_held));
+      CheckStatus(store_->Renew(name, queued, now, &not_held, /*started=*/false));
       if (!not_held.empty()) {
         Reply(w.routing_id, wire::Make(wire::Command::kAbort, {{"attempts", not_held}}), true);
       }
@@ -132,7 +147,7 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
       bool applied = false;
       CheckStatus(store_->Complete(name, r, now, &applied));
       work_changed_ = true;
-      Reply(w.routing_id, wire::Make(wire::Command::kAck, {{"attempts", {r.attempt_id}}}), true);
+      acks_[w.routing_id].push_back(r.attempt_id);
       return;
     }
     case wire::Command::kRelease: {

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
                       leaseq::config::kAllowedFailures};
   std::string sync = "normal";
   bool insecure = false;
+  std::string curve_secret, curve_allow;
 
   CLI::App app{"leaseq-broker: the durable queue (tasks, leases and suspicion in one SQLite file)"};
   app.add_option("--db", options.db_path, "SQLite database file (env LEASEQ_DB)")->capture_default_str();
@@ -39,10 +40,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"normal", "full"}))
       ->capture_default_str();
   app.add_flag("--insecure", insecure, "allow listening on a non-loopback address without CURVE");
+  app.add_option("--curve-secret", curve_secret,
+                 "CURVE: the broker's key pair (a .secret file of leaseq-ctl keygen); every "
+                 "connection is encrypted. Needs --curve-allow");
+  app.add_option("--curve-allow", curve_allow,
+                 "CURVE: directory of the *.pub keys of the workers and clients admitted "
+                 "(re-read when an unknown key knocks, and at most 1 s old)");
   CLI11_PARSE(app, argc, argv);
   options.durability = sync == "full" ? leaseq::Durability::kFull : leaseq::Durability::kNormal;
 
-  leaseq::Status s = leaseq::CheckBindAddress(options.bind, insecure);
+  leaseq::Status s = leaseq::curve::LoadServer(curve_secret, curve_allow, &options.curve);
+  if (!s.ok()) {
+    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    return 2;
+  }
+  s = leaseq::CheckBindAddress(options.bind, insecure, options.curve.enabled);
   if (!s.ok()) {
     std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
     return 2;

@@ -28,7 +28,7 @@ Status Store::Open(const std::string& path, Durability durability,
                    const rules::Settings& settings, std::unique_ptr<Store>* out) {
   return Guarded(("opening database " + path).c_str(), [&]() -> Status {
     auto db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     db->setBusyTimeout(kBusyTimeoutMs);
     db->exec("PRAGMA journal_mode = WAL");
     db->exec(durability == Durability::kFull ? "PRAGMA synchronous = FULL"
@@ -149,8 +149,8 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   }
   auto& ins = Prepared(
       "INSERT INTO tasks (key, state, cmd, fn, input, queue, priority, retries, "
-      "unfinished_deps, error, failed_dep, spec, created_at, updated_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, t.key);
   ins.bind(2, state);
   if (t.fn.empty()) {
@@ -165,16 +165,17 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   ins.bind(7, t.priority);
   ins.bind(8, t.retries);
   ins.bind(9, static_cast<int64_t>(unfinished.size()));
+  ins.bind(10, static_cast<int64_t>(dep_ids.size()));
   if (error.empty()) {
-    ins.bind(10);
     ins.bind(11);
+    ins.bind(12);
   } else {
-    ins.bind(10, error);
-    ins.bind(11, dead_dep_id);
+    ins.bind(11, error);
+    ins.bind(12, dead_dep_id);
   }
-  ins.bind(12, fields);
-  ins.bind(13, now);
+  ins.bind(13, fields);
   ins.bind(14, now);
+  ins.bind(15, now);
   ins.exec();
   const int64_t task_id = db_->getLastInsertRowid();
   for (size_t pos = 0; pos < dep_ids.size(); ++pos) {
@@ -183,6 +184,11 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
     dep.bind(2, static_cast<int64_t>(pos));
     dep.bind(3, dep_ids[pos]);
     dep.exec();
+  }
+  for (int64_t dep_id : std::set<int64_t>(dep_ids.begin(), dep_ids.end())) {
+    auto& d = Prepared("UPDATE tasks SET dependents = dependents + 1 WHERE id = ?");
+    d.bind(1, dep_id);
+    d.exec();
   }
   return Status::Ok();
 }

@@ -56,6 +56,7 @@ struct WorkerRecord {
   std::string host;
   std::string session;
   int64_t slots = 1;
+  int64_t prefetch = 0;  // tasks it holds, not started, beyond its slots
   std::vector<std::string> queues;
   std::vector<std::string> fns;
 };
@@ -105,17 +106,19 @@ class Store {
   // --- leases ---
   // Leases up to n queued tasks of the worker's queues to it.
   Status Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out);
-  // Renews the given attempts if they are still running under that worker;
-  // the ids that are not come back in *not_held.
+  // Renews the given attempts if they are still running under that worker,
+  // noting whether the worker has started them (prefetched ones not yet);
+  // the ids that are not held come back in *not_held.
   Status Renew(const std::string& worker, const std::vector<int64_t>& ids, int64_t now,
-               std::vector<int64_t>* not_held);
+               std::vector<int64_t>* not_held, bool started = true);
   Status RunningAttemptsOf(const std::string& worker, std::vector<int64_t>* ids);
   // Stores a result. *applied is false for a stale attempt (reclaimed,
   // cancelled or not that worker's): nothing changes then.
   Status Complete(const std::string& worker, const AttemptResult& r, int64_t now, bool* applied);
   // Hands an attempt back without suspicion (drain).
   Status Release(const std::string& worker, int64_t attempt_id, int64_t now);
-  // Reclaims an attempt whose worker is gone: suspicion + 1, maybe failed.
+  // Reclaims an attempt whose worker is gone: suspicion + 1, maybe failed;
+  // an attempt the worker reported as not started is released instead.
   Status Lose(int64_t attempt_id, int64_t now, const std::string& why);
   // Running attempts whose lease expired at now.
   Status ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* out);

@@ -121,13 +121,14 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         int64_t id;
         Assignment a;
         std::string input;
+        bool has_deps;
       };
       std::vector<Picked> picked;
       {
         // The partial index tasks_dispatch yields queued tasks of this queue
         // in priority order; a task in retry backoff (ready_at) is skipped.
         auto& q = Prepared(
-            "SELECT id, key, cmd, fn, input, attempts_count FROM tasks "
+            "SELECT id, key, cmd, fn, input, attempts_count, dep_count FROM tasks "
             "WHERE state = 'queued' AND queue = ? AND ready_at <= ? "
             "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?))) "
             "ORDER BY priority DESC, id LIMIT ?");
@@ -144,6 +145,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
           const auto& in = q.getColumn(4);
           p.input.assign(static_cast<const char*>(in.getBlob()), in.getBytes());
           p.a.attempt_no = q.getColumn(5).getInt64() + 1;
+          p.has_deps = q.getColumn(6).getInt64() > 0;
           picked.push_back(std::move(p));
         }
       }
@@ -165,7 +167,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         ins.bind(6, rules::LeaseExpiry(settings_, now));
         ins.exec();
         p.a.attempt_id = db_->getLastInsertRowid();
-        p.a.stdin_bytes = AssembleStdin(p.id, p.input);
+        p.a.stdin_bytes = p.has_deps ? AssembleStdin(p.id, p.input) : std::move(p.input);
         out->push_back(std::move(p.a));
         --n;
       }
@@ -175,15 +177,16 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
 }
 
 Status Store::Renew(const std::string& worker, const std::vector<int64_t>& ids, int64_t now,
-                    std::vector<int64_t>* not_held) {
+                    std::vector<int64_t>* not_held, bool started) {
   return Guarded("renew leases", [&]() -> Status {
     for (int64_t id : ids) {
       auto& q = Prepared(
-          "UPDATE attempts SET lease_expires_at = ? "
+          "UPDATE attempts SET lease_expires_at = ?, unstarted = ? "
           "WHERE id = ? AND worker = ? AND outcome = 'running'");
       q.bind(1, rules::LeaseExpiry(settings_, now));
-      q.bind(2, id);
-      q.bind(3, worker);
+      q.bind(2, started ? 0 : 1);
+      q.bind(3, id);
+      q.bind(4, worker);
       if (q.exec() == 0) not_held->push_back(id);
     }
     auto& w = Prepared("UPDATE workers SET last_seen_at = ? WHERE name = ?");
@@ -208,10 +211,11 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
                        bool* applied) {
   return Guarded("store result", [&]() -> Status {
     *applied = false;
-    int64_t task_id = 0, errors = 0, retries = 0;
+    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.errors, t.retries FROM attempts a JOIN tasks t ON t.id = a.task_id "
+          "SELECT a.task_id, t.errors, t.retries, t.dependents FROM attempts a "
+          "JOIN tasks t ON t.id = a.task_id "
           "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
       q.bind(1, r.attempt_id);
       q.bind(2, worker);
@@ -219,6 +223,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       task_id = q.getColumn(0).getInt64();
       errors = q.getColumn(1).getInt64();
       retries = q.getColumn(2).getInt64();
+      dependents = q.getColumn(3).getInt64();
     }
     *applied = true;
     if (r.Succeeded()) {
@@ -229,7 +234,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       u.bind(2, now);
       u.bind(3, task_id);
       u.exec();
-      FinishTaskDone(task_id, now);
+      if (dependents > 0) FinishTaskDone(task_id, now);
       return Status::Ok();
     }
     std::string error = r.error;
@@ -283,14 +288,18 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
 Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
   return Guarded("reclaim", [&]() -> Status {
     int64_t task_id = 0, suspicious = 0;
+    std::string worker;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.suspicious FROM attempts a JOIN tasks t ON t.id = a.task_id "
-          "WHERE a.id = ? AND a.outcome = 'running'");
+          "SELECT a.task_id, t.suspicious, a.unstarted, a.worker FROM attempts a "
+          "JOIN tasks t ON t.id = a.task_id WHERE a.id = ? AND a.outcome = 'running'");
       q.bind(1, attempt_id);
       if (!q.executeStep()) return Status::Ok();
       task_id = q.getColumn(0).getInt64();
       suspicious = q.getColumn(1).getInt64();
+      worker = q.getColumn(3).getString();
+      // Prefetched and never started: the task did nothing to the worker.
+      if (q.getColumn(2).getInt64() != 0) return Release(worker, attempt_id, now);
     }
     EndAttempt(attempt_id, "lost", now, INT32_MIN, why);
     rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious);

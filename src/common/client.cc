@@ -8,20 +8,26 @@
 
 namespace leaseq {
 
-Client::Client(std::string endpoint, int timeout_ms, int tries)
+Client::Client(std::string endpoint, int timeout_ms, int tries, curve::ClientSettings curve)
     : endpoint_(std::move(endpoint)),
       timeout_ms_(timeout_ms > 0 ? timeout_ms : config::kClientTimeoutMs),
       tries_(tries > 0 ? tries : config::kClientTries),
+      curve_(std::move(curve)),
       context_(1),
       next_id_(static_cast<int64_t>(std::random_device{}() & 0x7fffffff)) {}
 
 Status Client::Call(wire::Message request, wire::Message* reply) {
+  // Declared before the sockets: closed after each of them.
+  curve::HandshakeMonitor monitor;
   for (int attempt = 0; attempt < tries_; ++attempt) {
     const int64_t id = next_id_++;
     request.body["id"] = id;
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     transport::ApplyCommonOptions(socket);
     socket.set(zmq::sockopt::linger, 0);
+    curve::ApplyClient(socket, curve_);
+    // Best effort: without a monitor a refusal is only a timeout.
+    (void)monitor.Attach(context_, socket, curve_, endpoint_);
     try {
       socket.connect(endpoint_);
     } catch (const zmq::error_t& e) {
@@ -42,9 +48,11 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
-      zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, left);
-      if ((item.revents & ZMQ_POLLIN) == 0) continue;
+      zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                 {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, monitor.handle() != nullptr ? 2 : 1, left);
+      if (monitor.Poll()) return Status::Unavailable(monitor.refusal());
+      if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
       std::string unused;
       Status decoded;
       if (!transport::Receive(socket, false, &unused, reply, &decoded)) continue;
@@ -62,9 +70,17 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
       return Status::Ok();
     }
   }
+  // A refused CURVE handshake can look like silence: say so.
+  std::string hint = curve_.enabled
+                         ? " (is it running? with CURVE, a broker that refuses our key, or "
+                           "whose key is not " + curve_.server_file + ", may also look like "
+                           "silence)"
+                         : " (is it running? a broker that requires CURVE also refuses clients "
+                           "without --curve-secret/--curve-server)";
+  if (!monitor.last_failure().empty()) hint = "; last handshake: " + monitor.last_failure();
   return Status::Unavailable("no answer from the broker at " + endpoint_ + " after " +
                              std::to_string(tries_) + " tries of " +
-                             std::to_string(timeout_ms_) + " ms");
+                             std::to_string(timeout_ms_) + " ms" + hint);
 }
 
 }  // namespace leaseq

@@ -13,5 +13,7 @@ std::string EnvOr(const char* name, const char* fallback) {
 
 std::string BrokerEndpointFromEnv() { return EnvOr("LEASEQ_BROKER", kDefaultBroker); }
 std::string DbPathFromEnv() { return EnvOr("LEASEQ_DB", kDefaultDb); }
+std::string CurveSecretFromEnv() { return EnvOr(kEnvCurveSecret, ""); }
+std::string CurveServerFromEnv() { return EnvOr(kEnvCurveServer, ""); }
 
 }  // namespace leaseq::config

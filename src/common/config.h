@@ -62,4 +62,13 @@ std::string BrokerEndpointFromEnv();
 // LEASEQ_DB, or the default database path.
 std::string DbPathFromEnv();
 
+// CURVE for workers and clients (README "Security"), where --curve-secret /
+// --curve-server are absent: the peer's own .secret file and the broker's
+// .pub file. Empty when unset (no CURVE). The broker reads no environment
+// for its keys: only its flags.
+inline constexpr const char* kEnvCurveSecret = "LEASEQ_CURVE_SECRET";
+inline constexpr const char* kEnvCurveServer = "LEASEQ_CURVE_SERVER";
+std::string CurveSecretFromEnv();
+std::string CurveServerFromEnv();
+
 }  // namespace leaseq::config

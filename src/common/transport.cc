@@ -1,5 +1,6 @@
 #include "common/transport.h"
 
+#include <cerrno>
 #include <vector>
 
 #include "common/config.h"
@@ -27,7 +28,7 @@ bool Send(zmq::socket_t& s, const wire::Message& m, const std::optional<std::str
       if (!s.send(zmq::buffer(frames[i]), flags)) return false;
     }
   } catch (const zmq::error_t&) {
-    // EHOSTUNREACH with ROUTER_MANDATORY, or a closing context.
+    // EHOSTUNREACH with ROUTER_MANDATORY, EINTR, or a closing context.
     return false;
   }
   return true;
@@ -38,7 +39,16 @@ bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
   std::vector<std::string> frames;
   zmq::message_t part;
   do {
-    auto got = s.recv(part, zmq::recv_flags::dontwait);
+    zmq::recv_result_t got;
+    try {
+      got = s.recv(part, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      // A signal (SIGCHLD, SIGTERM) landed in the call: nothing received
+      // yet, or retry the rest of a message whose first part is here.
+      if (e.num() != EINTR) throw;
+      if (frames.empty()) return false;
+      continue;
+    }
     if (!got) {
       if (frames.empty()) return false;
       break;  // cannot happen: parts of a message arrive together

@@ -8,16 +8,25 @@
 
 namespace leaseq::worker {
 
-BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix)
+namespace {
+constexpr int64_t kRefusalLogEveryMs = 30000;
+}  // namespace
+
+BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix,
+                       curve::ClientSettings curve)
     : context_(context),
       endpoint_(std::move(endpoint)),
       log_prefix_(std::move(log_prefix)),
+      curve_(std::move(curve)),
       backoff_ms_(config::kReconnectInitialMs) {}
 
 Status BrokerLink::Open(int64_t now_ms) {
   Close(0);
   auto s = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   transport::ApplyCommonOptions(*s);
+  curve::ApplyClient(*s, curve_);
+  // Best effort: without a monitor a refusal is only silence.
+  (void)monitor_.Attach(context_, *s, curve_, endpoint_);
   try {
     s->connect(endpoint_);
   } catch (const zmq::error_t& e) {
@@ -30,6 +39,7 @@ Status BrokerLink::Open(int64_t now_ms) {
 }
 
 void BrokerLink::Close(int linger_ms) {
+  monitor_.Detach();
   if (!socket_) return;
   socket_->set(zmq::sockopt::linger, linger_ms);
   socket_->close();
@@ -54,6 +64,20 @@ bool BrokerLink::Receive(wire::Message* m, int64_t now_ms) {
 }
 
 BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
+  if (socket_ && monitor_.Poll()) {
+    // The broker refused the handshake: retrying at once would be refused
+    // again; back off as after a silence.
+    Close(0);
+    reconnect_at_ms_ = now_ms + backoff_ms_;
+    if (monitor_.refusal() != last_refusal_ || now_ms - last_refusal_ms_ >= kRefusalLogEveryMs) {
+      last_refusal_ = monitor_.refusal();
+      last_refusal_ms_ = now_ms;
+      fprintf(stderr, "%s %s; retrying (backoff up to %d ms)\n", log_prefix_.c_str(),
+              last_refusal_.c_str(), config::kReconnectMaxMs);
+    }
+    backoff_ms_ = std::min(backoff_ms_ * 2, config::kReconnectMaxMs);
+    return Event::kLost;
+  }
   if (socket_ && now_ms - last_heard_ms_ >= silence_limit_ms) {
     Close(0);
     reconnect_at_ms_ = now_ms + backoff_ms_;

@@ -6,6 +6,13 @@
 // by ResetBackoff() on a welcome), a new socket is opened. The owner sends
 // `register` whenever Tick() reports kReopened.
 //
+// CURVE (curve.h): with enabled settings every socket is a CURVE client. A
+// handshake the broker refuses (our key not admitted, CURVE on one side
+// only, a wrong broker key) is seen by a socket monitor: Tick() logs why
+// (at most every 30 s for the same reason), closes the socket and reports
+// kLost, and the backoff above paces the next tries (a key added to the
+// broker's allow directory is then admitted without restarting anything).
+//
 // Times are steady-clock milliseconds passed in by the owner. Not
 // thread-safe: one thread owns the link (as ZeroMQ sockets require).
 #pragma once
@@ -15,6 +22,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/curve.h"
 #include "common/protocol.h"
 #include "common/status.h"
 
@@ -22,7 +30,8 @@ namespace leaseq::worker {
 
 class BrokerLink {
  public:
-  BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix);
+  BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix,
+             curve::ClientSettings curve = {});
 
   // Opens a new socket (closing any old one) and connects it.
   Status Open(int64_t now_ms);
@@ -52,6 +61,10 @@ class BrokerLink {
   zmq::context_t& context_;
   std::string endpoint_;
   std::string log_prefix_;
+  curve::ClientSettings curve_;
+  curve::HandshakeMonitor monitor_;  // of socket_, while open
+  std::string last_refusal_;         // logged at last_refusal_ms_
+  int64_t last_refusal_ms_ = 0;
   std::unique_ptr<zmq::socket_t> socket_;
   int64_t last_heard_ms_ = 0;
   int64_t reconnect_at_ms_ = 0;

@@ -1,20 +1,26 @@
-// leaseq-worker: runs tasks from a leaseq broker (see SPEC.md, "leaseq-worker").
+// leaseq-worker's command line: WorkerMain() (worker_main.h), the main() of
+// leaseq-worker and of every custom worker (leaseq::Worker::Run), so that
+// every flag here works for both. Runs tasks from a leaseq broker (see
+// SPEC.md, "leaseq-worker").
 //   leaseq-worker [--broker EP] [--slots N] [--name NAME] [--nanny]
 //                 [--memory-limit SIZE] [--queue NAME]... [--drain-timeout-ms MS]
-//                 [--heartbeat-ms MS]
+//                 [--heartbeat-ms MS] [--curve-secret FILE --curve-server FILE]
 // Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad flags,
 // 1 when it cannot run at all.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "worker/memory.h"
 #include "worker/nanny.h"
 #include "worker/worker_loop.h"
+#include "worker/worker_main.h"
 
 namespace {
 
@@ -35,17 +41,24 @@ std::vector<std::string> WorkerArgv(const char* argv0, const WorkerOptions& w) {
     a.push_back("--queue");
     a.push_back(q);
   }
+  if (w.curve.enabled) {  // absolute: the files were found from our directory
+    a.insert(a.end(), {"--curve-secret", std::filesystem::absolute(w.curve.secret_file).string(),
+                       "--curve-server", std::filesystem::absolute(w.curve.server_file).string()});
+  }
   return a;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int leaseq::worker::WorkerMain(int argc, char** argv,
+                               std::shared_ptr<const FunctionRegistry> functions) {
   WorkerOptions w;
+  w.functions = std::move(functions);
   w.broker = leaseq::config::BrokerEndpointFromEnv();
   w.queues.clear();
   bool nanny = false;
   std::string memory_limit;
+  std::string curve_secret, curve_server;
 
   CLI::App app{"leaseq-worker: runs tasks leased from a leaseq broker"};
   app.add_option("--broker", w.broker, "broker endpoint (default: $LEASEQ_BROKER or " +
@@ -67,6 +80,12 @@ int main(int argc, char** argv) {
                  "heartbeat interval until the broker's welcome sets it")
       ->default_val(leaseq::config::kHeartbeatMs)
       ->check(CLI::Range(10, 3600 * 1000));
+  app.add_option("--curve-secret", curve_secret,
+                 "CURVE: this worker's key pair, a .secret file of leaseq-ctl keygen (env " +
+                     std::string(leaseq::config::kEnvCurveSecret) + ")");
+  app.add_option("--curve-server", curve_server,
+                 "CURVE: the broker's public key, its .pub file (env " +
+                     std::string(leaseq::config::kEnvCurveServer) + ")");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help
@@ -97,6 +116,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  leaseq::Status curve_status =
+      leaseq::curve::LoadClientFromFlagsOrEnv(curve_secret, curve_server, &w.curve);
+  if (!curve_status.ok()) {
+    fprintf(stderr, "leaseq-worker: %s\n", curve_status.message().c_str());
+    return 2;
+  }
   // Under a nanny the name is the nanny's, so that it survives restarts.
   if (w.name.empty()) w.name = leaseq::worker::HostName() + "-" + std::to_string(getpid());
 
@@ -108,6 +133,7 @@ int main(int argc, char** argv) {
     n.name = w.name;
     n.memory_limit_bytes = limit_bytes;
     n.drain_timeout_ms = w.drain_timeout_ms;
+    n.curve = w.curve;  // for its own `lost` notices
     s = leaseq::worker::Nanny(std::move(n)).Run();
   } else {
     s = leaseq::worker::WorkerLoop(w).Run();

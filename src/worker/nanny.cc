@@ -187,7 +187,7 @@ void Nanny::KillTree() {
 }
 
 void Nanny::SendLost(pid_t pid) {
-  Client client(opt_.broker, kLostTimeoutMs, kLostTries);
+  Client client(opt_.broker, kLostTimeoutMs, kLostTries, opt_.curve);
   wire::Message reply;
   Status s = client.Call(
       wire::Make(wire::Command::kLost, {{"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}}),

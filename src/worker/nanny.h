@@ -9,6 +9,7 @@
 //  - A child that died other than by exit 0 is reported to the broker at
 //    once with `lost` {name, pid} (a leaseq::Client, ~500 ms, 2 tries), so
 //    its leases are reclaimed without waiting for the heartbeat timeout.
+//    With CURVE, that Client uses the worker's keys (NannyOptions::curve).
 //    An unreachable broker is logged, not fatal.
 //  - memory_limit_bytes > 0: every 100 ms it sums the resident memory of the
 //    worker and all its descendants; at 95% of the limit it logs it, SIGKILLs
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/status.h"
 
 namespace leaseq::worker {
@@ -36,6 +38,7 @@ struct NannyOptions {
   // --nanny and --memory-limit, with --name (restarts keep the name).
   std::vector<std::string> worker_argv;
   std::string broker;  // for `lost`
+  curve::ClientSettings curve;  // for `lost`: the worker's CURVE keys
   std::string name;    // the worker's name, for `lost` and the logs
   int64_t memory_limit_bytes = 0;  // 0: no limit
   int drain_timeout_ms = config::kDrainTimeoutMs;

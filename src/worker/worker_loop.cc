@@ -49,7 +49,7 @@ WorkerLoop::WorkerLoop(WorkerOptions options)
       host_(HostName()),
       log_prefix_("leaseq-worker[" + opt_.name + "]:"),
       context_(1),
-      link_(context_, opt_.broker, log_prefix_),
+      link_(context_, opt_.broker, log_prefix_, opt_.curve),
       heartbeat_ms_(opt_.heartbeat_ms),
       liveness_(opt_.liveness) {}
 
@@ -64,6 +64,10 @@ void WorkerLoop::Log(const std::string& line) const {
 Status WorkerLoop::Run() {
   Status s = SignalPipe::Install({SIGTERM, SIGINT, SIGCHLD});
   if (!s.ok()) return s;
+  if (opt_.functions != nullptr && !opt_.functions->empty() && pool_ == nullptr) {
+    s = FunctionPool::Create(&pool_);
+    if (!s.ok()) return s;
+  }
   int64_t now = clock_.SteadyMs();
   s = link_.Open(now);
   if (!s.ok()) return s;
@@ -87,7 +91,10 @@ void WorkerLoop::Poll(int64_t now) {
   std::vector<zmq::pollitem_t> items;
   if (link_.is_open()) items.push_back({link_.socket()->handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({nullptr, SignalPipe::read_fd(), ZMQ_POLLIN, 0});
+  const size_t pool_item = items.size();
+  if (pool_ != nullptr) items.push_back({nullptr, pool_->notify_fd(), ZMQ_POLLIN, 0});
   for (const auto& [id, a] : running_) {
+    if (a.runner == nullptr) continue;  // a function call: the pool's fd covers it
     ProcessFds f = a.runner->fds();
     if (f.stdin_fd >= 0) items.push_back({nullptr, f.stdin_fd, ZMQ_POLLOUT, 0});
     if (f.stdout_fd >= 0) items.push_back({nullptr, f.stdout_fd, ZMQ_POLLIN, 0});
@@ -98,8 +105,10 @@ void WorkerLoop::Poll(int64_t now) {
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
   try {
     zmq::poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
+    pool_ready_ = pool_ != nullptr && (items[pool_item].revents & ZMQ_POLLIN) != 0;
   } catch (const zmq::error_t&) {
     // EINTR: a signal arrived; the self-pipe tells which.
+    pool_ready_ = pool_ != nullptr;  // revents are not set: look anyway
   }
 }
 
@@ -118,7 +127,29 @@ void WorkerLoop::HandleSignals(int64_t now) {
 }
 
 void WorkerLoop::PumpTasks(int64_t now) {
+  if (pool_ready_) {
+    pool_ready_ = false;
+    for (auto& [id, outcome] : pool_->TakeFinished()) {
+      auto it = running_.find(id);
+      if (it == running_.end() || it->second.call == nullptr) continue;  // abandoned meanwhile
+      ProcessOutcome result;
+      result.output = std::move(outcome.output);
+      if (outcome.ok) {
+        result.exit_code = 0;
+      } else {
+        // exit_code -1, signal 0: no process ended; the broker stores the
+        // function's message as the error, as it is.
+        result.error = std::move(outcome.error);
+      }
+      SendResult(id, result, now);
+      running_.erase(it);
+    }
+  }
   for (auto it = running_.begin(); it != running_.end();) {
+    if (it->second.runner == nullptr) {
+      ++it;
+      continue;
+    }
     ProcessRunner& r = *it->second.runner;
     r.Reap();  // cheap; also covers a SIGCHLD lost to a full self-pipe
     r.Pump();

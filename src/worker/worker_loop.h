@@ -1,19 +1,27 @@
 // WorkerLoop: the leaseq worker, one thread, one zmq::poll over the broker
-// socket, the signal self-pipe and the pipes of the running commands.
+// socket, the signal self-pipe, the pipes of the running commands and the
+// eventfd of the in-process function calls.
 // Implements the worker side of docs/protocol.md:
 //  - register (running[]: running attempts and unacknowledged results) /
 //    welcome (abandon[] killed or dropped), reregister, heartbeats carrying
 //    running[] (running attempts) every heartbeat_ms, reconnect after
 //    heartbeat_ms x liveness of broker silence (BrokerLink), keeping tasks
 //    and results meanwhile;
-//  - task -> ProcessRunner; result (kept until an ack names it, re-sent
-//    after each welcome and every heartbeat_ms x liveness); abort;
-//  - SIGTERM/SIGINT: drain (ready 0; running commands get drain_timeout_ms,
-//    then are killed and released; results delivered, acks awaited ~2 s;
-//    goodbye; Run() returns Ok). A second signal cuts the drain short.
+//  - task -> ProcessRunner (cmd[]), or a FunctionPool call (fn: a function of
+//    WorkerOptions::functions, announced in register's fns[]; a task naming
+//    a function the worker lacks is a failed attempt); result (kept until
+//    an ack names it, re-sent after each welcome and every heartbeat_ms x
+//    liveness); abort (a command is killed; a function call cannot be: it
+//    is abandoned, runs to its end on its thread, and its output is dropped);
+//  - SIGTERM/SIGINT: drain (ready 0; running commands and calls get
+//    drain_timeout_ms, then commands are killed, calls abandoned, and both
+//    released; results delivered, acks awaited ~2 s; goodbye; Run() returns
+//    Ok). A second signal cuts the drain short. Abandoned calls may still run
+//    after Run() returned (FunctionPool::CallsInProgress()).
 //
 // Run() installs process-wide signal handlers (SignalPipe) and forks the
-// commands from the calling thread (their death signal is tied to it).
+// commands from the calling thread (their death signal is tied to it);
+// functions run on the pool's threads, which never fork.
 // Not thread-safe: one WorkerLoop per process, used from one thread.
 // worker_loop.cc has the loop and the drain; worker_messages.cc the
 // handling of each broker message and the messages sent.
@@ -31,6 +39,8 @@
 #include "common/protocol.h"
 #include "common/status.h"
 #include "worker/broker_link.h"
+#include "worker/function_pool.h"
+#include "worker/function_registry.h"
 #include "worker/process_runner.h"
 
 namespace leaseq::worker {
@@ -43,6 +53,10 @@ struct WorkerOptions {
   int heartbeat_ms = config::kHeartbeatMs;  // until the broker's welcome says otherwise
   int liveness = config::kLiveness;         // likewise
   int drain_timeout_ms = config::kDrainTimeoutMs;
+  // The in-process functions it offers (fns[] in register); nullptr: none.
+  std::shared_ptr<const FunctionRegistry> functions;
+  // CURVE for the broker socket (curve.h); disabled: a plain connection.
+  curve::ClientSettings curve;
 };
 
 class WorkerLoop {
@@ -56,9 +70,12 @@ class WorkerLoop {
 
  private:
   enum class Phase { kRunning, kDraining, kFlushing, kDone };
+  // Exactly one of runner (a command) and call (a function) is set.
+  // Destroying an attempt kills its command or abandons its call.
   struct Attempt {
     std::string key;
     std::unique_ptr<ProcessRunner> runner;
+    std::unique_ptr<FunctionPool::Call> call;
   };
   struct PendingResult {
     wire::Message message;
@@ -73,6 +90,8 @@ class WorkerLoop {
 
   void OnWelcome(const wire::Message& m, int64_t now);
   void OnTask(const wire::Message& m, int64_t now);
+  Status StartFunction(int64_t attempt, const wire::Message& m, Attempt* a);
+  Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
   void OnAbort(const wire::Message& m);
   void OnAck(const wire::Message& m);
 
@@ -93,6 +112,8 @@ class WorkerLoop {
   SystemClock clock_;
   zmq::context_t context_;
   BrokerLink link_;
+  std::unique_ptr<FunctionPool> pool_;  // made by Run() when there are functions
+  bool pool_ready_ = false;             // the last poll saw its eventfd readable
   bool welcomed_ = false;  // the current socket was welcomed
   int64_t register_sent_ms_ = -1;
   int heartbeat_ms_;

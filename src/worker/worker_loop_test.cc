@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/transport.h"
+#include "worker/builtin_functions.h"
 
 namespace leaseq::worker {
 namespace {
@@ -67,6 +68,12 @@ class FakeBroker {
                      {"attempt_no", 1}, {"cmd", cmd}},
                     {input}));
   }
+  void FnTask(int64_t attempt, const std::string& fn, std::string input = "") {
+    Send(wire::Make(Command::kTask,
+                    {{"attempt", attempt}, {"key", "k" + std::to_string(attempt)},
+                     {"attempt_no", 1}, {"fn", fn}},
+                    {input}));
+  }
   size_t Count(Command c) const {
     return std::count_if(seen.begin(), seen.end(), [c](const auto& m) { return m.command == c; });
   }
@@ -93,6 +100,7 @@ class WorkerLoopTest : public testing::Test {
     o.heartbeat_ms = 100;
     o.liveness = 3;
     o.drain_timeout_ms = drain_timeout_ms;
+    o.functions = functions_;
     thread_ = std::thread([this, o] { status_ = WorkerLoop(o).Run(); });
   }
   // SIGTERM, then the loop must say goodbye and return.
@@ -113,7 +121,26 @@ class WorkerLoopTest : public testing::Test {
     return m;
   }
 
+  // The built-ins and "upper".
+  void WithFunctions() {
+    auto r = std::make_shared<FunctionRegistry>();
+    ASSERT_TRUE(AddBuiltinFunctions(r.get()).ok());
+    ASSERT_TRUE(r->Add("upper", [](std::string_view in, std::string* out) {
+                   for (char c : in) out->push_back(c >= 'a' && c <= 'z' ? c - 32 : c);
+                   return FnStatus::Ok();
+                 }).ok());
+    functions_ = r;
+  }
+  // Abandoned calls run on after a test: let them end before the next one.
+  static void WaitNoCalls() {
+    const auto deadline = Clock::now() + 10s;
+    while (FunctionPool::CallsInProgress() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
   FakeBroker broker_;
+  std::shared_ptr<const FunctionRegistry> functions_;
   std::thread thread_;
   Status status_;
 };
@@ -254,6 +281,129 @@ TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {
   EXPECT_EQ(m.body["attempt"], 16);
   EXPECT_EQ(m.body["error"], "cannot run 'leaseq-no-such-command-xyz': No such file or directory");
   broker_.Send(wire::Make(Command::kAck, {{"attempts", {16}}}));
+}
+
+TEST_F(WorkerLoopTest, RegisterListsTheFunctionsAndAFunctionTaskGivesAResult) {
+  WithFunctions();
+  Start(2);
+  wire::Message reg = Registered();
+  EXPECT_EQ(reg.body["fns"], json({"echo", "noop", "sleep", "upper"}));
+  broker_.FnTask(20, "upper", "hello");
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 20);
+  EXPECT_EQ(r.body["exit_code"], 0);
+  EXPECT_EQ(r.body["signal"], 0);
+  EXPECT_EQ(r.body["error"], "");
+  ASSERT_EQ(r.blobs.size(), 1u);
+  EXPECT_EQ(r.blobs[0], "HELLO");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {20}}}));
+  broker_.FnTask(21, "sleep", "soon");
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 21);
+  EXPECT_EQ(r.body["exit_code"], -1);
+  EXPECT_EQ(r.body["signal"], 0);
+  EXPECT_EQ(r.body["error"], "sleep: input must be a number of milliseconds");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {21}}}));
+}
+
+TEST_F(WorkerLoopTest, AFunctionTheWorkerLacksIsAFailedAttempt) {
+  Start();  // no functions at all
+  wire::Message reg = Registered();
+  EXPECT_EQ(reg.body["fns"], json::array());
+  broker_.FnTask(22, "echo", "x");
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 22);
+  EXPECT_EQ(r.body["error"], "this worker has no in-process function 'echo'");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {22}}}));
+}
+
+TEST_F(WorkerLoopTest, ARunningFunctionDoesNotStopHeartbeatsOrOtherTasks) {
+  WithFunctions();
+  Start(2);
+  Registered();
+  broker_.FnTask(23, "sleep", "700");
+  broker_.Task(24, {"echo", "beside"});  // a command runs meanwhile
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m, 600ms));
+  EXPECT_EQ(m.body["attempt"], 24);
+  EXPECT_EQ(m.blobs.at(0), "beside\n");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {24}}}));
+  int beats = 0;
+  while (broker_.Next(Command::kHeartbeat, &m, 400ms) && m.body["running"] == json({23})) ++beats;
+  EXPECT_GE(beats, 2);  // every 100 ms, while the call sleeps
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 23);
+  EXPECT_EQ(m.body["exit_code"], 0);
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {23}}}));
+}
+
+TEST_F(WorkerLoopTest, AbortAbandonsAFunctionCallAndItsResultIsNeverSent) {
+  WithFunctions();
+  Start(1);
+  Registered();
+  broker_.FnTask(25, "sleep", "300");
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({25}));
+  broker_.Send(wire::Make(Command::kAbort, {{"attempts", {25}}}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json::array());
+  // The slot is free at once, although the abandoned call still sleeps.
+  broker_.FnTask(26, "echo", "next");
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 26);
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {26}}}));
+  WaitNoCalls();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  EXPECT_EQ(broker_.Count(Command::kResult), 1u);  // 25's never came
+}
+
+TEST_F(WorkerLoopTest, DrainWaitsForARunningFunction) {
+  WithFunctions();
+  Start(1);
+  Registered();
+  broker_.FnTask(27, "sleep", "300");
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({27}));
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 27);
+  EXPECT_EQ(m.body["exit_code"], 0);
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {27}}}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_TRUE(status_.ok());
+  EXPECT_EQ(broker_.Count(Command::kRelease), 0u);
+}
+
+TEST_F(WorkerLoopTest, DrainTimeoutReleasesAFunctionStillRunningAndDropsItsResult) {
+  WithFunctions();
+  Start(1, /*drain_timeout_ms=*/200);
+  Registered();
+  broker_.FnTask(28, "sleep", "1000");
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({28}));
+  const auto start = Clock::now();
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({28}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();  // Run() returns although the call still sleeps
+  EXPECT_LT(Clock::now() - start, 900ms);
+  EXPECT_TRUE(status_.ok());
+  EXPECT_EQ(FunctionPool::CallsInProgress(), 1);
+  WaitNoCalls();
+  EXPECT_EQ(FunctionPool::CallsInProgress(), 0);
+  EXPECT_EQ(broker_.Count(Command::kResult), 0u);
 }
 
 }  // namespace

@@ -45,8 +45,7 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
 
 void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
   int64_t attempt = 0, attempt_no = 0;
-  std::string key, fn;
-  std::vector<std::string> cmd;
+  std::string key;
   Status s = wire::GetInt(m.body, "attempt", &attempt);
   if (!s.ok()) {
     Log("ignoring a task without an attempt id: " + s.message());
@@ -59,19 +58,11 @@ void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
   }
   if (s.ok()) s = wire::GetString(m.body, "key", &key);
   if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
-  if (s.ok() && m.body.contains("fn")) {
-    wire::GetString(m.body, "fn", &fn);
-    s = Status::Invalid("this worker has no in-process function '" + fn + "'");
-  }
-  if (s.ok()) s = wire::GetStringList(m.body, "cmd", &cmd);
-  if (s.ok() && cmd.empty()) s = Status::Invalid("the task has an empty command");
-  std::unique_ptr<ProcessRunner> runner;
+  Attempt a;
+  a.key = key;
   if (s.ok()) {
-    ProcessSpec spec;
-    spec.argv = std::move(cmd);
-    if (!m.blobs.empty()) spec.input = m.blobs[0];
-    spec.env = {{"LEASEQ_TASK_KEY", key}, {"LEASEQ_ATTEMPT", std::to_string(attempt_no)}};
-    s = ProcessRunner::Start(spec, &runner);
+    s = m.body.contains("fn") ? StartFunction(attempt, m, &a)
+                              : StartCommand(attempt_no, m, &a);
   }
   if (!s.ok()) {  // a failed attempt, reported like any other
     ProcessOutcome failed;
@@ -79,7 +70,33 @@ void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
     SendResult(attempt, failed, now);
     return;
   }
-  running_[attempt] = Attempt{key, std::move(runner)};
+  running_[attempt] = std::move(a);
+}
+
+// The call runs on a pool thread; PumpTasks() sends its result.
+Status WorkerLoop::StartFunction(int64_t attempt, const wire::Message& m, Attempt* a) {
+  std::string fn;
+  Status s = wire::GetString(m.body, "fn", &fn);
+  if (!s.ok()) return s;
+  std::shared_ptr<const Fn> f = opt_.functions != nullptr ? opt_.functions->Find(fn) : nullptr;
+  if (f == nullptr || pool_ == nullptr) {
+    return Status::Invalid("this worker has no in-process function '" + fn + "'");
+  }
+  a->call = pool_->Start(attempt, fn, std::move(f), m.blobs.empty() ? std::string() : m.blobs[0]);
+  return Status::Ok();
+}
+
+// Forked here, on the loop's thread: the command's death signal is tied to it.
+Status WorkerLoop::StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a) {
+  std::vector<std::string> cmd;
+  Status s = wire::GetStringList(m.body, "cmd", &cmd);
+  if (s.ok() && cmd.empty()) s = Status::Invalid("the task has an empty command");
+  if (!s.ok()) return s;
+  ProcessSpec spec;
+  spec.argv = std::move(cmd);
+  if (!m.blobs.empty()) spec.input = m.blobs[0];
+  spec.env = {{"LEASEQ_TASK_KEY", a->key}, {"LEASEQ_ATTEMPT", std::to_string(attempt_no)}};
+  return ProcessRunner::Start(spec, &a->runner);
 }
 
 void WorkerLoop::OnAbort(const wire::Message& m) {
@@ -104,7 +121,7 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"host", host_},
                {"slots", phase_ == Phase::kRunning ? opt_.slots : 0},
                {"queues", opt_.queues},
-               {"fns", json::array()},
+               {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {"running", HeldIds()}};
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;

@@ -198,20 +198,21 @@ Process& Cluster::StartWorker(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"--broker", endpoint_};
   all.insert(all.end(), args.begin(), args.end());
   workers_.push_back(std::make_unique<Process>(
-      BinDir() + "/leaseq-worker", all, dir_.File("worker" + std::to_string(workers_.size()))));
+      BinDir() + "/leaseq-worker", all, dir_.File("worker" + std::to_string(workers_.size())),
+      client_env_));
   return *workers_.back();
 }
 
 CommandResult Cluster::Submit(const std::vector<std::string>& args, const std::string& stdin_text) {
   std::vector<std::string> all = {"--broker", endpoint_};
   all.insert(all.end(), args.begin(), args.end());
-  return RunCommand(BinDir() + "/leaseq-submit", all, {}, stdin_text);
+  return RunCommand(BinDir() + "/leaseq-submit", all, client_env_, stdin_text);
 }
 
 CommandResult Cluster::Ctl(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"--broker", endpoint_};
   all.insert(all.end(), args.begin(), args.end());
-  return RunCommand(BinDir() + "/leaseq-ctl", all);
+  return RunCommand(BinDir() + "/leaseq-ctl", all, client_env_);
 }
 
 int64_t Cluster::CountState(const std::string& state) {

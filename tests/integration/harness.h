@@ -90,6 +90,10 @@ class Cluster {
   void StopBroker(int sig);  // sends sig, waits for exit
   Process& broker() { return *broker_; }
   Process& StartWorker(const std::vector<std::string>& args);
+  // Environment added to every worker, leaseq-submit and leaseq-ctl this
+  // cluster starts (also the readiness check of StartBroker), e.g. the
+  // LEASEQ_CURVE_* variables for a CURVE broker.
+  void set_client_env(std::map<std::string, std::string> env) { client_env_ = std::move(env); }
   std::vector<std::unique_ptr<Process>>& workers() { return workers_; }
 
   // leaseq-submit / leaseq-ctl against this cluster.
@@ -105,6 +109,7 @@ class Cluster {
   std::unique_ptr<Process> broker_;
   std::vector<std::unique_ptr<Process>> workers_;
   int broker_starts_ = 0;
+  std::map<std::string, std::string> client_env_;
 };
 
 // Fast heartbeats for tests: a lost worker is noticed in 200 x 3 = 600 ms.

@@ -4,7 +4,9 @@
 //   kOk           the broker answered `reply`; CallResult::reply holds it
 //   kRefused      the broker answered `error`; reply.body holds its fields
 //                 (`message`, and e.g. `index` for a refused submission)
-//   kUnreachable  no answer within timeout x tries
+//   kUnreachable  no answer within timeout x tries, or the broker refused
+//                 the connection itself (CURVE: unknown key, no key, wrong
+//                 broker key; the message says which)
 //   kBadReply     an answer this client cannot decode, or a bad endpoint
 // Thread-compatible, like Client.
 #pragma once

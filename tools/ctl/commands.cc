@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include "common/curve.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/request.h"
 #include "tools/common/waiter.h"
@@ -116,6 +117,19 @@ int RunChange(Client& client, wire::Command command, const std::vector<std::stri
     rc = exit_code::kNotDone;
   }
   return rc;
+}
+
+int RunKeygen(const std::string& path) {
+  curve::KeyPair keys;
+  Status s = curve::Generate(&keys);
+  if (!s.ok()) return Fail(exit_code::kUsage, s.message());
+  s = curve::WriteKeyFiles(path, keys);
+  if (!s.ok()) {
+    return Fail(s.code() == Status::Code::kIoError ? exit_code::kOutput : exit_code::kUsage,
+                s.message());
+  }
+  return Print("secret key: " + path + ".secret (keep it; mode 0600)\npublic key: " + path +
+               ".pub " + keys.public_key + "\n");
 }
 
 }  // namespace leaseq::tools::ctl

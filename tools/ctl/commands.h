@@ -19,5 +19,10 @@ int RunResult(Client& client, const std::string& key);
 int RunWait(Client& client, const std::vector<std::string>& keys);
 // command is kCancel or kRetry; prints every key the broker changed.
 int RunChange(Client& client, wire::Command command, const std::vector<std::string>& keys);
+// `keygen PATH`: writes a new CURVE key pair, PATH.secret (the secret key,
+// mode 0600) and PATH.pub (the public key), each one line of Z85 (see
+// common/curve.h); never overwrites (exit 2); prints both file names and the
+// public key. Needs no broker.
+int RunKeygen(const std::string& path);
 
 }  // namespace leaseq::tools::ctl

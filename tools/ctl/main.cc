@@ -2,6 +2,9 @@
 //
 //   leaseq-ctl [--broker EP] [--timeout-ms MS] status | workers | show KEY |
 //              result KEY | wait KEY... | cancel KEY... | retry KEY...
+//   leaseq-ctl keygen PATH      (a CURVE key pair: PATH.secret, PATH.pub)
+//   with --curve-secret FILE --curve-server FILE (or env LEASEQ_CURVE_SECRET /
+//   LEASEQ_CURVE_SERVER) against a CURVE broker
 //
 // Contract: SPEC "leaseq-ctl"; the requests are those of docs/protocol.md
 // "Client commands". A broker that does not answer within --timeout-ms for
@@ -13,6 +16,7 @@
 
 #include "common/client.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/request.h"
 #include "tools/ctl/commands.h"
@@ -23,6 +27,7 @@ int main(int argc, char** argv) {
 
   std::string broker = config::BrokerEndpointFromEnv();
   int timeout_ms = config::kClientTimeoutMs;
+  std::string curve_secret, curve_server;
   std::string key;
   std::vector<std::string> keys;
 
@@ -31,6 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", timeout_ms, "wait this long for each try of a request")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--curve-secret", curve_secret,
+                 "CURVE: our key pair, a .secret file of keygen (env LEASEQ_CURVE_SECRET)");
+  app.add_option("--curve-server", curve_server,
+                 "CURVE: the broker's public key, its .pub file (env LEASEQ_CURVE_SERVER)");
   app.require_subcommand(1);
   app.fallthrough();  // global options also after the subcommand
   app.footer("Exit: 0 ok, 1 task(s) not done / unknown / unchanged, 2 bad usage, "
@@ -48,18 +57,27 @@ int main(int argc, char** argv) {
   cancel->add_option("KEY", keys, "task keys")->required();
   auto* retry = app.add_subcommand("retry", "put failed or cancelled tasks back in the queue");
   retry->add_option("KEY", keys, "task keys")->required();
+  auto* keygen = app.add_subcommand(
+      "keygen", "write a new CURVE key pair: PATH.secret (secret, mode 0600) and PATH.pub");
+  keygen->add_option("PATH", key, "where to write, without the .secret/.pub suffix")->required();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_code::kOk : exit_code::kUsage;
   }
+  if (*keygen) return ctl::RunKeygen(key);
   if (Status s = CheckEndpoint(broker); !s.ok()) {
     std::fprintf(stderr, "leaseq-ctl: %s\n", s.message().c_str());
     return exit_code::kUsage;
   }
 
-  Client client(broker, timeout_ms);
+  curve::ClientSettings curve;
+  if (Status s = curve::LoadClientFromFlagsOrEnv(curve_secret, curve_server, &curve); !s.ok()) {
+    std::fprintf(stderr, "leaseq-ctl: %s\n", s.message().c_str());
+    return exit_code::kUsage;
+  }
+  Client client(broker, timeout_ms, -1, curve);
   if (*status) return ctl::RunStatus(client);
   if (*workers) return ctl::RunWorkers(client);
   if (*show) return ctl::RunShow(client, key);

@@ -4,6 +4,8 @@
 //                 [--retries N] [--priority N] [--queue Q] [--wait] -- CMD [ARG...]
 //   leaseq-submit [--broker EP] --fn NAME [--input TEXT] [...]   (in-process function)
 //   leaseq-submit [--broker EP] --file FILE|- [--wait]           (JSON Lines)
+//   any of them with --curve-secret FILE --curve-server FILE (or env
+//   LEASEQ_CURVE_SECRET / LEASEQ_CURVE_SERVER) against a CURVE broker
 //
 // Contract (SPEC "leaseq-submit"): every task is checked before anything is
 // sent; all of them go in ONE `submit` request, which the broker stores
@@ -22,6 +24,7 @@
 
 #include "common/client.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/task_spec.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/request.h"
@@ -44,6 +47,7 @@ struct Flags {
   std::string broker = config::BrokerEndpointFromEnv();
   int timeout_ms = config::kClientTimeoutMs;
   std::string key, input, queue, fn, file;
+  std::string curve_secret, curve_server;
   std::vector<std::string> after, cmd;
   int64_t retries = 0, priority = 0;
   bool wait = false;
@@ -124,18 +128,21 @@ int Run(const Flags& f, const CLI::App& app) {
   }
   AssignMissingKeys(&tasks);
   if (Status s = CheckEndpoint(f.broker); !s.ok()) return Fail(exit_code::kUsage, s.message());
+  curve::ClientSettings curve;
+  Status loaded = curve::LoadClientFromFlagsOrEnv(f.curve_secret, f.curve_server, &curve);
+  if (!loaded.ok()) return Fail(exit_code::kUsage, loaded.message());
 
   // The broker validates and commits every task before answering: give a
   // big submission more time than a small one (about 20 tasks per ms).
   const int timeout = std::max<int>(f.timeout_ms, static_cast<int>(tasks.size() / 20));
-  Client client(f.broker, timeout);
+  Client client(f.broker, timeout, -1, curve);
   if (int rc = Submit(client, tasks, where); rc != exit_code::kOk || !f.wait) return rc;
 
   std::vector<std::string> keys;
   for (const auto& t : tasks) keys.push_back(t.key);
   ProgressBar progress;
   StateCounts final;
-  Client waiter_client(f.broker, f.timeout_ms);
+  Client waiter_client(f.broker, f.timeout_ms, -1, curve);
   Status s = WaitForKeys(waiter_client, keys, &progress, &final);
   return ReportWait(kTool, s, final);
 }
@@ -161,6 +168,11 @@ int main(int argc, char** argv) {
   app.add_option("--fn", f.fn, "run the worker's in-process function NAME instead of a command");
   app.add_option("--file", f.file, "JSON Lines file of tasks, one a line ('-' = stdin)");
   app.add_flag("--wait", f.wait, "block until every task is terminal; exit 0 only if all done");
+  app.add_option("--curve-secret", f.curve_secret,
+                 "CURVE: our key pair, a .secret file of leaseq-ctl keygen (env "
+                 "LEASEQ_CURVE_SECRET)");
+  app.add_option("--curve-server", f.curve_server,
+                 "CURVE: the broker's public key, its .pub file (env LEASEQ_CURVE_SERVER)");
   app.add_option("cmd", f.cmd, "the command and its arguments, after --");
   app.footer("Put the command after --, e.g.  leaseq-submit --key k -- sh -c 'echo hi'\n"
              "Exit: 0 ok, 1 not all done (--wait), 2 bad usage or input, 3 broker unreachable.");

@@ -1,0 +1,20 @@
+// WorkerMain: the worker's command line, shared by leaseq-worker and every
+// worker built on the public API (include/leaseq/worker.h): parses the flags
+// of SPEC.md's "leaseq-worker" (and --drain-timeout-ms, --heartbeat-ms),
+// then runs a Nanny (--nanny: it re-execs this same binary as its worker)
+// or a WorkerLoop offering `functions`. Returns the exit status: 0 after a
+// clean stop, 2 for bad flags, 1 when the worker cannot run.
+//
+// Defined in main.cc (where the flags have always been parsed). Installs
+// process-wide signal handlers: call once per process, from one thread.
+#pragma once
+
+#include <memory>
+
+#include "worker/function_registry.h"
+
+namespace leaseq::worker {
+
+int WorkerMain(int argc, char** argv, std::shared_ptr<const FunctionRegistry> functions);
+
+}  // namespace leaseq::worker
