@@ -94,6 +94,11 @@ void Broker::Pass() {
     // Drain what is waiting so that clients get an answer, then give up this pass.
     pass_error_ = begun;
   }
+  // Renewals of passes that were rolled back were lost: give running
+  // attempts a full lease again rather than blame them for our disk.
+  if (begun.ok() && leases_stale_) {
+    CheckStatus(store_->HonourLeases(clock_->WallMs() + rules::LeaseTtlMs(options_.settings)));
+  }
   for (int i = 0; i < config::kMaxBatchMessages; ++i) {
     std::string routing_id;
     wire::Message m;
@@ -103,7 +108,12 @@ void Broker::Pass() {
       Reply(routing_id, wire::MakeError(decoded.message()), false);
       continue;
     }
-    if (begun.ok()) Handle(routing_id, m);
+    if (begun.ok()) {
+      Handle(routing_id, m);
+    } else if (m.body.contains("id")) {
+      Reply(routing_id, wire::MakeError("the broker cannot use its database now: " + begun.message(),
+                                        m.body["id"]), false);
+    }
   }
   if (begun.ok()) {
     for (const auto& [worker, attempt] : undelivered_) CheckStatus(store_->Release(worker, attempt, clock_->WallMs()));
@@ -128,6 +138,7 @@ void Broker::Pass() {
     committed = c.ok();
     if (!committed) error = c.message();
   }
+  leases_stale_ = !committed;
   if (!committed && begun.ok()) {
     store_->Rollback();
     std::fprintf(stderr, "leaseq-broker: pass rolled back: %s\n", error.c_str());
@@ -212,9 +223,11 @@ void Broker::Dispatch() {
     const int64_t free = credit - static_cast<int64_t>(running.size());
     if (free <= 0) continue;
     std::vector<Assignment> assigned;
-    CheckStatus(store_->Claim(w.record, free, now, &assigned));
+    const int64_t free_slots = std::max<int64_t>(0, w.record.slots - static_cast<int64_t>(running.size()));
+    CheckStatus(store_->Claim(w.record, free, now, &assigned, free_slots));
     for (auto& a : assigned) {
       nlohmann::json body = {{"attempt", a.attempt_id}, {"key", a.key}, {"attempt_no", a.attempt_no}};
+      if (a.prefetched) body["prefetched"] = true;
       if (a.fn.empty()) {
         body["cmd"] = nlohmann::json::parse(a.cmd_json, nullptr, false);
       } else {

@@ -78,11 +78,16 @@ Status Store::Begin() {
 Status Store::Commit() {
   return Guarded("commit", [&]() -> Status {
     db_->exec("COMMIT");
+    for (auto& [sql, st] : statements_) st->tryReset();
     return Status::Ok();
   });
 }
 
 void Store::Rollback() {
+  // A statement that failed keeps its error until reset, and one left on a
+  // row keeps a read transaction (and SQLite's pager error state) alive:
+  // reset them all so that the next pass starts clean.
+  for (auto& [sql, st] : statements_) st->tryReset();
   try {
     if (!db_->getHandle() || sqlite3_get_autocommit(db_->getHandle()) != 0) return;
     db_->exec("ROLLBACK");

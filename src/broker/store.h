@@ -38,6 +38,7 @@ struct Assignment {
   std::string cmd_json;  // JSON array, empty for an in-process function
   std::string fn;
   std::string stdin_bytes;  // input + the dependencies' results, in order
+  bool prefetched = false;  // beyond the worker's free slots: unstarted until it says so
 };
 
 struct AttemptResult {
@@ -104,8 +105,11 @@ class Store {
   Status AliveWorkers(std::vector<std::string>* names);
 
   // --- leases ---
-  // Leases up to n queued tasks of the worker's queues to it.
-  Status Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out);
+  // Leases up to n queued tasks of the worker's queues to it. Those beyond
+  // the first free_slots are prefetched: marked unstarted, so that losing
+  // the worker before it starts them blames nothing.
+  Status Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out,
+               int64_t free_slots = INT64_MAX);
   // Renews the given attempts if they are still running under that worker,
   // noting whether the worker has started them (prefetched ones not yet);
   // the ids that are not held come back in *not_held.

@@ -112,7 +112,8 @@ Status Store::AliveWorkers(std::vector<std::string>* names) {
   });
 }
 
-Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out) {
+Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out,
+                    int64_t free_slots) {
   return Guarded("dispatch", [&]() -> Status {
     const std::string fns = nlohmann::json(w.fns).dump();
     for (const auto& queue : w.queues) {
@@ -158,13 +159,15 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         u.exec();
         auto& ins = Prepared(
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
-            "lease_expires_at) VALUES (?, ?, ?, ?, ?, 'running', ?)");
+            "lease_expires_at, unstarted) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)");
+        p.a.prefetched = free_slots-- <= 0;
         ins.bind(1, p.id);
         ins.bind(2, p.a.key);
         ins.bind(3, p.a.attempt_no);
         ins.bind(4, w.name);
         ins.bind(5, now);
         ins.bind(6, rules::LeaseExpiry(settings_, now));
+        ins.bind(7, p.a.prefetched ? 1 : 0);
         ins.exec();
         p.a.attempt_id = db_->getLastInsertRowid();
         p.a.stdin_bytes = p.has_deps ? AssembleStdin(p.id, p.input) : std::move(p.input);

@@ -343,6 +343,33 @@ TEST_F(StoreTest, LostAttemptRequeuesWithSuspicion) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM attempts WHERE ended_at IS NULL"), 0);
 }
 
+TEST_F(StoreTest, PrefetchedUnstartedAttemptIsReleasedNotBlamedWhenItsWorkerIsLost) {
+  ASSERT_OK(Submit({Task("a"), Task("b")}));
+  Assignment a = ClaimOne("w1", "a");
+  Assignment b = ClaimOne("w1", "b");
+  std::vector<int64_t> not_held;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->Renew("w1", {a.attempt_id}, Now(), &not_held));
+  ASSERT_OK(store_->Renew("w1", {b.attempt_id}, Now(), &not_held, /*started=*/false));
+  ASSERT_OK(store_->Commit());
+  EXPECT_TRUE(not_held.empty());
+  Lose(a.attempt_id);
+  Lose(b.attempt_id);
+  EXPECT_EQ(Suspicious("a"), 1);
+  EXPECT_EQ(Suspicious("b"), 0);
+  EXPECT_EQ(Outcomes("b"), (std::vector<std::string>{"released"}));
+  EXPECT_EQ(State("b"), "queued");
+  // Once reported running again, it is blamed like any other.
+  ClaimOne("w2", "a");
+  Assignment b2 = ClaimOne("w2", "b");
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->Renew("w2", {b2.attempt_id}, Now(), &not_held, /*started=*/false));
+  ASSERT_OK(store_->Renew("w2", {b2.attempt_id}, Now(), &not_held, /*started=*/true));
+  ASSERT_OK(store_->Commit());
+  Lose(b2.attempt_id);
+  EXPECT_EQ(Suspicious("b"), 1);
+}
+
 TEST_F(StoreTest, FourthLossFailsTheTaskAndItsDependents) {
   ASSERT_OK(Submit({Task("a"), Task("b", {"a"})}));
   for (int i = 1; i <= 3; ++i) {

@@ -34,6 +34,7 @@ std::vector<std::string> WorkerArgv(const char* argv0, const WorkerOptions& w) {
   std::vector<std::string> a = {argv0,
                                 "--broker", w.broker,
                                 "--slots", std::to_string(w.slots),
+                                "--prefetch", std::to_string(w.prefetch),
                                 "--name", w.name,
                                 "--drain-timeout-ms", std::to_string(w.drain_timeout_ms),
                                 "--heartbeat-ms", std::to_string(w.heartbeat_ms)};
@@ -66,6 +67,10 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   app.add_option("--slots", w.slots, "tasks run at once")
       ->default_val(1)
       ->check(CLI::Range(1, 4096));
+  app.add_option("--prefetch", w.prefetch,
+                 "tasks held beyond --slots, started as soon as a slot frees (default: as "
+                 "many as --slots; 0 for none)")
+      ->check(CLI::Range(-1, 65536));
   app.add_option("--name", w.name, "worker name (default: <hostname>-<pid>)");
   app.add_flag("--nanny", nanny, "run the worker under a supervisor that restarts it");
   app.add_option("--memory-limit", memory_limit,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -12,15 +13,17 @@ namespace leaseq::worker {
 
 namespace {
 
-int g_read_fd = -1;
-int g_write_fd = -1;
+// Atomic (lock-free, so async-signal-safe): a handler may run on any thread.
+std::atomic<int> g_read_fd{-1};
+std::atomic<int> g_write_fd{-1};
+static_assert(std::atomic<int>::is_always_lock_free);
 
 void OnSignal(int sig) {
   const int saved = errno;  // a handler must not disturb errno
   const unsigned char byte = static_cast<unsigned char>(sig);
   // A full pipe drops the byte: the loop is already behind on signals and
   // will wake up anyway; every signal we handle is idempotent per wake-up.
-  [[maybe_unused]] ssize_t n = write(g_write_fd, &byte, 1);
+  [[maybe_unused]] ssize_t n = write(g_write_fd.load(), &byte, 1);
   errno = saved;
 }
 

@@ -160,6 +160,7 @@ void WorkerLoop::PumpTasks(int64_t now) {
     SendResult(it->first, r.TakeOutcome(), now);
     it = running_.erase(it);
   }
+  StartQueued(now);
 }
 
 void WorkerLoop::HandleMessages(int64_t now) {
@@ -177,11 +178,16 @@ void WorkerLoop::HandleMessages(int64_t now) {
         if (now - register_sent_ms_ >= heartbeat_ms_) SendRegister(now);
         break;
       case Command::kError:
-        Log("the broker reports an error: " + m.body.value("message", std::string("?")));
+        {
+          auto it = m.body.find("message");
+          Log("the broker reports an error: " +
+              (it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?")));
+        }
         break;
       default: break;  // heartbeat: being heard was the point
     }
   }
+  StartQueued(now);
 }
 
 void WorkerLoop::HandleTimers(int64_t now) {
@@ -193,8 +199,7 @@ void WorkerLoop::HandleTimers(int64_t now) {
   if (welcomed_ && now >= next_heartbeat_ms_) {
     // Always, not only when idle: the heartbeat is what renews the leases
     // of the attempts it lists, and results do not.
-    link_.Send(wire::Make(Command::kHeartbeat, {{"running", RunningIds()}}));
-    next_heartbeat_ms_ = now + heartbeat_ms_;
+    SendHeartbeat(now);
   }
   if (welcomed_) {
     for (auto& [id, r] : results_) {
@@ -218,16 +223,32 @@ void WorkerLoop::HandleTimers(int64_t now) {
   }
 }
 
+void WorkerLoop::SendHeartbeat(int64_t now) {
+  std::vector<int64_t> queued = QueuedIds();
+  link_.Send(wire::Make(Command::kHeartbeat, {{"running", RunningIds()}, {"queued", queued}}));
+  reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
+  announce_start_ = false;
+  next_heartbeat_ms_ = now + heartbeat_ms_;
+}
+
 void WorkerLoop::BeginDrain(int64_t now) {
   Log("draining: no new work; " + std::to_string(running_.size()) +
       " running task(s) get up to " + std::to_string(opt_.drain_timeout_ms) + " ms");
   phase_ = Phase::kDraining;
   phase_deadline_ms_ = now + opt_.drain_timeout_ms;
   if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+  // Prefetched tasks were never started: hand them back now, without blame.
+  std::vector<int64_t> queued = QueuedIds();
+  queue_.clear();
+  reported_queued_.clear();
+  Release(std::move(queued));
 }
 
 void WorkerLoop::KillAndReleaseAll() {
   std::vector<int64_t> ids = RunningIds();
+  for (int64_t id : QueuedIds()) ids.push_back(id);
+  queue_.clear();
+  reported_queued_.clear();
   running_.clear();  // kills and reaps every command
   Release(std::move(ids));
 }

@@ -28,7 +28,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +51,9 @@ struct WorkerOptions {
   std::string broker = config::kDefaultBroker;
   std::string name;  // required
   int slots = 1;
+  // Tasks held beyond the slots, started as soon as one frees, so that a
+  // short task never waits for a round trip to the broker. -1: as many as slots.
+  int prefetch = -1;
   std::vector<std::string> queues = {"default"};
   int heartbeat_ms = config::kHeartbeatMs;  // until the broker's welcome says otherwise
   int liveness = config::kLiveness;         // likewise
@@ -90,9 +95,16 @@ class WorkerLoop {
 
   void OnWelcome(const wire::Message& m, int64_t now);
   void OnTask(const wire::Message& m, int64_t now);
+  void StartTask(int64_t attempt, const wire::Message& m, int64_t now);
+  // Starts prefetched tasks while slots are free.
+  void StartQueued(int64_t now);
+  void SendHeartbeat(int64_t now);
+  int Prefetch() const { return opt_.prefetch < 0 ? opt_.slots : opt_.prefetch; }
   Status StartFunction(int64_t attempt, const wire::Message& m, Attempt* a);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
   void OnAbort(const wire::Message& m);
+  // Drops an attempt wherever it is: running (killed), queued, or its result.
+  void Forget(int64_t attempt);
   void OnAck(const wire::Message& m);
 
   void SendRegister(int64_t now);
@@ -101,6 +113,7 @@ class WorkerLoop {
   void BeginDrain(int64_t now);
   void KillAndReleaseAll();
   std::vector<int64_t> RunningIds() const;  // heartbeat running[]
+  std::vector<int64_t> QueuedIds() const;   // heartbeat queued[]: prefetched, not started
   std::vector<int64_t> HeldIds() const;     // register running[]: also unacked results
   int64_t SilenceLimitMs() const { return int64_t{heartbeat_ms_} * liveness_; }
   void Log(const std::string& line) const;
@@ -120,6 +133,12 @@ class WorkerLoop {
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;
   std::map<int64_t, Attempt> running_;
+  // Prefetched tasks in arrival order, and those a heartbeat has reported as
+  // queued: starting one of those sends a heartbeat at once, so that the
+  // broker blames it if it kills the worker.
+  std::deque<std::pair<int64_t, wire::Message>> queue_;
+  std::set<int64_t> reported_queued_;
+  bool announce_start_ = false;  // a prefetched task started since the last heartbeat
   std::map<int64_t, PendingResult> results_;  // until acknowledged
   std::vector<int64_t> unsent_releases_;      // released while offline
   Phase phase_ = Phase::kRunning;

@@ -91,8 +91,9 @@ class FakeBroker {
 
 class WorkerLoopTest : public testing::Test {
  protected:
-  void Start(int slots = 1, int drain_timeout_ms = 5000) {
+  void Start(int slots = 1, int drain_timeout_ms = 5000, int prefetch = 0) {
     WorkerOptions o;
+    o.prefetch = prefetch;
     o.broker = broker_.endpoint();
     o.name = "test-worker";
     o.slots = slots;
@@ -192,6 +193,31 @@ TEST_F(WorkerLoopTest, HeartbeatListsRunningAttemptsAbortKillsAndExtraTasksAreRe
     ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
   } while (m.body["running"] != json::array());
   EXPECT_EQ(broker_.Count(Command::kResult), 0u);  // an aborted attempt sends nothing
+}
+
+TEST_F(WorkerLoopTest, PrefetchedTaskWaitsForASlotIsReportedQueuedThenRunning) {
+  Start(1, 5000, /*prefetch=*/1);
+  wire::Message reg = Registered();
+  EXPECT_EQ(reg.body["prefetch"], 1);
+  broker_.Task(20, {"sh", "-c", "sleep 0.4; echo first"});
+  broker_.Task(21, {"echo", "second"});  // prefetched: waits for the slot
+  broker_.Task(22, {"true"});            // beyond slots + prefetch
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({22}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["queued"] != json({21}));
+  EXPECT_EQ(m.body["running"], json({20}));
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 20);
+  // 21 was reported queued: starting it is announced at once.
+  ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m, 50ms));
+  EXPECT_EQ(m.body["running"], json({21}));
+  EXPECT_EQ(m.body["queued"], json::array());
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 21);
+  EXPECT_EQ(m.blobs.at(0), "second\n");
 }
 
 TEST_F(WorkerLoopTest, ReconnectsAfterSilenceKeepingTasksAndResults) {

@@ -21,10 +21,8 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   }
   std::vector<int64_t> abandon;
   wire::GetIntList(m.body, "abandon", &abandon);
-  for (int64_t id : abandon) {
-    running_.erase(id);  // kills and reaps the command
-    results_.erase(id);  // no longer ours: the broker would only ack it as stale
-  }
+  // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
+  for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
   link_.ResetBackoff();
   next_heartbeat_ms_ = now + heartbeat_ms_;
@@ -44,19 +42,51 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
 }
 
 void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
-  int64_t attempt = 0, attempt_no = 0;
-  std::string key;
+  int64_t attempt = 0;
   Status s = wire::GetInt(m.body, "attempt", &attempt);
   if (!s.ok()) {
     Log("ignoring a task without an attempt id: " + s.message());
     return;
   }
   if (running_.count(attempt) != 0 || results_.count(attempt) != 0) return;  // a duplicate
-  if (phase_ != Phase::kRunning || static_cast<int>(running_.size()) >= opt_.slots) {
-    Release({attempt});  // draining, or more than the credit we gave
+  for (const auto& [id, unused] : queue_) {
+    if (id == attempt) return;
+  }
+  if (phase_ != Phase::kRunning) {
+    Release({attempt});  // draining
     return;
   }
-  if (s.ok()) s = wire::GetString(m.body, "key", &key);
+  if (static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
+    StartTask(attempt, m, now);
+  } else if (static_cast<int>(queue_.size()) < Prefetch()) {
+    queue_.emplace_back(attempt, m);
+  } else {
+    Release({attempt});  // more than the credit we gave
+  }
+}
+
+void WorkerLoop::StartQueued(int64_t now) {
+  while (phase_ == Phase::kRunning && !queue_.empty() &&
+         static_cast<int>(running_.size()) < opt_.slots) {
+    auto [attempt, m] = std::move(queue_.front());
+    queue_.pop_front();
+    StartTask(attempt, m, now);
+  }
+  // One heartbeat for all the prefetched tasks started since the last one:
+  // if one of them kills us, the broker must know it ran.
+  if (announce_start_ && welcomed_) SendHeartbeat(now);
+}
+
+void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now) {
+  int64_t attempt_no = 0;
+  std::string key;
+  // The broker counts a prefetched attempt as not started until we say so.
+  const auto prefetched = m.body.find("prefetched");
+  if (reported_queued_.erase(attempt) != 0 ||
+      (prefetched != m.body.end() && prefetched->is_boolean() && prefetched->get<bool>())) {
+    announce_start_ = true;
+  }
+  Status s = wire::GetString(m.body, "key", &key);
   if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
   Attempt a;
   a.key = key;
@@ -102,9 +132,18 @@ Status WorkerLoop::StartCommand(int64_t attempt_no, const wire::Message& m, Atte
 void WorkerLoop::OnAbort(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
-  for (int64_t id : ids) {
-    running_.erase(id);  // the runner's destructor kills the process group
-    results_.erase(id);
+  for (int64_t id : ids) Forget(id);
+}
+
+void WorkerLoop::Forget(int64_t attempt) {
+  running_.erase(attempt);  // the runner's destructor kills the process group
+  results_.erase(attempt);
+  reported_queued_.erase(attempt);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->first == attempt) {
+      queue_.erase(it);
+      break;
+    }
   }
 }
 
@@ -120,6 +159,8 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"session", session_},
                {"host", host_},
                {"slots", phase_ == Phase::kRunning ? opt_.slots : 0},
+               {"prefetch", Prefetch()},
+               {"queued", QueuedIds()},
                {"queues", opt_.queues},
                {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {"running", HeldIds()}};
@@ -154,6 +195,12 @@ std::vector<int64_t> WorkerLoop::HeldIds() const {
   std::vector<int64_t> ids = RunningIds();
   for (const auto& [id, r] : results_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<int64_t> WorkerLoop::QueuedIds() const {
+  std::vector<int64_t> ids;
+  for (const auto& [id, unused] : queue_) ids.push_back(id);
   return ids;
 }
 
