@@ -78,6 +78,9 @@ Status Broker::Run(int stop_fd) {
     if (items[1].revents & ZMQ_POLLIN) break;
     Pass();
   }
+  std::fprintf(stderr, "leaseq-broker: %lld loop passes, %lld commits, %lld messages\n",
+               static_cast<long long>(passes_), static_cast<long long>(commits_),
+               static_cast<long long>(messages_));
   return Status::Ok();
 }
 
@@ -86,6 +89,7 @@ void Broker::CheckStatus(const Status& s) {
 }
 
 void Broker::Pass() {
+  ++passes_;
   pass_error_ = Status::Ok();
   outbox_.clear();
   Status begun = store_->Begin();
@@ -104,6 +108,7 @@ void Broker::Pass() {
     wire::Message m;
     Status decoded;
     if (!transport::Receive(socket_, true, &routing_id, &m, &decoded)) break;
+    ++messages_;
     if (!decoded.ok()) {
       Reply(routing_id, wire::MakeError(decoded.message()), false);
       continue;
@@ -136,6 +141,7 @@ void Broker::Pass() {
   if (begun.ok() && pass_error_.ok()) {
     Status c = store_->Commit();
     committed = c.ok();
+    ++commits_;
     if (!committed) error = c.message();
   }
   leases_stale_ = !committed;

@@ -95,6 +95,8 @@ class Broker {
   Status pass_error_;  // the first store error of this pass
   bool work_changed_ = true;  // something may be dispatchable
   int64_t last_reclaim_ms_ = 0;
+  // Group commit at work: printed when the broker stops.
+  int64_t passes_ = 0, commits_ = 0, messages_ = 0;
   bool leases_stale_ = false;  // a pass was rolled back: renewals were lost
 };
 

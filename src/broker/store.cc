@@ -17,6 +17,17 @@ constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
 // Cap the WAL after a checkpoint so that it does not keep a large file.
 constexpr int64_t kJournalSizeLimit = 64LL << 20;
+constexpr int64_t kCacheKiB = 16 << 10;
+
+// SQLite's allocation statistics take a global mutex on every malloc; the
+// broker never reads them. Must run before SQLite initializes (first open).
+void DisableMemoryStatistics() {
+  static const bool done = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)done;
+}
 }  // namespace
 
 Store::Store(std::unique_ptr<SQLite::Database> db, const rules::Settings& settings)
@@ -26,6 +37,7 @@ Store::~Store() = default;
 
 Status Store::Open(const std::string& path, Durability durability,
                    const rules::Settings& settings, std::unique_ptr<Store>* out) {
+  DisableMemoryStatistics();
   return Guarded(("opening database " + path).c_str(), [&]() -> Status {
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
@@ -34,6 +46,9 @@ Status Store::Open(const std::string& path, Durability durability,
     db->exec(durability == Durability::kFull ? "PRAGMA synchronous = FULL"
                                              : "PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA journal_size_limit = " + std::to_string(kJournalSizeLimit));
+    // Hot pages (the dispatch index, recent tasks and attempts) stay in
+    // memory; the cache fills only with pages touched, up to this bound.
+    db->exec("PRAGMA cache_size = -" + std::to_string(kCacheKiB));
     std::unique_ptr<Store> store(new Store(std::move(db), settings));
     Status s = store->CreateOrCheckSchema();
     if (!s.ok()) return s;

@@ -28,7 +28,7 @@ Status FunctionRegistry::ValidateName(const std::string& name) {
   return Status::Ok();
 }
 
-Status FunctionRegistry::Add(const std::string& name, Fn fn) {
+Status FunctionRegistry::Add(const std::string& name, Fn fn, bool instant) {
   Status s = ValidateName(name);
   if (!s.ok()) return s;
   if (!fn) return Status::Invalid("function '" + name + "' is empty (no callable given)");
@@ -36,6 +36,7 @@ Status FunctionRegistry::Add(const std::string& name, Fn fn) {
     return Status::Conflict("a function named '" + name + "' is registered already");
   }
   fns_.emplace(name, std::make_shared<const Fn>(std::move(fn)));
+  if (instant) instant_.insert(name);
   return Status::Ok();
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,15 +30,20 @@ class FunctionRegistry {
   // Checks a name against the rule above.
   static Status ValidateName(const std::string& name);
 
-  Status Add(const std::string& name, Fn fn);
+  // instant: the function returns at once, whatever its input (noop, echo),
+  // so the worker calls it on its loop thread instead of a pool thread: no
+  // thread hand-off for the calls that are nothing but overhead.
+  Status Add(const std::string& name, Fn fn, bool instant = false);
   // nullptr when there is no such function.
   std::shared_ptr<const Fn> Find(const std::string& name) const;
+  bool IsInstant(const std::string& name) const { return instant_.count(name) != 0; }
   bool empty() const { return fns_.empty(); }
   // Sorted.
   std::vector<std::string> Names() const;
 
  private:
   std::map<std::string, std::shared_ptr<const Fn>> fns_;
+  std::set<std::string> instant_;
 };
 
 }  // namespace leaseq::worker

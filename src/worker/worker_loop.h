@@ -101,6 +101,7 @@ class WorkerLoop {
   void SendHeartbeat(int64_t now);
   int Prefetch() const { return opt_.prefetch < 0 ? opt_.slots : opt_.prefetch; }
   Status StartFunction(int64_t attempt, const wire::Message& m, Attempt* a);
+  bool RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
   void OnAbort(const wire::Message& m);
   // Drops an attempt wherever it is: running (killed), queued, or its result.

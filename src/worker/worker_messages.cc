@@ -90,6 +90,7 @@ void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
   Attempt a;
   a.key = key;
+  if (s.ok() && RunInstantFunction(attempt, m, now)) return;
   if (s.ok()) {
     s = m.body.contains("fn") ? StartFunction(attempt, m, &a)
                               : StartCommand(attempt_no, m, &a);
@@ -101,6 +102,26 @@ void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
     return;
   }
   running_[attempt] = std::move(a);
+}
+
+// An instant function (noop, echo) runs here and now; false: not one.
+bool WorkerLoop::RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now) {
+  auto name = m.body.find("fn");
+  if (name == m.body.end() || !name->is_string() || opt_.functions == nullptr ||
+      !opt_.functions->IsInstant(name->get<std::string>())) {
+    return false;
+  }
+  std::shared_ptr<const Fn> f = opt_.functions->Find(name->get<std::string>());
+  ProcessOutcome outcome;
+  FnStatus st = (*f)(m.blobs.empty() ? std::string_view() : std::string_view(m.blobs[0]),
+                     &outcome.output);
+  if (st.ok()) {
+    outcome.exit_code = 0;
+  } else {
+    outcome.error = st.message();  // exit_code -1, as for pooled calls
+  }
+  SendResult(attempt, outcome, now);
+  return true;
 }
 
 // The call runs on a pool thread; PumpTasks() sends its result.
