@@ -77,10 +77,11 @@ CREATE TABLE attempts (
   error            TEXT
 );
 CREATE INDEX attempts_by_task ON attempts (task_id);
--- Reclaim: expired leases, without a scan.
-CREATE INDEX attempts_leases ON attempts (lease_expires_at) WHERE outcome = 'running';
--- A worker's running attempts (lost worker, heartbeat, goodbye).
-CREATE INDEX attempts_running_by_worker ON attempts (worker) WHERE outcome = 'running';
+-- The running attempts (the leases), by worker: a lost worker, a goodbye, a
+-- register; and reclaim, which reads this whole partial index for lapsed
+-- leases. It holds only running attempts (at most the workers' credit), so
+-- that read does not grow with the number of tasks or attempts stored.
+CREATE INDEX attempts_running ON attempts (worker) WHERE outcome = 'running';
 
 -- Counts of tasks by state, kept by triggers so that `status` never scans.
 CREATE TABLE task_state_counts (

@@ -1,6 +1,8 @@
 // Store: workers, leases (running attempts) and results.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
+
 #include "broker/store.h"
 #include "broker/store_internal.h"
 
@@ -120,21 +122,25 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       if (n <= 0) break;
       struct Picked {
         int64_t id;
+        int64_t priority;
         Assignment a;
         std::string input;
         bool has_deps;
       };
       std::vector<Picked> picked;
       {
-        // The partial index tasks_dispatch yields queued tasks of this queue
-        // in priority order; a task in retry backoff (ready_at) is skipped.
+        // One statement marks the batch running: the partial index
+        // tasks_dispatch yields this queue's queued tasks in priority order
+        // (a task in retry backoff, ready_at, is skipped).
         auto& q = Prepared(
-            "SELECT id, key, cmd, fn, input, attempts_count, dep_count FROM tasks "
-            "WHERE state = 'queued' AND queue = ? AND ready_at <= ? "
-            "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?))) "
-            "ORDER BY priority DESC, id LIMIT ?");
-        q.bind(1, queue);
-        q.bind(2, now);
+            "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
+            "updated_at = ?1 WHERE id IN (SELECT id FROM tasks "
+            "WHERE state = 'queued' AND queue = ?2 AND ready_at <= ?1 "
+            "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
+            "ORDER BY priority DESC, id LIMIT ?4) "
+            "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority");
+        q.bind(1, now);
+        q.bind(2, queue);
         q.bind(3, fns);
         q.bind(4, n);
         while (q.executeStep()) {
@@ -145,18 +151,17 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
           p.a.fn = ColumnText(q, 3);
           const auto& in = q.getColumn(4);
           p.input.assign(static_cast<const char*>(in.getBlob()), in.getBytes());
-          p.a.attempt_no = q.getColumn(5).getInt64() + 1;
+          p.a.attempt_no = q.getColumn(5).getInt64();
           p.has_deps = q.getColumn(6).getInt64() > 0;
+          p.priority = q.getColumn(7).getInt64();
           picked.push_back(std::move(p));
         }
       }
+      // RETURNING has no defined order: restore the dispatch order.
+      std::sort(picked.begin(), picked.end(), [](const Picked& x, const Picked& y) {
+        return x.priority != y.priority ? x.priority > y.priority : x.id < y.id;
+      });
       for (auto& p : picked) {
-        auto& u = Prepared(
-            "UPDATE tasks SET state = 'running', attempts_count = ?, updated_at = ? WHERE id = ?");
-        u.bind(1, p.a.attempt_no);
-        u.bind(2, now);
-        u.bind(3, p.id);
-        u.exec();
         auto& ins = Prepared(
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
             "lease_expires_at, unstarted) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)");
@@ -322,8 +327,8 @@ Status Store::ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* 
   return Guarded("expired leases", [&]() -> Status {
     out->clear();
     auto& q = Prepared(
-        "SELECT id, worker FROM attempts WHERE outcome = 'running' AND lease_expires_at <= ? "
-        "ORDER BY lease_expires_at LIMIT ?");
+        "SELECT id, worker FROM attempts INDEXED BY attempts_running "
+        "WHERE outcome = 'running' AND lease_expires_at <= ? LIMIT ?");
     q.bind(1, now);
     q.bind(2, limit);
     while (q.executeStep()) out->push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString()});
@@ -334,8 +339,8 @@ Status Store::ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* 
 Status Store::HonourLeases(int64_t floor) {
   return Guarded("honour leases", [&]() -> Status {
     auto& q = Prepared(
-        "UPDATE attempts SET lease_expires_at = ? WHERE outcome = 'running' "
-        "AND lease_expires_at < ?");
+        "UPDATE attempts INDEXED BY attempts_running SET lease_expires_at = ? "
+        "WHERE outcome = 'running' AND lease_expires_at < ?");
     q.bind(1, floor);
     q.bind(2, floor);
     q.exec();
