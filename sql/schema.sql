@@ -24,7 +24,7 @@ CREATE TABLE tasks (
   ready_at        INTEGER NOT NULL DEFAULT 0,  -- not dispatched before (retry backoff)
   result          BLOB,               -- stdout of the successful attempt
   error           TEXT,
-  spec            TEXT    NOT NULL,   -- canonical fields, for idempotent resubmission
+  spec            TEXT    NOT NULL,   -- canonical fields but input, for idempotent resubmission
   created_at      INTEGER NOT NULL,
   updated_at      INTEGER NOT NULL
 );

@@ -132,12 +132,18 @@ Status Store::Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_i
 
 Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   if (t.key.empty()) return Status::Invalid("a task has no key");
-  const std::string fields = CanonicalFields(t);
+  // The input is compared as bytes, not kept twice: spec holds the rest.
+  TaskSpec without_input = t;
+  without_input.input.clear();
+  const std::string fields = CanonicalFields(without_input);
   {
-    auto& q = Prepared("SELECT spec FROM tasks WHERE key = ?");
+    auto& q = Prepared("SELECT spec, input FROM tasks WHERE key = ?");
     q.bind(1, t.key);
     if (q.executeStep()) {
-      if (q.getColumn(0).getString() == fields) return Status::Ok();  // idempotent
+      const auto& in = q.getColumn(1);
+      const bool same_input =
+          std::string_view(static_cast<const char*>(in.getBlob()), in.getBytes()) == t.input;
+      if (q.getColumn(0).getString() == fields && same_input) return Status::Ok();  // idempotent
       return Status::Conflict("task '" + t.key + "' already exists with different fields");
     }
   }

@@ -47,6 +47,17 @@ TEST_F(StoreTest, ResubmitWithSameFieldsIsANoOp) {
   EXPECT_TRUE(Claim("w1").empty());
 }
 
+TEST_F(StoreTest, ResubmitWithDifferentInputIsAConflictSameInputANoOp) {
+  TaskSpec t = Task("a");
+  t.input = std::string("in\0put", 6);
+  ASSERT_OK(Submit({t}));
+  ASSERT_OK(Submit({t}));
+  TaskSpec other = t;
+  other.input = "input";
+  EXPECT_EQ(Submit({other}).code(), Status::Code::kConflict);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 1);
+}
+
 TEST_F(StoreTest, ResubmitWithDifferentFieldsIsAConflictAtItsIndex) {
   ASSERT_OK(Submit({Task("a")}));
   TaskSpec changed = Task("a");
