@@ -64,5 +64,14 @@ fuzz:
 	$(MAKE) deps DEB_PACKAGES="$(DEB_PACKAGES) $(FUZZ_PACKAGES)"
 	fuzz/run.sh --seconds $(FUZZ_SECONDS)
 
+# The benchmark suite (bench/, docs/benchmarks.md): leaseq against Dask and
+# beanstalkd measured in the same run, one table. BENCH_ARGS=--quick for a
+# smoke check (< 2 min); the full run takes about 15 minutes.
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_ARGS ?=
+bench: build
+	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+	$(BENCH_PYTHON) bench/leaseq_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
+
 clean:
 	rm -rf $(BUILD_DIR) build-asan
