@@ -2,6 +2,8 @@
 #include "broker/broker.h"
 
 #include <algorithm>
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "common/config.h"
@@ -151,6 +153,12 @@ void Broker::Pass() {
   }
   Flush(committed, error);
   SendHeartbeats();
+  if (trim_memory_) {
+    // The freed JSON of a large submission would otherwise stay in the
+    // heap: RSS would follow the largest submission, not the work.
+    malloc_trim(0);
+    trim_memory_ = false;
+  }
 }
 
 void Broker::Flush(bool committed, const std::string& commit_error) {

@@ -97,6 +97,9 @@ class Broker {
   int64_t last_reclaim_ms_ = 0;
   // Group commit at work: printed when the broker stops.
   int64_t passes_ = 0, commits_ = 0, messages_ = 0;
+  // A large submission was handled: give its parsing memory back to the
+  // system after the pass, so that RSS does not keep the peak.
+  bool trim_memory_ = false;
   bool leases_stale_ = false;  // a pass was rolled back: renewals were lost
 };
 

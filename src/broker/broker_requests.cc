@@ -3,10 +3,16 @@
 
 namespace leaseq {
 
+namespace {
+// Submissions at least this large are followed by malloc_trim().
+constexpr size_t kTrimAfterTasks = 1000;
+}  // namespace
+
 Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
   auto it = m.body.find("tasks");
   if (it == m.body.end() || !it->is_array()) return Status::Invalid("field 'tasks' must be a list");
   std::vector<TaskSpec> tasks(it->size());
+  if (tasks.size() >= kTrimAfterTasks) trim_memory_ = true;
   for (size_t i = 0; i < it->size(); ++i) {
     Status s = ParseTaskJson((*it)[i], &tasks[i]);
     if (s.ok() && tasks[i].key.empty()) s = Status::Invalid("missing field 'key'");
