@@ -122,6 +122,7 @@ class Checker {
       r_.liveness = j.at("liveness").get<int>();
       r_.allowed_failures = j.at("allowed_failures").get<int>();
       log_path_ = j.at("side_effect_log").get<std::string>();
+      drain_ms_ = j.value("drain_timeout_ms", 25000);
       r_.window_start_ms = j.value("window_start_ms", int64_t{0});
       r_.window_end_ms = j.value("window_end_ms", int64_t{0});
       r_.run_end_ms = j.value("run_end_ms", int64_t{0});
@@ -685,9 +686,10 @@ class Checker {
         events[f.target].push_back({f.t, f.end, WorkerEvent::kStopped,
                                     "SIGSTOP " + Ms(f.t, base_) + ".." + Ms(f.end, base_)});
       } else if (f.kind == files::kWorkerTerm) {
-        // A drain lasts up to the drain timeout plus the ack wait; a stopped
-        // worker's SIGTERM waits for its SIGCONT. Bounded generously.
-        events[f.target].push_back({f.t, f.t + 60000, WorkerEvent::kDrained, "SIGTERM " + Ms(f.t, base_)});
+        // A drain lasts up to the drain timeout, plus the ack wait (2 s),
+        // plus a SIGSTOP the SIGTERM may wait behind (4 s at most), plus a margin.
+        events[f.target].push_back({f.t, f.t + drain_ms_ + 8000, WorkerEvent::kDrained,
+                                    "SIGTERM " + Ms(f.t, base_)});
       }
     }
     for (const auto& [task_id, at] : attempts_) {
@@ -712,7 +714,12 @@ class Checker {
         const WorkerEvent* inside = nullptr;
         const WorkerEvent* before = nullptr;
         for (const auto& ev : events[a.worker]) {
-          const bool overlaps = ev.from <= end && ev.to >= s;
+          // A drain explains only what the draining process held: an attempt
+          // leased before the SIGTERM (a draining worker takes no new work,
+          // and its successor is a new process).
+          const bool overlaps = ev.type == WorkerEvent::kDrained
+                                    ? s <= ev.from && ev.from <= end && end <= ev.to
+                                    : ev.from <= end && ev.to >= s;
           if (overlaps && (inside == nullptr || ev.type < inside->type)) inside = &ev;
           if (!overlaps && ev.from < s && ev.from >= s - phantom_window) before = &ev;
         }
@@ -830,6 +837,7 @@ class Checker {
   std::string dir_;
   CheckReport& r_;
   std::string log_path_;
+  int64_t drain_ms_ = 25000;
   int64_t base_ = 0;
   std::vector<std::string> order_;
   std::unordered_map<std::string, TaskDef> manifest_;

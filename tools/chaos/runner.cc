@@ -46,7 +46,9 @@ constexpr int64_t kSubmitRetryMs = 300;
 constexpr int64_t kBrokerStopTimeoutMs = 15000;
 constexpr int64_t kStartupTimeoutMs = 20000;
 constexpr int64_t kStallMs = 150;
-constexpr int64_t kStuckMs = 20000;  // a live worker process unregistered this long is stuck  // a 10 ms sleep that took this long: a stall
+constexpr int64_t kStuckMs = 20000;
+// leaseq-submit gives up after 3 tries of 2.5 s: one that runs this long hangs.
+constexpr int64_t kSubmitHangMs = 60000;  // a live worker process unregistered this long is stuck  // a 10 ms sleep that took this long: a stall
 
 struct PlannedFault {
   int64_t at_ms = 0;  // from the start of the window
@@ -434,9 +436,20 @@ class Runner {
       return;
     }
     stuck_since_.resize(names_.size(), 0);
+    no_child_since_.resize(names_.size(), now);
+    reported_childless_.resize(names_.size(), false);
     stuck_pid_.resize(names_.size(), 0);
     for (size_t i = 0; i < names_.size(); ++i) {
       const pid_t child = nannies_[i] != nullptr && nannies_[i]->Running() ? NannyChild(nannies_[i]->pid()) : 0;
+      // A nanny restarts a dead worker within its backoff (5 s at most).
+      if (child > 0 || nannies_[i] == nullptr || !nannies_[i]->Running()) {
+        no_child_since_[i] = now;
+      } else if (now - no_child_since_[i] >= kStuckMs && !reported_childless_[i]) {
+        reported_childless_[i] = true;
+        Finding("nanny not restarting its worker", names_[i] + ": no worker process for " +
+                                                       std::to_string(kStuckMs / 1000) + " s (see logs/worker-" +
+                                                       names_[i] + ".log)");
+      }
       const auto row = rows.find(names_[i]);
       const bool registered = row != rows.end() && row->second.first == child && row->second.second == "alive";
       if (child <= 0 || registered || stopped_.count(i) != 0 || child != stuck_pid_[i] ||
@@ -532,7 +545,19 @@ class Runner {
         s.done = true;
         continue;
       }
-      if (s.child->Running()) continue;
+      if (s.child->Running()) {
+        if (now - s.started >= kSubmitHangMs) {
+          Finding("leaseq-submit hung", s.batch + " try " + std::to_string(s.tries) + ": still running after " +
+                                            std::to_string(kSubmitHangMs / 1000) + " s; killed" +
+                                            (s.retry_until_ok ? ", trying again" : ""));
+          s.child->Signal(SIGKILL);
+          s.child->WaitExit(2000);
+          s.child.reset();
+          s.next_try = now;
+          if (!s.retry_until_ok) s.done = true;
+        }
+        continue;
+      }
       const int code = s.child->exit_code();
       if (code == 0 && !s.is_wave) {  // how long a client takes: for the next kills' timing
         client_ms_ = 0.8 * client_ms_ + 0.2 * static_cast<double>(now - s.started);
@@ -812,7 +837,9 @@ class Runner {
   int64_t last_stuck_check_ = 0, broker_down_at_ = 0;
   std::vector<int64_t> stuck_since_;
   std::vector<pid_t> stuck_pid_;
-  std::set<pid_t> reported_stuck_;  // how long a leaseq-submit usually takes (moving average)
+  std::set<pid_t> reported_stuck_;
+  std::vector<int64_t> no_child_since_;
+  std::vector<bool> reported_childless_;  // how long a leaseq-submit usually takes (moving average)
   int injected_ = 0, skipped_ = 0;
   std::map<std::string, int64_t> counts_;
   bool counts_ok_ = false;
