@@ -1028,6 +1028,7 @@ def main():
     atexit.register(PROCS.kill_all)
     cmdline = shlex.join([os.path.relpath(sys.argv[0], os.getcwd())] + sys.argv[1:])
     log(f"leaseq bench ({'quick' if args.quick else 'full'}), temp dir {bench.tmp}")
+    version = leaseq_version()  # the tree as it was when the run started
     rc = 0
     try:
         bench.run()
@@ -1047,7 +1048,7 @@ def main():
     print()
     print(f"leaseq benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"machine:  {machine()}")
-    print(f"leaseq:   {leaseq_version()}, binaries in {bench.bindir}")
+    print(f"leaseq:   {version} (source tree at the start), binaries in {bench.bindir}")
     print(f"peers:    Dask/distributed {v['dask']}, beanstalkd {v['beanstalkd']}; SQLite {v.get('sqlite', '?')}")
     print(f"command:  {cmdline}   ({'quick' if args.quick else 'full'}; {bench.runs} run(s) per figure, "
           f"the 1M-task group {bench.big_runs}, Dask default {bench.dask_default_runs}; "

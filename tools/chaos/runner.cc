@@ -319,6 +319,7 @@ class Runner {
       return false;
     }
     broker_up_ = true;
+    broker_started_at_ = SteadyMs();
     return true;
   }
 
@@ -421,24 +422,27 @@ class Runner {
     return static_cast<pid_t>(child);
   }
 
-  // A worker process that lives (not frozen by us) but has not been
-  // registered for kStuckMs while the broker was up is stuck: it does no
-  // work, and its nanny does not restart it. Reported once per process.
+  // A worker process that lives (not frozen by us) but stays unregistered
+  // while the broker is up is stuck: it does no work, and its nanny does not
+  // replace it. Counted only from kReconnectGraceMs after each broker start
+  // (a healthy worker is back by then), summed over restarts, reported once
+  // per process at kStuckMs.
   void CheckStuckWorkers() {
     const int64_t now = SteadyMs();
-    if (now - last_stuck_check_ < 1000) return;
+    const int64_t elapsed = now - last_stuck_check_;
+    if (elapsed < 1000) return;
     last_stuck_check_ = now;
-    if (!broker_up_) broker_down_at_ = now;
     std::map<std::string, std::pair<int64_t, std::string>> rows;
     if (!Query("SELECT name, pid, state FROM workers", [&](SQLite::Statement& q) {
           rows[q.getColumn(0).getString()] = {q.getColumn(1).getInt64(), q.getColumn(2).getString()};
         })) {
       return;
     }
-    stuck_since_.resize(names_.size(), 0);
+    const bool broker_settled = broker_up_ && now - broker_started_at_ >= kReconnectGraceMs;
+    unregistered_ms_.resize(names_.size(), 0);
+    stuck_pid_.resize(names_.size(), 0);
     no_child_since_.resize(names_.size(), now);
     reported_childless_.resize(names_.size(), false);
-    stuck_pid_.resize(names_.size(), 0);
     for (size_t i = 0; i < names_.size(); ++i) {
       const pid_t child = nannies_[i] != nullptr && nannies_[i]->Running() ? NannyChild(nannies_[i]->pid()) : 0;
       // A nanny restarts a dead worker within its backoff (5 s at most).
@@ -452,16 +456,18 @@ class Runner {
       }
       const auto row = rows.find(names_[i]);
       const bool registered = row != rows.end() && row->second.first == child && row->second.second == "alive";
-      if (child <= 0 || registered || stopped_.count(i) != 0 || child != stuck_pid_[i] ||
-          now - broker_down_at_ < kStuckMs) {
+      if (child <= 0 || registered || child != stuck_pid_[i]) {
         stuck_pid_[i] = child;
-        stuck_since_[i] = now;
+        unregistered_ms_[i] = 0;
         continue;
       }
-      if (now - stuck_since_[i] >= kStuckMs && reported_stuck_.insert(child).second) {
-        Finding("worker stuck", names_[i] + ": process " + std::to_string(child) + " alive but not registered for " +
-                                    std::to_string(kStuckMs / 1000) + " s while the broker was up (" +
-                                    std::to_string(ProcFds(child)) + " open fds; see logs/worker-" + names_[i] + ".log)");
+      if (!broker_settled || stopped_.count(i) != 0) continue;
+      unregistered_ms_[i] += elapsed;
+      if (unregistered_ms_[i] >= kStuckMs && reported_stuck_.insert(child).second) {
+        Finding("worker stuck", names_[i] + ": process " + std::to_string(child) + " alive but unregistered for " +
+                                    std::to_string(unregistered_ms_[i] / 1000) + " s while the broker was up (" +
+                                    std::to_string(ProcFds(child)) + " open fds; see logs/worker-" + names_[i] +
+                                    ".log, around " + Rel() + ")");
       }
     }
   }
@@ -834,8 +840,8 @@ class Runner {
   bool wave_in_flight_ = false;
   int client_batches_ = 0;
   double client_ms_ = 30;
-  int64_t last_stuck_check_ = 0, broker_down_at_ = 0;
-  std::vector<int64_t> stuck_since_;
+  int64_t last_stuck_check_ = 0, broker_started_at_ = 0;
+  std::vector<int64_t> unregistered_ms_;
   std::vector<pid_t> stuck_pid_;
   std::set<pid_t> reported_stuck_;
   std::vector<int64_t> no_child_since_;
