@@ -429,9 +429,11 @@ Status HandshakeMonitor::Attach(zmq::context_t& context, zmq::socket_t& s,
   const int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
   if (zmq_socket_monitor(s.handle(), address.c_str(), events) != 0) {
+    watched_ = nullptr;
     return Status::Unavailable(std::string("cannot monitor the socket: ") +
                                zmq_strerror(zmq_errno()));
   }
+  watched_ = s.handle();
   try {
     auto pair = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pair);
     pair->set(zmq::sockopt::linger, 0);
@@ -441,6 +443,11 @@ Status HandshakeMonitor::Attach(zmq::context_t& context, zmq::socket_t& s,
     return Status::Unavailable(std::string("cannot monitor the socket: ") + e.what());
   }
   return Status::Ok();
+}
+
+void HandshakeMonitor::Stop() {
+  if (watched_ != nullptr) zmq_socket_monitor(watched_, nullptr, 0);
+  watched_ = nullptr;
 }
 
 void HandshakeMonitor::Detach() {

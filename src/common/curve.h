@@ -189,6 +189,11 @@ class HandshakeMonitor {
                 const std::string& endpoint);
   // Stops reading (closes the PAIR); Attach() may be called again.
   void Detach();
+  // Stops the monitoring on the watched socket, which must still be open.
+  // Call it before closing that socket: libzmq's I/O thread sends monitor
+  // events with a blocking send, so an event for a PAIR already closed
+  // would block that thread for good (the worker could never register again).
+  void Stop();
   // For zmq::poll (ZMQ_POLLIN); nullptr when not attached.
   void* handle() const { return pair_ ? pair_->handle() : nullptr; }
 
@@ -202,6 +207,7 @@ class HandshakeMonitor {
 
  private:
   std::unique_ptr<zmq::socket_t> pair_;
+  void* watched_ = nullptr;  // the monitored socket, until Stop()
   ClientSettings settings_;
   std::string endpoint_;
   int failures_in_a_row_ = 0;

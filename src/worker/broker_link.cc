@@ -39,6 +39,7 @@ Status BrokerLink::Open(int64_t now_ms) {
 }
 
 void BrokerLink::Close(int linger_ms) {
+  if (socket_) monitor_.Stop();  // before the PAIR goes: see HandshakeMonitor::Stop
   monitor_.Detach();
   if (!socket_) return;
   socket_->set(zmq::sockopt::linger, linger_ms);

@@ -45,10 +45,13 @@ constexpr int64_t kCountsEveryMs = 200;
 constexpr int64_t kSubmitRetryMs = 300;
 constexpr int64_t kBrokerStopTimeoutMs = 15000;
 constexpr int64_t kStartupTimeoutMs = 20000;
-constexpr int64_t kStallMs = 150;
-constexpr int64_t kStuckMs = 20000;
+constexpr int64_t kStallMs = 150;  // a 10 ms sleep that took this long: a stall
+constexpr int64_t kStuckMs = 20000;  // a live worker process unregistered this long is stuck
+// After a broker start, a healthy worker is registered again within this time
+// (its reconnect backoff is 2 s at most).
+constexpr int64_t kReconnectGraceMs = 4000;
 // leaseq-submit gives up after 3 tries of 2.5 s: one that runs this long hangs.
-constexpr int64_t kSubmitHangMs = 60000;  // a live worker process unregistered this long is stuck  // a 10 ms sleep that took this long: a stall
+constexpr int64_t kSubmitHangMs = 60000;
 
 struct PlannedFault {
   int64_t at_ms = 0;  // from the start of the window
