@@ -17,7 +17,7 @@ Client::Client(std::string endpoint, int timeout_ms, int tries, curve::ClientSet
       next_id_(static_cast<int64_t>(std::random_device{}() & 0x7fffffff)) {}
 
 Status Client::Call(wire::Message request, wire::Message* reply) {
-  // Declared before the sockets: closed after each of them.
+  // Declared before the sockets: its PAIR is closed after each of them.
   curve::HandshakeMonitor monitor;
   for (int attempt = 0; attempt < tries_; ++attempt) {
     const int64_t id = next_id_++;
@@ -28,6 +28,12 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
     curve::ApplyClient(socket, curve_);
     // Best effort: without a monitor a refusal is only a timeout.
     (void)monitor.Attach(context_, socket, curve_, endpoint_);
+    // Destroyed before the socket on every way out of this try: monitoring
+    // must stop while the socket is open (see HandshakeMonitor::Stop).
+    struct StopMonitor {
+      curve::HandshakeMonitor& m;
+      ~StopMonitor() { m.Stop(); }
+    } stop_monitor{monitor};
     try {
       socket.connect(endpoint_);
     } catch (const zmq::error_t& e) {
