@@ -165,6 +165,11 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
       CheckStatus(store_->WorkerGone(name, now, &released));
       std::fprintf(stderr, "leaseq-broker: worker %s left (%d attempt(s) released)\n", name.c_str(),
                    released);
+      // Acknowledged after the commit: until then the worker waits (and,
+      // after a broker restart, registers and says goodbye again).
+      Reply(w.routing_id, wire::Make(wire::Command::kAck, {{"attempts", nlohmann::json::array()},
+                                                           {"goodbye", true}}),
+            true);
       workers_.Remove(name);
       work_changed_ = true;
       return;

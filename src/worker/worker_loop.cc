@@ -16,7 +16,8 @@ namespace {
 using wire::Command;
 using nlohmann::json;
 
-// After the drain, how long the worker waits for the acks of its results.
+// After the drain, the worker waits for the acks of its results and of its
+// goodbye for the rest of its drain timeout, and at least this long.
 constexpr int64_t kAckWaitMs = 2000;
 // Longest poll: bounds how late a timer without its own deadline runs
 // (a finished command's pipe grace, the resending of results).
@@ -81,9 +82,15 @@ Status WorkerLoop::Run() {
     HandleTimers(now);
   }
   KillAndReleaseAll();  // normally nothing is left; a second signal may leave some
-  if (link_.is_open()) link_.Send(wire::Make(Command::kGoodbye));
+  if (goodbye_acked_) {
+    Log("exit: goodbye acknowledged");
+  } else {
+    // Best effort: if it arrives, the broker releases what we held.
+    if (link_.is_open()) link_.Send(wire::Make(Command::kGoodbye));
+    Log("exit: goodbye not acknowledged (" + std::to_string(results_.size()) +
+        " result(s) unacknowledged); unless it arrives, what this worker held is reclaimed as lost");
+  }
   link_.Close(kGoodbyeLingerMs);
-  Log("exit: goodbye sent, " + std::to_string(results_.size()) + " result(s) unacknowledged");
   return Status::Ok();
 }
 
@@ -173,9 +180,10 @@ void WorkerLoop::HandleMessages(int64_t now) {
       case Command::kAck: OnAck(m); break;
       case Command::kReregister:
         // Several messages sent before the broker restarted each draw a
-        // reregister: one register per heartbeat period is enough.
+        // reregister: one register per heartbeat period is enough
+        // (HandleTimers sends it).
         welcomed_ = false;
-        if (now - register_sent_ms_ >= heartbeat_ms_) SendRegister(now);
+        register_wanted_ = true;
         break;
       case Command::kError:
         {
@@ -196,7 +204,8 @@ void WorkerLoop::HandleTimers(int64_t now) {
     case BrokerLink::Event::kReopened: SendRegister(now); break;
     case BrokerLink::Event::kNone: break;
   }
-  if (welcomed_ && now >= next_heartbeat_ms_) {
+  if (register_wanted_ && now - register_sent_ms_ >= heartbeat_ms_) SendRegister(now);
+  if (welcomed_ && phase_ != Phase::kLeaving && now >= next_heartbeat_ms_) {
     // Always, not only when idle: the heartbeat is what renews the leases
     // of the attempts it lists, and results do not.
     SendHeartbeat(now);
@@ -215,10 +224,17 @@ void WorkerLoop::HandleTimers(int64_t now) {
     }
     KillAndReleaseAll();
     phase_ = Phase::kFlushing;
-    phase_deadline_ms_ = now + kAckWaitMs;
+    phase_deadline_ms_ = std::max(phase_deadline_ms_, now + kAckWaitMs);
+    if (!welcomed_) {
+      Log("the broker is unreachable: waiting up to " + std::to_string(phase_deadline_ms_ - now) +
+          " ms to hand back what this worker held (a second signal leaves now)");
+    }
   }
-  if (phase_ == Phase::kFlushing &&
-      ((results_.empty() && unsent_releases_.empty()) || now >= phase_deadline_ms_)) {
+  if (phase_ == Phase::kFlushing && welcomed_ && results_.empty() && unsent_releases_.empty()) {
+    link_.Send(wire::Make(Command::kGoodbye));
+    phase_ = Phase::kLeaving;
+  }
+  if ((phase_ == Phase::kFlushing || phase_ == Phase::kLeaving) && now >= phase_deadline_ms_) {
     phase_ = Phase::kDone;
   }
 }

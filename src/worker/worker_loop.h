@@ -15,8 +15,9 @@
 //    is abandoned, runs to its end on its thread, and its output is dropped);
 //  - SIGTERM/SIGINT: drain (ready 0; running commands and calls get
 //    drain_timeout_ms, then commands are killed, calls abandoned, and both
-//    released; results delivered, acks awaited ~2 s; goodbye; Run() returns
-//    Ok). A second signal cuts the drain short. Abandoned calls may still run
+//    released; results delivered and acknowledged, goodbye acknowledged,
+//    waiting for the broker the rest of drain_timeout_ms but at least 2 s;
+//    Run() returns Ok). A second signal cuts the drain short. Abandoned calls may still run
 //    after Run() returned (FunctionPool::CallsInProgress()).
 //
 // Run() installs process-wide signal handlers (SignalPipe) and forks the
@@ -74,7 +75,9 @@ class WorkerLoop {
   Status Run();
 
  private:
-  enum class Phase { kRunning, kDraining, kFlushing, kDone };
+  // kFlushing: results and releases not yet delivered; kLeaving: goodbye
+  // sent, its ack awaited.
+  enum class Phase { kRunning, kDraining, kFlushing, kLeaving, kDone };
   // Exactly one of runner (a command) and call (a function) is set.
   // Destroying an attempt kills its command or abandons its call.
   struct Attempt {
@@ -130,6 +133,7 @@ class WorkerLoop {
   bool pool_ready_ = false;             // the last poll saw its eventfd readable
   bool welcomed_ = false;  // the current socket was welcomed
   int64_t register_sent_ms_ = -1;
+  bool register_wanted_ = false;  // a reregister came: register when allowed
   int heartbeat_ms_;
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;
@@ -144,6 +148,7 @@ class WorkerLoop {
   std::vector<int64_t> unsent_releases_;      // released while offline
   Phase phase_ = Phase::kRunning;
   int64_t phase_deadline_ms_ = 0;
+  bool goodbye_acked_ = false;
 };
 
 // A random hex id, made once per process: the worker's `session`.

@@ -32,7 +32,8 @@ class FakeBroker {
   const std::string& endpoint() const { return endpoint_; }
 
   // Waits for the next message of this command, answering the worker with
-  // heartbeats meanwhile (unless silent). Other messages are kept in seen.
+  // heartbeats meanwhile (unless silent) and its goodbye with an ack (if
+  // ack_goodbye). Other messages are kept in seen.
   bool Next(Command want, wire::Message* out, std::chrono::milliseconds limit = 10s) {
     const auto deadline = Clock::now() + limit;
     while (Clock::now() < deadline) {
@@ -49,6 +50,9 @@ class FakeBroker {
         EXPECT_TRUE(decoded.ok()) << decoded.message();
         peer_ = rid;
         seen.push_back(m);
+        if (m.command == Command::kGoodbye && ack_goodbye) {
+          Send(wire::Make(Command::kAck, {{"attempts", json::array()}, {"goodbye", true}}));
+        }
         if (m.command == want) {
           *out = m;
           return true;
@@ -79,6 +83,7 @@ class FakeBroker {
   }
 
   bool silent = false;
+  bool ack_goodbye = true;
   std::vector<wire::Message> seen;
   std::string peer_;
 
@@ -430,6 +435,40 @@ TEST_F(WorkerLoopTest, DrainTimeoutReleasesAFunctionStillRunningAndDropsItsResul
   WaitNoCalls();
   EXPECT_EQ(FunctionPool::CallsInProgress(), 0);
   EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+}
+
+TEST_F(WorkerLoopTest, GoodbyeAnsweredByReregisterIsSaidAgainAfterRegistering) {
+  Start(1, /*drain_timeout_ms=*/5000);
+  Registered();
+  broker_.ack_goodbye = false;
+  kill(getpid(), SIGTERM);
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  // As a restarted broker does: it does not know this connection.
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  EXPECT_EQ(m.body["slots"], 0);
+  EXPECT_EQ(m.body["running"], json::array());
+  broker_.ack_goodbye = true;
+  broker_.Welcome();
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_TRUE(status_.ok());
+}
+
+TEST_F(WorkerLoopTest, UnacknowledgedGoodbyeLeavesAfterTheAckWait) {
+  Start(1, /*drain_timeout_ms=*/100);
+  Registered();
+  broker_.ack_goodbye = false;
+  const auto start = Clock::now();
+  kill(getpid(), SIGTERM);
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, 1900ms);  // waited for the ack at least 2 s
+  EXPECT_LT(took, 5s);
+  EXPECT_TRUE(status_.ok());
 }
 
 }  // namespace

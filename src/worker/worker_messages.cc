@@ -39,6 +39,8 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
     link_.Send(r.message);
     r.sent_ms = now;
   }
+  // A goodbye answered by reregister (the broker restarted): say it again.
+  if (phase_ == Phase::kLeaving) phase_ = Phase::kFlushing;
 }
 
 void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
@@ -172,6 +174,11 @@ void WorkerLoop::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
   for (int64_t id : ids) results_.erase(id);
+  auto goodbye = m.body.find("goodbye");
+  if (phase_ == Phase::kLeaving && goodbye != m.body.end() && *goodbye == true) {
+    goodbye_acked_ = true;
+    phase_ = Phase::kDone;
+  }
 }
 
 void WorkerLoop::SendRegister(int64_t now) {
@@ -187,6 +194,7 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"running", HeldIds()}};
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
+  register_wanted_ = false;
 }
 
 void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "harness.h"
 
 namespace leaseq::testing {
@@ -43,6 +45,42 @@ TEST_P(BrokerRestart, NothingLostNothingTwice) {
       << "running at stop: " << running_at_stop;
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT sum(suspicious) FROM tasks"), 0);
   EXPECT_EQ(Query(cluster.db(), "PRAGMA integrity_check"), "ok");
+}
+
+// A worker told to stop while the broker is down waits for it (within its
+// drain timeout) to hand back what it held: no blame, and its goodbye lands.
+TEST(BrokerRestartDrain, WorkerStoppedWhileBrokerDownHandsBackWithoutBlame) {
+  Cluster cluster(kFastBroker);
+  cluster.StartBroker();
+  Process& w1 = cluster.StartWorker({"--slots", "1", "--prefetch", "2", "--name", "w1",
+                                     "--drain-timeout-ms", "15000"});
+  std::string lines;
+  const int n = 6;
+  for (int i = 0; i < n; ++i) {
+    lines += "{\"key\": \"d" + std::to_string(i) + "\", \"cmd\": [\"sh\", \"-c\", \"sleep 0.5; echo $0\", \"" +
+             std::to_string(i) + "\"]}\n";
+  }
+  ASSERT_EQ(cluster.Submit({"--file", "-"}, lines).exit_code, 0);
+  // One running and two prefetched on w1.
+  ASSERT_TRUE(WaitFor([&] { return cluster.CountState("running") == 3; }, 30s));
+  cluster.StopBroker(SIGKILL);
+  w1.Signal(SIGTERM);
+  ASSERT_TRUE(WaitFor([&] { return w1.Stderr().find("draining") != std::string::npos; }, 10s));
+  // The broker's downtime is the scenario, not a wait for a condition: longer
+  // than the 2 s a drained worker used to wait before leaving.
+  std::this_thread::sleep_for(3s);
+  ASSERT_TRUE(w1.running()) << w1.Stderr();
+  cluster.StartBroker();
+  ASSERT_TRUE(w1.WaitExit(20s)) << w1.Stderr();
+  EXPECT_EQ(w1.exit_code(), 0);
+  EXPECT_NE(w1.Stderr().find("goodbye acknowledged"), std::string::npos) << w1.Stderr();
+  cluster.StartWorker({"--slots", "2", "--name", "w2"});
+  ASSERT_TRUE(WaitFor([&] { return cluster.CountState("done") == n; }, 60s)) << cluster.broker().Stderr();
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'lost'"), 0);
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'released'"), 2)
+      << "the two prefetched tasks";
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT sum(suspicious) FROM tasks"), 0);
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM workers WHERE name = 'w1' AND state = 'alive'"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, BrokerRestart, ::testing::Values(SIGKILL, SIGTERM),
