@@ -50,6 +50,10 @@ class BrokerLink {
   enum class Event { kNone, kLost, kReopened };
   // Applies the silence and reconnect timers.
   Event Tick(int64_t now_ms, int64_t silence_limit_ms);
+  // The socket is open and the broker was heard less than limit ago.
+  bool HeardWithin(int64_t now_ms, int64_t limit_ms) const {
+    return socket_ != nullptr && now_ms - last_heard_ms_ < limit_ms;
+  }
   // A welcome came: the next reconnect starts from the initial backoff.
   void ResetBackoff();
   // When Tick() next has something to do (for the poll timeout).

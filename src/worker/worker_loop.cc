@@ -75,7 +75,17 @@ Status WorkerLoop::Run() {
   SendRegister(now);
   while (phase_ != Phase::kDone) {
     Poll(now);
+    const int64_t before = now;
     now = clock_.SteadyMs();
+    if (now - before > kMaxPollMs + SilenceLimitMs()) {
+      // Stopped (SIGSTOP, a suspended VM) past our leases: the broker may
+      // have declared us lost. Start nothing until a new welcome says which
+      // tasks are still ours; what the socket holds is from before.
+      Log("frozen for " + std::to_string(now - before) + " ms: registering again");
+      welcomed_ = false;
+      register_wanted_ = true;
+      register_sent_ms_ = -1;  // at once
+    }
     HandleSignals(now);
     PumpTasks(now);
     HandleMessages(now);

@@ -58,7 +58,9 @@ void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
     Release({attempt});  // draining
     return;
   }
-  if (static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
+  // Not welcomed: a task from before a freeze or a broker restart, perhaps
+  // leased elsewhere since; it waits for the next welcome's verdict.
+  if (welcomed_ && static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
     StartTask(attempt, m, now);
   } else if (static_cast<int>(queue_.size()) < Prefetch()) {
     queue_.emplace_back(attempt, m);
@@ -68,7 +70,11 @@ void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
 }
 
 void WorkerLoop::StartQueued(int64_t now) {
-  while (phase_ == Phase::kRunning && !queue_.empty() &&
+  // A prefetched task starts only while we know it is still ours: a worker
+  // thawed after SIGSTOP, or offline, may have been declared lost meanwhile
+  // and its tasks leased elsewhere; the next welcome says (abandon[]).
+  const bool leases_current = welcomed_ && link_.HeardWithin(now, SilenceLimitMs());
+  while (phase_ == Phase::kRunning && leases_current && !queue_.empty() &&
          static_cast<int>(running_.size()) < opt_.slots) {
     auto [attempt, m] = std::move(queue_.front());
     queue_.pop_front();

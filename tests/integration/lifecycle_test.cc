@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "harness.h"
 
 namespace leaseq::testing {
@@ -86,6 +90,35 @@ TEST_F(Lifecycle, FrozenWorkerIsLostItsTaskFinishesElsewhereAndItsLateResultChan
   EXPECT_EQ(cluster.Ctl({"result", "t"}).out, "attempt 2\n");
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE task_key = 't' AND outcome = 'done'"), 1);
   EXPECT_EQ(Query(cluster.db(), "SELECT worker FROM attempts WHERE task_key = 't' AND outcome = 'done'"), "w2");
+}
+
+TEST_F(Lifecycle, ThawedWorkerDoesNotStartThePrefetchedTasksItWasLostWith) {
+  // w1: 2 slots and (by default) 2 prefetched. Each start appends a line.
+  const std::string log = cluster.dir().File("starts.log");
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(cluster.Submit({"--key", "p" + std::to_string(i), "--", "sh", "-c",
+                              "echo \"$LEASEQ_TASK_KEY $LEASEQ_ATTEMPT\" >> " + log + "; sleep 1"})
+                  .exit_code,
+              0);
+  }
+  ASSERT_TRUE(WaitFor([&] { return QueryInt(cluster.db(), "SELECT count(*) FROM tasks WHERE state = 'running'") == 4; }, 20s));
+  Process& w1 = *cluster.workers()[0];
+  w1.Signal(SIGSTOP);
+  cluster.StartWorker({"--slots", "4", "--name", "w2"});
+  ASSERT_TRUE(WaitFor([&] { return cluster.CountState("done") == 4; }, 30s));
+  w1.Signal(SIGCONT);
+  ASSERT_TRUE(WaitFor([&] { return w1.Stderr().find("frozen for") != std::string::npos &&
+                                   Query(cluster.db(), "SELECT state FROM workers WHERE name = 'w1'") == "alive"; },
+                      10s))
+      << w1.Stderr();
+  // Its two running commands ran on while it was frozen; its two prefetched
+  // tasks never started on it (they ran on w2 only).
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'lost'"), 2);
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'released'"), 2);
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  EXPECT_EQ(lines.size(), 6u) << ::testing::PrintToString(lines);
 }
 
 }  // namespace
