@@ -118,8 +118,8 @@ void Broker::Pass() {
     if (begun.ok()) {
       Handle(routing_id, m);
     } else if (m.body.contains("id")) {
-      Reply(routing_id, wire::MakeError("the broker cannot use its database now: " + begun.message(),
-                                        m.body["id"]), false);
+      Reply(routing_id, wire::MakeUnavailable("the broker cannot use its database now: " + begun.message(),
+                                              m.body["id"]), false);
     }
   }
   if (begun.ok()) {
@@ -166,7 +166,7 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
     if (out.needs_commit && !committed) {
       // The change was not stored: a client learns why; a worker sends again.
       if (out.message.command == wire::Command::kReply && out.message.body.contains("id")) {
-        transport::Send(socket_, wire::MakeError("not stored: " + commit_error, out.message.body["id"]),
+        transport::Send(socket_, wire::MakeUnavailable("not stored: " + commit_error, out.message.body["id"]),
                         out.routing_id);
       }
       continue;

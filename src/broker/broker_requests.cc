@@ -120,6 +120,7 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
   if (s.code() == Status::Code::kIoError) CheckStatus(s);
   nlohmann::json err = {{"message", s.message()}};
   if (!id.is_null()) err["id"] = id;
+  if (s.code() == Status::Code::kIoError) err["unavailable"] = true;
   if (reply.contains("index")) err["index"] = reply["index"];
   Reply(routing_id, wire::Make(wire::Command::kError, std::move(err)), false);
 }

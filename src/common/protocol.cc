@@ -96,6 +96,12 @@ Message MakeError(const std::string& message, const nlohmann::json& id) {
   return Make(Command::kError, std::move(body));
 }
 
+Message MakeUnavailable(const std::string& message, const nlohmann::json& id) {
+  Message m = MakeError(message, id);
+  m.body["unavailable"] = true;
+  return m;
+}
+
 Status GetInt(const nlohmann::json& body, const char* field, int64_t* out) {
   auto it = body.find(field);
   if (it == body.end() || !it->is_number_integer()) {

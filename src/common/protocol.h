@@ -74,6 +74,10 @@ Status Decode(const std::vector<std::string>& frames, Message* out);
 Message Make(Command c, nlohmann::json body = nlohmann::json::object(),
              std::vector<std::string> blobs = {});
 Message MakeError(const std::string& message, const nlohmann::json& id = nullptr);
+// An error that says nothing was stored because the broker cannot write now
+// (full disk, unwritable file): the same request may succeed later.
+// Body: `message`, `id`, `unavailable: true`.
+Message MakeUnavailable(const std::string& message, const nlohmann::json& id = nullptr);
 
 // Typed reads of body fields that report a clear error instead of throwing.
 Status GetInt(const nlohmann::json& body, const char* field, int64_t* out);

@@ -116,7 +116,7 @@ TEST_F(DiskFull, SubmissionFailsClearlyBrokerSurvivesAndRecovers) {
   Fill();
   // A submission that cannot fit: refused, clearly, and nothing of it stored.
   auto big = cluster.Submit({"--file", "-"}, BigTask("big", kBigInput));
-  EXPECT_NE(big.exit_code, 0) << big.out;
+  EXPECT_EQ(big.exit_code, 3) << big.out << big.err;  // the broker's trouble, not bad input
   EXPECT_NE(Lower(big.err).find("disk"), std::string::npos) << big.err;
   EXPECT_NE(Lower(big.err).find("full"), std::string::npos) << big.err;
   std::fprintf(stderr, "[disk full] leaseq-submit exit %d: %s", big.exit_code, big.err.c_str());
@@ -125,6 +125,7 @@ TEST_F(DiskFull, SubmissionFailsClearlyBrokerSurvivesAndRecovers) {
   auto small = cluster.Submit({"--key", "small", "--", "echo", "small"});
   std::fprintf(stderr, "[disk full] small submission: exit %d %s", small.exit_code, small.err.c_str());
   if (small.exit_code != 0) {
+    EXPECT_EQ(small.exit_code, 3) << small.err;
     EXPECT_NE(Lower(small.err).find("disk"), std::string::npos) << small.err;
   }
 

@@ -7,8 +7,9 @@
 //      the broker, or a cancel/retry that could not change every key
 //   2  bad usage or bad input: flags, a malformed task file, a submission the
 //      broker refused as invalid (nothing of it is stored)
-//   3  broker unreachable (no answer within timeout x tries), or it answered
-//      something this client cannot use (a refused status request, a bad reply)
+//   3  broker unreachable (no answer within timeout x tries), unable to
+//      store anything now (its disk is full: nothing was stored, try again
+//      later), or it answered something this client cannot use (a bad reply)
 //   4  local output error: the result could not be written to stdout
 #pragma once
 

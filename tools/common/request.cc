@@ -26,7 +26,9 @@ CallResult Request(Client& client, wire::Command command, nlohmann::json body) {
   } else if (r.reply.command == wire::Command::kError && BodyMessage(r.reply) == s.message()) {
     // Call copies the broker's message into the Status; a decoding failure
     // has its own wording, so equality tells the two apart.
-    r.outcome = CallOutcome::kRefused;
+    auto unavailable = r.reply.body.find("unavailable");
+    r.outcome = unavailable != r.reply.body.end() && *unavailable == true ? CallOutcome::kUnavailable
+                                                                          : CallOutcome::kRefused;
   } else {
     r.outcome = CallOutcome::kBadReply;
   }

@@ -4,6 +4,8 @@
 //   kOk           the broker answered `reply`; CallResult::reply holds it
 //   kRefused      the broker answered `error`; reply.body holds its fields
 //                 (`message`, and e.g. `index` for a refused submission)
+//   kUnavailable  the broker answered `error` with `unavailable`: it could
+//                 not store anything now (full disk); try again later
 //   kUnreachable  no answer within timeout x tries, or the broker refused
 //                 the connection itself (CURVE: unknown key, no key, wrong
 //                 broker key; the message says which)
@@ -20,7 +22,7 @@
 
 namespace leaseq::tools {
 
-enum class CallOutcome { kOk, kRefused, kUnreachable, kBadReply };
+enum class CallOutcome { kOk, kRefused, kUnavailable, kUnreachable, kBadReply };
 
 struct CallResult {
   CallOutcome outcome = CallOutcome::kBadReply;

@@ -43,7 +43,7 @@ Status PollOnce(Client& client, const std::vector<std::string>& keys, size_t chu
         {"keys", std::vector<std::string>(keys.begin() + static_cast<ptrdiff_t>(at),
                                           keys.begin() + static_cast<ptrdiff_t>(end))}};
     CallResult r = Request(client, wire::Command::kStates, std::move(body));
-    if (r.outcome == CallOutcome::kUnreachable) {
+    if (r.outcome == CallOutcome::kUnreachable || r.outcome == CallOutcome::kUnavailable) {
       *outage = true;
       return Status::Unavailable(r.message);
     }
