@@ -8,8 +8,8 @@ function(embed_sql out)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} "-DINPUTS=${joined}"
-            -P ${CMAKE_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
-    DEPENDS ${inputs} ${CMAKE_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
+            -P ${PROJECT_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
+    DEPENDS ${inputs} ${PROJECT_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
     COMMENT "Embedding SQL schema"
     VERBATIM)
   add_custom_target(leaseq_sql DEPENDS ${out})
