@@ -1,18 +1,11 @@
 #include "harness.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdlib.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -31,91 +24,16 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
-namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& env, int in_fd, int out_fd, int err_fd) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  dup2(in_fd, 0);
-  dup2(out_fd, 1);
-  dup2(err_fd, 2);
-  for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(binary.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  execv(binary.c_str(), argv.data());
-  _exit(127);
-}
-
-int OpenFile(const std::string& path, int flags) { return open(path.c_str(), flags | O_CLOEXEC, 0644); }
-
-}  // namespace
-
 Process::Process(const std::string& binary, const std::vector<std::string>& args,
                  const std::string& log_prefix, const std::map<std::string, std::string>& env)
     : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
-  int in = OpenFile("/dev/null", O_RDONLY);
-  int out = OpenFile(out_path_, O_WRONLY | O_CREAT | O_TRUNC);
-  int err = OpenFile(err_path_, O_WRONLY | O_CREAT | O_TRUNC);
-  pid_ = Spawn(binary, args, env, in, out, err);
-  close(in);
-  close(out);
-  close(err);
+  test_support::ChildOptions o;
+  o.stdout_path = out_path_;
+  o.stderr_path = err_path_;
+  o.env = env;
+  std::string error;
+  if (!child_.Start(binary, args, o, &error)) throw std::runtime_error(error);
 }
-
-Process::~Process() {
-  if (running()) {
-    kill(pid_, SIGKILL);
-    WaitExit(std::chrono::seconds(5));
-  }
-}
-
-void Process::Signal(int sig) {
-  if (!exited_) kill(pid_, sig);
-}
-
-bool Process::running() {
-  if (exited_) return false;
-  int status = 0;
-  pid_t r = waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    exited_ = true;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    term_signal_ = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    return false;
-  }
-  return true;
-}
-
-bool Process::WaitExit(std::chrono::milliseconds timeout) {
-  return WaitFor([this] { return !running(); }, timeout);
-}
-
-std::string Process::Stdout() const { return ReadFile(out_path_); }
-std::string Process::Stderr() const { return ReadFile(err_path_); }
 
 CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env, const std::string& stdin_text,
@@ -124,24 +42,22 @@ CommandResult RunCommand(const std::string& binary, const std::vector<std::strin
   {
     std::ofstream(dir.File("stdin"), std::ios::binary) << stdin_text;
   }
-  int in = OpenFile(dir.File("stdin"), O_RDONLY);
-  int out = OpenFile(dir.File("out"), O_WRONLY | O_CREAT | O_TRUNC);
-  int err = OpenFile(dir.File("err"), O_WRONLY | O_CREAT | O_TRUNC);
-  pid_t pid = Spawn(binary, args, env, in, out, err);
-  close(in);
-  close(out);
-  close(err);
+  test_support::ChildOptions o;
+  o.stdin_path = dir.File("stdin");
+  o.stdout_path = dir.File("out");
+  o.stderr_path = dir.File("err");
+  o.env = env;
   CommandResult r;
-  int status = 0;
-  bool done = WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-  if (!done) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
+  test_support::ChildProcess child;
+  if (!child.Start(binary, args, o, &r.err)) return r;
+  if (!child.WaitExit(timeout)) {
+    child.Signal(SIGKILL);
+    child.WaitExit(std::chrono::seconds(5));
     r.err = "(timed out)\n";
   }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(dir.File("out"));
-  r.err += ReadFile(dir.File("err"));
+  r.exit_code = child.exit_code();
+  r.out = test_support::ReadFile(dir.File("out"));
+  r.err += test_support::ReadFile(dir.File("err"));
   return r;
 }
 

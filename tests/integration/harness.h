@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/testing/child_process.h"
+
 namespace leaseq::testing {
 
 // The directory of the built binaries (build/bin).
@@ -30,31 +32,27 @@ class TempDir {
   std::string path_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
+using test_support::FreePort;
 
-// A child process with stdout and stderr in files. Killed (SIGKILL) when
-// destroyed if still running.
+// A child process (test_support::ChildProcess) with stdout and stderr in
+// files named after log_prefix. Killed (SIGKILL) when destroyed if still
+// running.
 class Process {
  public:
   Process(const std::string& binary, const std::vector<std::string>& args,
           const std::string& log_prefix, const std::map<std::string, std::string>& env = {});
-  ~Process();
-  pid_t pid() const { return pid_; }
-  void Signal(int sig);
+  pid_t pid() const { return child_.pid(); }
+  void Signal(int sig) { child_.Signal(sig); }
   // Waits for exit until the deadline; true when it exited. Sets the status.
-  bool WaitExit(std::chrono::milliseconds timeout);
-  bool running();
-  int exit_code() const { return exit_code_; }  // -1 if killed by a signal
-  int term_signal() const { return term_signal_; }
-  std::string Stdout() const;
-  std::string Stderr() const;
+  bool WaitExit(std::chrono::milliseconds timeout) { return child_.WaitExit(timeout); }
+  bool running() { return child_.Running(); }
+  int exit_code() const { return child_.exit_code(); }  // -1 if killed by a signal
+  int term_signal() const { return child_.term_signal(); }
+  std::string Stdout() const { return test_support::ReadFile(out_path_); }
+  std::string Stderr() const { return test_support::ReadFile(err_path_); }
 
  private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
-  int term_signal_ = 0;
+  test_support::ChildProcess child_;
   std::string out_path_, err_path_;
 };
 

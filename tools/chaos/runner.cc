@@ -317,7 +317,7 @@ class Runner {
                         {"--db", db_path_, "--bind", endpoint_, "--heartbeat-ms",
                          std::to_string(opt_.heartbeat_ms), "--liveness", std::to_string(opt_.liveness),
                          "--allowed-failures", std::to_string(opt_.allowed_failures)},
-                        "", LogPath("broker.log"), &why)) {
+                        AppendTo("", LogPath("broker.log")), &why)) {
       if (error != nullptr) *error = "cannot start the broker: " + why;
       return false;
     }
@@ -335,7 +335,7 @@ class Runner {
                   {"--broker", endpoint_, "--nanny", "--slots", std::to_string(opt_.slots), "--name", name,
                    "--heartbeat-ms", std::to_string(opt_.heartbeat_ms), "--drain-timeout-ms",
                    std::to_string(opt_.drain_timeout_ms)},
-                  "", LogPath("worker-" + name + ".log"), &why)) {
+                  AppendTo("", LogPath("worker-" + name + ".log")), &why)) {
       Finding("cannot start a nanny", name + ": " + why);
     }
     nannies_[static_cast<size_t>(i)] = std::move(c);
@@ -347,8 +347,8 @@ class Runner {
     all.insert(all.end(), args.begin(), args.end());
     Child c;
     std::string why;
-    if (!c.Start(opt_.bin + "/leaseq-ctl", all, "", "", &why)) return -1;
-    if (!c.WaitExit(5000)) return -1;
+    if (!c.Start(opt_.bin + "/leaseq-ctl", all, {}, &why)) return -1;
+    if (!c.WaitExit(std::chrono::milliseconds(5000))) return -1;
     return c.exit_code();
   }
 
@@ -517,8 +517,8 @@ class Runner {
     s.err_path = base + ".err";
     s.child = std::make_unique<Child>();
     std::string why;
-    if (!s.child->Start(opt_.bin + "/leaseq-submit", {"--broker", endpoint_, "--file", s.file}, s.keys_path,
-                        s.err_path, &why)) {
+    if (!s.child->Start(opt_.bin + "/leaseq-submit", {"--broker", endpoint_, "--file", s.file},
+                        AppendTo(s.keys_path, s.err_path), &why)) {
       Finding("cannot start leaseq-submit", why);
       s.child.reset();
       s.next_try = SteadyMs() + kSubmitRetryMs;
@@ -542,7 +542,7 @@ class Runner {
       }
       if (s.kill_at >= 0 && now >= s.kill_at && s.child->Running()) {
         s.child->Signal(SIGKILL);
-        s.child->WaitExit(2000);
+        s.child->WaitExit(std::chrono::milliseconds(2000));
         const bool printed = !ReadFile(s.keys_path).empty();
         FaultRecord({{"t", WallMs()},
                      {"kind", files::kClientKill},
@@ -560,7 +560,7 @@ class Runner {
                                             std::to_string(kSubmitHangMs / 1000) + " s; killed" +
                                             (s.retry_until_ok ? ", trying again" : ""));
           s.child->Signal(SIGKILL);
-          s.child->WaitExit(2000);
+          s.child->WaitExit(std::chrono::milliseconds(2000));
           s.child.reset();
           s.next_try = now;
           if (!s.retry_until_ok) s.done = true;
@@ -650,11 +650,11 @@ class Runner {
       Mark("broker.log", f.kind);
       broker_->Signal(term ? SIGTERM : SIGKILL);
       ++injected_;
-      if (!broker_->WaitExit(kBrokerStopTimeoutMs)) {
+      if (!broker_->WaitExit(std::chrono::milliseconds(kBrokerStopTimeoutMs))) {
         Finding("broker did not stop", "no exit " + std::to_string(kBrokerStopTimeoutMs) + " ms after " +
                                            (term ? "SIGTERM" : "SIGKILL") + "; killing it");
         broker_->Signal(SIGKILL);
-        broker_->WaitExit(5000);
+        broker_->WaitExit(std::chrono::milliseconds(5000));
       } else if (term && broker_->exit_code() != 0) {
         Finding("broker SIGTERM: not a clean exit", broker_->Describe() + " (see logs/broker.log)");
       }
@@ -786,21 +786,21 @@ class Runner {
     for (size_t i = 0; i < nannies_.size(); ++i) {
       auto& n = nannies_[i];
       if (n == nullptr) continue;
-      if (!n->WaitExit(wait)) {
+      if (!n->WaitExit(std::chrono::milliseconds(wait))) {
         Finding("nanny did not stop", names_[i] + ": still running " + std::to_string(wait) +
                                           " ms after SIGTERM; killing it");
         n->Signal(SIGKILL);
-        n->WaitExit(5000);
+        n->WaitExit(std::chrono::milliseconds(5000));
       } else if (n->exit_code() != 0) {
         Finding("nanny did not stop cleanly", names_[i] + ": " + n->Describe());
       }
     }
     if (broker_up_) {
       broker_->Signal(SIGTERM);
-      if (!broker_->WaitExit(kBrokerStopTimeoutMs)) {
+      if (!broker_->WaitExit(std::chrono::milliseconds(kBrokerStopTimeoutMs))) {
         Finding("broker did not stop", "no exit after the final SIGTERM; killing it");
         broker_->Signal(SIGKILL);
-        broker_->WaitExit(5000);
+        broker_->WaitExit(std::chrono::milliseconds(5000));
       } else if (broker_->exit_code() != 0) {
         Finding("broker SIGTERM: not a clean exit", "final stop: " + broker_->Describe());
       }
@@ -809,7 +809,7 @@ class Runner {
     for (auto& s : subs_) {
       if (s->child != nullptr && s->child->Running()) {
         s->child->Signal(SIGKILL);
-        s->child->WaitExit(2000);
+        s->child->WaitExit(std::chrono::milliseconds(2000));
       }
     }
     run_end_wall_ = WallMs();
