@@ -1,35 +1,61 @@
 // Broker: requests from leaseq-submit and leaseq-ctl.
+#include <algorithm>
+#include <string_view>
+
 #include "broker/broker.h"
 
 namespace leaseq {
 
 namespace {
 // Submissions at least this large are followed by malloc_trim().
-constexpr size_t kTrimAfterTasks = 1000;
+constexpr int64_t kTrimAfterTasks = 1000;
 }  // namespace
 
 Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
+  // Two forms (docs/protocol.md): tasks[] in the body, or JSON Lines in
+  // blob 0. The second is parsed a line at a time as it is stored, so a
+  // million tasks cost the broker their text, not a JSON tree of them.
   auto it = m.body.find("tasks");
-  if (it == m.body.end() || !it->is_array()) return Status::Invalid("field 'tasks' must be a list");
-  std::vector<TaskSpec> tasks(it->size());
-  if (tasks.size() >= kTrimAfterTasks) trim_memory_ = true;
-  for (size_t i = 0; i < it->size(); ++i) {
-    Status s = ParseTaskJson((*it)[i], &tasks[i]);
-    if (s.ok() && tasks[i].key.empty()) s = Status::Invalid("missing field 'key'");
-    if (!s.ok()) {
-      (*reply)["index"] = i;
-      return s;
-    }
+  const bool lines = it == m.body.end() && !m.blobs.empty();
+  if (!lines && (it == m.body.end() || !it->is_array())) {
+    return Status::Invalid("field 'tasks' must be a list (or blob 0 JSON Lines)");
   }
+  size_t i = 0;                  // tasks[]: the next element
+  std::string_view rest;         // JSON Lines: what is left to read
+  if (lines) rest = m.blobs[0];
+  std::vector<std::string> keys;  // tasks[] only: echoed in the reply
+  Store::TaskSource next = [&](TaskSpec* t, bool* done) {
+    *t = TaskSpec();
+    Status s;
+    if (lines) {
+      while (!rest.empty() && rest.front() == '\n') rest.remove_prefix(1);
+      *done = rest.empty();
+      if (*done) return Status::Ok();
+      const size_t eol = std::min(rest.find('\n'), rest.size());
+      s = ParseTaskLine(std::string(rest.substr(0, eol)), t);
+      rest.remove_prefix(eol);
+    } else {
+      *done = i == it->size();
+      if (*done) return Status::Ok();
+      s = ParseTaskJson((*it)[i++], t);
+      if (s.ok()) keys.push_back(t->key);
+    }
+    if (s.ok() && t->key.empty()) s = Status::Invalid("missing field 'key'");
+    return s;
+  };
   int bad_index = -1;
-  Status s = store_->Submit(tasks, clock_->WallMs(), &bad_index);
+  int64_t count = 0;
+  Status s = store_->Submit(next, clock_->WallMs(), &bad_index, &count);
+  if (count >= kTrimAfterTasks) trim_memory_ = true;
   if (!s.ok()) {
     if (bad_index >= 0) (*reply)["index"] = bad_index;
     return s;
   }
-  nlohmann::json keys = nlohmann::json::array();
-  for (const auto& t : tasks) keys.push_back(t.key);
-  (*reply)["keys"] = std::move(keys);
+  if (lines) {
+    (*reply)["count"] = count;
+  } else {
+    (*reply)["keys"] = std::move(keys);
+  }
   work_changed_ = true;
   return Status::Ok();
 }

@@ -112,15 +112,33 @@ void Store::Rollback() {
 }
 
 Status Store::Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_index) {
+  size_t i = 0;
+  int64_t count = 0;
+  return Submit(
+      [&](TaskSpec* t, bool* end) {
+        *end = i == tasks.size();
+        if (!*end) *t = tasks[i++];
+        return Status::Ok();
+      },
+      now, bad_index, &count);
+}
+
+Status Store::Submit(const TaskSource& next, int64_t now, int* bad_index, int64_t* count) {
   *bad_index = -1;
+  *count = 0;
   Status s = Guarded("submit", [&]() -> Status {
     db_->exec("SAVEPOINT submit");
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  for (size_t i = 0; i < tasks.size() && s.ok(); ++i) {
-    s = Guarded("submit", [&]() { return SubmitOne(tasks[i], now); });
-    if (!s.ok()) *bad_index = static_cast<int>(i);
+  TaskSpec t;
+  while (s.ok()) {
+    bool done = false;
+    s = next(&t, &done);
+    if (s.ok() && done) break;
+    if (s.ok()) s = Guarded("submit", [&]() { return SubmitOne(t, now); });
+    if (!s.ok()) *bad_index = static_cast<int>(*count);
+    if (s.ok()) ++*count;
   }
   Status end = Guarded("submit", [&]() -> Status {
     if (!s.ok()) db_->exec("ROLLBACK TO submit");

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -89,6 +90,12 @@ class Store {
   // of the task at fault (or -1). An existing key with the same fields is a
   // no-op; with other fields an error.
   Status Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_index);
+  // The same, one task at a time: next(&task, &end) yields a task, or sets
+  // end after the last one, or returns an error (which refuses the
+  // submission at that index). Memory does not grow with the submission.
+  // *count: the tasks stored (or met before the error).
+  using TaskSource = std::function<Status(TaskSpec* task, bool* end)>;
+  Status Submit(const TaskSource& next, int64_t now, int* bad_index, int64_t* count);
 
   // --- workers ---
   // Inserts or updates the workers row (state alive). *same_session tells a

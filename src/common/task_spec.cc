@@ -92,6 +92,21 @@ nlohmann::json TaskToJson(const TaskSpec& t) {
   return j;
 }
 
+std::string TaskToLine(const TaskSpec& t) {
+  nlohmann::json j = {{"key", t.key}};
+  if (t.fn.empty()) {
+    j["cmd"] = t.cmd;
+  } else {
+    j["fn"] = t.fn;
+  }
+  if (!t.input.empty()) j["input"] = t.input;
+  if (!t.after.empty()) j["after"] = t.after;
+  if (t.retries != 0) j["retries"] = t.retries;
+  if (t.priority != 0) j["priority"] = t.priority;
+  if (t.queue != TaskSpec().queue) j["queue"] = t.queue;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string CanonicalFields(const TaskSpec& t) {
   nlohmann::json j = TaskToJson(t);
   j.erase("key");

@@ -35,6 +35,11 @@ Status ParseTaskLine(const std::string& line, TaskSpec* out);
 // The task as a JSON object, every field present (the form on the wire).
 nlohmann::json TaskToJson(const TaskSpec& t);
 
+// One line of JSON Lines (no newline) that ParseTaskLine reads back as t:
+// the fields at their defaults are left out. The compact form of a
+// submission on the wire (blob 0 of `submit`).
+std::string TaskToLine(const TaskSpec& t);
+
 // Everything but the key, as canonical JSON text: two submissions of the
 // same key are the same task exactly when these are equal.
 std::string CanonicalFields(const TaskSpec& t);

@@ -50,3 +50,31 @@ TEST(TaskSpec, GeneratedKeysDiffer) { EXPECT_NE(GenerateKey(), GenerateKey()); }
 
 }  // namespace
 }  // namespace leaseq
+
+namespace leaseq {
+namespace {
+
+TEST(TaskSpec, LineReadsBackAsTheSameTaskAndLeavesDefaultsOut) {
+  TaskSpec plain;
+  plain.key = "k1";
+  plain.cmd = {"echo", "a b"};
+  EXPECT_EQ(TaskToLine(plain), R"({"cmd":["echo","a b"],"key":"k1"})");
+  TaskSpec full;
+  full.key = "k2";
+  full.fn = "echo";
+  full.input = "line\n\"quoted\"";
+  full.after = {"k1", "k0"};
+  full.retries = 2;
+  full.priority = -3;
+  full.queue = "gpu";
+  for (const TaskSpec& t : {plain, full}) {
+    TaskSpec back;
+    ASSERT_TRUE(ParseTaskLine(TaskToLine(t), &back).ok()) << TaskToLine(t);
+    EXPECT_EQ(back.key, t.key);
+    EXPECT_EQ(CanonicalFields(back), CanonicalFields(t));
+    EXPECT_EQ(TaskToLine(t).find('\n'), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace leaseq

@@ -69,6 +69,27 @@ TEST_F(ProtocolAbuse, MalformedMessagesGetAnErrorAndChangeNothing) {
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM workers"), 0);
 }
 
+TEST_F(ProtocolAbuse, JsonLinesSubmissionIsAllOrNothingAndNamesTheBadLine) {
+  // The form leaseq-submit sends: JSON Lines in blob 0 (docs/protocol.md).
+  const std::string good = "{\"key\": \"a\", \"cmd\": [\"true\"]}\n{\"key\": \"b\", \"fn\": \"noop\", \"after\": [\"a\"]}\n";
+  for (const std::string& bad_line : {std::string("{not json"), std::string("{\"key\": \"c\"}"),
+                                      std::string("{\"cmd\": [\"x\"]}"),
+                                      std::string("{\"key\": \"c\", \"cmd\": [\"x\"], \"after\": [\"nope\"]}")}) {
+    Send({"LEASEQ1", "submit", R"({"id": 9})", good + bad_line + "\n"});
+    auto reply = Receive();
+    ASSERT_EQ(reply.size(), 3u);
+    EXPECT_EQ(reply[1], "error") << bad_line;
+    EXPECT_NE(reply[2].find("\"index\":2"), std::string::npos) << bad_line << ": " << reply[2];
+  }
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM tasks"), 0);
+  Send({"LEASEQ1", "submit", R"({"id": 10})", good});
+  auto reply = Receive();
+  ASSERT_EQ(reply.size(), 3u);
+  EXPECT_EQ(reply[1], "reply") << reply[2];
+  EXPECT_NE(reply[2].find("\"count\":2"), std::string::npos) << reply[2];
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM tasks"), 2);
+}
+
 TEST_F(ProtocolAbuse, WorkerCommandsFromAStrangerAreAnsweredWithReregister) {
   Send({"LEASEQ1", "result", R"({"attempt": 1, "exit_code": 0})", "forged"});
   auto reply = Receive();

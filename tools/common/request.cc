@@ -12,12 +12,13 @@ std::string BodyMessage(const wire::Message& m) {
 }
 }  // namespace
 
-CallResult Request(Client& client, wire::Command command, nlohmann::json body) {
+CallResult Request(Client& client, wire::Command command, nlohmann::json body,
+                   std::vector<std::string> blobs) {
   CallResult r;
   // Client::Call leaves an `error` reply in *reply; preset another command
   // so that "the broker said error" can be told from "nothing decoded".
   r.reply.command = wire::Command::kReply;
-  Status s = client.Call(wire::Make(command, std::move(body)), &r.reply);
+  Status s = client.Call(wire::Make(command, std::move(body), std::move(blobs)), &r.reply);
   r.message = s.message();
   if (s.ok()) {
     r.outcome = CallOutcome::kOk;

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/client.h"
 #include "common/protocol.h"
@@ -32,7 +33,8 @@ struct CallResult {
 };
 
 CallResult Request(Client& client, wire::Command command,
-                   nlohmann::json body = nlohmann::json::object());
+                   nlohmann::json body = nlohmann::json::object(),
+                   std::vector<std::string> blobs = {});
 
 // Whether ZeroMQ accepts endpoint for connect(). Checked before the first
 // request so that a typo is reported as bad usage, not as an outage.

@@ -72,9 +72,13 @@ Status TaskFromFlags(const Flags& f, const CLI::App& app, TaskSpec* out) {
 // refusal ("tasks.jsonl:3"), or is empty for a task given by flags.
 int Submit(Client& client, const std::vector<TaskSpec>& tasks,
            const std::function<std::string(size_t)>& where) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& t : tasks) list.push_back(TaskToJson(t));
-  CallResult r = Request(client, wire::Command::kSubmit, {{"tasks", std::move(list)}});
+  // JSON Lines in blob 0, one line per task (so the broker's `index` is ours).
+  std::string lines;
+  for (const auto& t : tasks) {
+    lines += TaskToLine(t);
+    lines += '\n';
+  }
+  CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(), {std::move(lines)});
   if (r.outcome == CallOutcome::kRefused) {
     auto index = r.reply.body.find("index");
     if (index != r.reply.body.end() && index->is_number_integer() && index->get<int64_t>() >= 0 &&
