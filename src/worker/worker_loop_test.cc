@@ -471,5 +471,31 @@ TEST_F(WorkerLoopTest, UnacknowledgedGoodbyeLeavesAfterTheAckWait) {
   EXPECT_TRUE(status_.ok());
 }
 
+TEST_F(WorkerLoopTest, ADrainingWorkerSaysNoSlotsAgainWhenItGetsATaskOrAWelcome) {
+  Start(1, /*drain_timeout_ms=*/5000);
+  Registered();
+  broker_.Task(40, {"sleep", "30"});
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({40}));
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));
+  EXPECT_EQ(m.body["slots"], 0);
+  // A broker that missed that (it restarted, or had the register from before
+  // the drain) sends a task: no slots, said again, before the release.
+  broker_.Task(41, {"true"});
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));
+  EXPECT_EQ(m.body["slots"], 0);
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({41}));
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  EXPECT_EQ(m.body["slots"], 0);
+  broker_.Welcome();
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));
+  EXPECT_EQ(m.body["slots"], 0);
+}
+
 }  // namespace
 }  // namespace leaseq::worker

@@ -41,6 +41,8 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   }
   // A goodbye answered by reregister (the broker restarted): say it again.
   if (phase_ == Phase::kLeaving) phase_ = Phase::kFlushing;
+  // Draining: a register sent before the drain began may have offered slots.
+  if (phase_ != Phase::kRunning) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
 }
 
 void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
@@ -55,7 +57,10 @@ void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
     if (id == attempt) return;
   }
   if (phase_ != Phase::kRunning) {
-    Release({attempt});  // draining
+    // Draining. Say so again first: otherwise a broker that believes we have
+    // slots leases the released task straight back (a lease/release storm).
+    if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+    Release({attempt});
     return;
   }
   // Not welcomed: a task from before a freeze or a broker restart, perhaps
