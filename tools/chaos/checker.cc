@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -28,6 +29,9 @@ constexpr size_t kExamplesKept = 20;
 // It learns within the lease TTL (heartbeat x liveness), or at once from the
 // nanny; this margin covers the rest.
 constexpr int64_t kPhantomMarginMs = 1000;
+// A worker hands a task back only when it drains (or is over its credit):
+// more often than this for one task is a lease/release storm, not chance.
+constexpr int kMaxReleasesByOneWorker = 10;
 
 struct DbTask {
   int64_t id = 0;
@@ -481,6 +485,18 @@ class Checker {
             r_.Violation("unexpected failed attempt",
                          key + " (" + KindName(def.kind) + ") #" + std::to_string(a.attempt_no) + " on " +
                              a.worker + ": " + Quote(a.error));
+          }
+        }
+      }
+      // A task handed back over and over by one worker: the broker kept
+      // leasing it to a worker that would not run it (a lease/release storm).
+      {
+        std::map<std::string, int> released;
+        for (const auto& a : at) {
+          if (a.outcome == "released" && ++released[a.worker] == kMaxReleasesByOneWorker + 1) {
+            r_.Violation("released again and again by one worker",
+                         key + ": more than " + std::to_string(kMaxReleasesByOneWorker) + " attempts on " +
+                             a.worker + " released");
           }
         }
       }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dag.h"
+#include "process.h"
 #include "leaseq_schema_sql.h"
 #include "workdir.h"
 
@@ -201,6 +202,19 @@ TEST_F(CheckerTest, OverlappingAttempts) {
   Fault({{"t", 950}, {"kind", "worker-kill"}, {"target", "w3"}, {"pid", 1}});
   CheckReport r = Run();
   EXPECT_EQ(r.violation_counts["overlapping attempts (two leases at once)"], 1) << Categories(r);
+}
+
+TEST_F(CheckerTest, ReleasedAgainAndAgainByOneWorkerIsAStorm) {
+  // tA's done attempt becomes #12, after 11 attempts w3 handed back.
+  Sql("UPDATE attempts SET attempt_no = 12 WHERE task_key = 'tA'");
+  std::string log = ReadFile(log_);
+  for (size_t at; (at = log.find("tA 1 ")) != std::string::npos;) log.replace(at, 5, "tA 12 ");
+  std::ofstream(log_, std::ios::trunc) << log;
+  for (int i = 1; i <= 11; ++i) Attempt(1, "tA", i, "w3", 900 + i, 900 + i, "released", -1);
+  Sql("UPDATE attempts SET id = id - 1000 WHERE task_key = 'tA' AND outcome = 'released'");
+  CheckReport r = Run();
+  EXPECT_EQ(r.violation_counts["released again and again by one worker"], 1) << Categories(r);
+  EXPECT_EQ(r.violations(), 1) << Categories(r);
 }
 
 TEST_F(CheckerTest, SuspicionCountsOnlyLostAttempts) {
