@@ -11,7 +11,7 @@ BENCH_PACKAGES := python3-distributed beanstalkd
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan fuzz chaos clean
+.PHONY: all deps build test demo bench asan release fuzz chaos clean
 
 all: build
 
@@ -35,10 +35,12 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The whole suite, then again under ASan+UBSan.
+# The whole suite, then again under ASan+UBSan, then a Release (-O3) build
+# with its unit tests: every build type a user may pick must build.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 	$(MAKE) asan
+	$(MAKE) release
 
 demo: build
 	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
@@ -58,6 +60,12 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 300 -E "^chaos"
 
+# A Release build (what packagers and users build) and its unit tests.
+release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
+	cmake --build build-release -j $(JOBS)
+	cd build-release && ctest --output-on-failure -j $(JOBS) --timeout 300 -L unit
+
 # The libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each, in build-fuzz/;
 # a crash is kept in tests/fuzz/<target>/ (docs/fuzzing.md).
 fuzz:
@@ -74,4 +82,4 @@ bench: build
 	$(BENCH_PYTHON) bench/leaseq_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-release

@@ -76,7 +76,7 @@ std::string Broker::endpoint() const { return socket_.get(zmq::sockopt::last_end
 Status Broker::Run(int stop_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
+    transport::Poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
     if (items[1].revents & ZMQ_POLLIN) break;
     Pass();
   }

@@ -180,10 +180,11 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
 }
 
 void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m) {
-  std::string name;
+  std::string name, why;
   int64_t pid = 0;
   Status s = wire::GetString(m.body, "name", &name);
   if (s.ok()) s = wire::GetInt(m.body, "pid", &pid);
+  if (s.ok() && m.body.contains("why")) s = wire::GetString(m.body, "why", &why);
   const nlohmann::json id = m.body.value("id", nlohmann::json(nullptr));
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad lost notice: " + s.message(), id), false);
@@ -192,7 +193,7 @@ void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m)
   int64_t known_pid = 0;
   std::string state;
   if (store_->WorkerPid(name, &known_pid, &state).ok() && known_pid == pid && state == "alive") {
-    LoseWorker(name, "its nanny saw process " + std::to_string(pid) + " die");
+    LoseWorker(name, why.empty() ? "its nanny saw process " + std::to_string(pid) + " die" : why);
   }
   Reply(routing_id, wire::Make(wire::Command::kReply, {{"id", id}}), true);
 }

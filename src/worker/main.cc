@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/curve.h"
 #include "worker/memory.h"
@@ -91,14 +92,8 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   app.add_option("--curve-server", curve_server,
                  "CURVE: the broker's public key, its .pub file (env " +
                      std::string(leaseq::config::kEnvCurveServer) + ")");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fprintf(stderr, "leaseq-worker: %s\nRun with --help for more information.\n", e.what());
-    return 2;
-  }
+  leaseq::cli::AddVersionFlag(app);
+  if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
 
   int64_t limit_bytes = 0;
   if (!memory_limit.empty()) {

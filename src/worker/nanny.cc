@@ -160,7 +160,8 @@ bool Nanny::ReapChild(bool block, int64_t now) {
     backoff_ms_ = std::min(backoff_ms_ * 2, kRestartMaxMs);
   }
   Log(line);
-  if (!clean) SendLost(dead);
+  if (!clean) SendLost(dead, kill_reason_);
+  kill_reason_.clear();
   return true;
 }
 
@@ -172,6 +173,8 @@ void Nanny::CheckMemory() {
   Log("worker pid " + std::to_string(child_) + " and its tasks use " + FormatBytes(rss) +
       ", over 95% of the memory limit " + FormatBytes(opt_.memory_limit_bytes) +
       ": killing them");
+  kill_reason_ = "its nanny killed the worker: " + FormatBytes(rss) + ", over 95% of the " +
+                 FormatBytes(opt_.memory_limit_bytes) + " memory limit";
   KillTree();
 }
 
@@ -186,12 +189,12 @@ void Nanny::KillTree() {
   }
 }
 
-void Nanny::SendLost(pid_t pid) {
+void Nanny::SendLost(pid_t pid, const std::string& why) {
   Client client(opt_.broker, kLostTimeoutMs, kLostTries, opt_.curve);
   wire::Message reply;
-  Status s = client.Call(
-      wire::Make(wire::Command::kLost, {{"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}}),
-      &reply);
+  nlohmann::json body = {{"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}};
+  if (!why.empty()) body["why"] = why;
+  Status s = client.Call(wire::Make(wire::Command::kLost, body), &reply);
   if (s.ok()) {
     Log("told the broker that worker pid " + std::to_string(pid) + " is lost");
   } else {

@@ -57,7 +57,9 @@ class Nanny {
   bool ReapChild(bool block, int64_t now);
   void CheckMemory();
   void KillTree();
-  void SendLost(pid_t pid);
+  // why: what the broker records on the lost attempts; empty for a plain
+  // death (the broker then says the nanny saw the process die).
+  void SendLost(pid_t pid, const std::string& why);
   void Log(const std::string& line) const;
 
   NannyOptions opt_;
@@ -69,6 +71,7 @@ class Nanny {
   int backoff_ms_;
   bool stopping_ = false;
   int64_t stop_deadline_ms_ = 0;
+  std::string kill_reason_;  // set when the nanny itself killed the child
 };
 
 }  // namespace leaseq::worker

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 
+#include "common/transport.h"
 #include "worker/signal_pipe.h"
 
 namespace leaseq::worker {
@@ -120,13 +121,11 @@ void WorkerLoop::Poll(int64_t now) {
   int64_t deadline = std::min(now + kMaxPollMs, link_.NextDeadline(SilenceLimitMs()));
   if (welcomed_) deadline = std::min(deadline, next_heartbeat_ms_);
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
-  try {
-    zmq::poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
-    pool_ready_ = pool_ != nullptr && (items[pool_item].revents & ZMQ_POLLIN) != 0;
-  } catch (const zmq::error_t&) {
-    // EINTR: a signal arrived; the self-pipe tells which.
-    pool_ready_ = pool_ != nullptr;  // revents are not set: look anyway
-  }
+  const int ready =
+      transport::Poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
+  // After a signal (ready 0, revents cleared) the self-pipe tells which;
+  // look at the pool anyway.
+  pool_ready_ = pool_ != nullptr && (ready == 0 || (items[pool_item].revents & ZMQ_POLLIN) != 0);
 }
 
 void WorkerLoop::HandleSignals(int64_t now) {
@@ -251,7 +250,9 @@ void WorkerLoop::HandleTimers(int64_t now) {
 
 void WorkerLoop::SendHeartbeat(int64_t now) {
   std::vector<int64_t> queued = QueuedIds();
-  link_.Send(wire::Make(Command::kHeartbeat, {{"running", RunningIds()}, {"queued", queued}}));
+  // Held, not only running: a finished attempt keeps its lease until its
+  // result is acknowledged (the re-send comes after heartbeat x liveness).
+  link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
   next_heartbeat_ms_ = now + heartbeat_ms_;

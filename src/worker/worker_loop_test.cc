@@ -182,6 +182,25 @@ TEST_F(WorkerLoopTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
   EXPECT_EQ(broker_.Count(Command::kResult), results);  // acked: never again
 }
 
+// A finished attempt whose result is not acknowledged is still held: its
+// lease must be renewed until the result gets through. (Heartbeats used to
+// list only running processes: after a broker restart a result that was
+// lost on the way sat unrenewed, its lease lapsed before the re-send, and a
+// healthy task was blamed for a lost worker.)
+TEST_F(WorkerLoopTest, HeartbeatsRenewAFinishedAttemptUntilItsResultIsAcked) {
+  Start(1);
+  Registered();
+  broker_.Task(7, {"true"});
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  EXPECT_EQ(m.body["running"], json({7}));
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {7}}}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json::array());
+}
+
 TEST_F(WorkerLoopTest, HeartbeatListsRunningAttemptsAbortKillsAndExtraTasksAreReleased) {
   Start(1);
   Registered();

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/client.h"
 #include "common/config.h"
 #include "common/curve.h"
@@ -180,10 +181,7 @@ int main(int argc, char** argv) {
   app.add_option("cmd", f.cmd, "the command and its arguments, after --");
   app.footer("Put the command after --, e.g.  leaseq-submit --key k -- sh -c 'echo hi'\n"
              "Exit: 0 ok, 1 not all done (--wait), 2 bad usage or input, 3 broker unreachable.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? exit_code::kOk : exit_code::kUsage;
-  }
+  cli::AddVersionFlag(app);
+  if (auto done = cli::Parse(app, argc, argv)) return *done;
   return Run(f, app);
 }
