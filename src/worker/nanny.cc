@@ -14,6 +14,8 @@
 #include "worker/child_setup.h"
 #include "worker/memory.h"
 #include "worker/signal_pipe.h"
+#include "worker/worker_identity.h"
+#include "worker/worker_main.h"
 
 namespace leaseq::worker {
 
@@ -98,6 +100,10 @@ Status Nanny::Run() {
       Log("stopped");
       return Status::Ok();
     }
+    if (refused_) {
+      return Status::Conflict("the broker refused the worker's name '" + opt_.name +
+                              "' (another live worker holds it): not restarting it");
+    }
     if (stopping_ && child_ > 0 && now >= stop_deadline_ms_) {
       Log("worker pid " + std::to_string(child_) + " did not stop in time: killing it");
       KillTree();
@@ -114,6 +120,12 @@ Status Nanny::Run() {
 
 void Nanny::StartChild(int64_t now) {
   std::vector<std::string> args = opt_.worker_argv;
+  // The child before this one (if any) was reaped: it is dead, and the
+  // broker may hand its name to the new child at once.
+  const std::string reaped = child_session_;
+  child_session_ = NewSessionId();
+  args.insert(args.end(), {"--session", child_session_});
+  if (!reaped.empty()) args.insert(args.end(), {"--replaces", reaped});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -148,19 +160,22 @@ bool Nanny::ReapChild(bool block, int64_t now) {
   const pid_t dead = child_;
   child_ = -1;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  refused_ = WIFEXITED(status) && WEXITSTATUS(status) == kExitNameInUse;
   const int64_t lived = now - child_started_ms_;
   // A clean exit is a drain (preemption notice), not a crash loop: the
   // replacement starts after the shortest delay.
   if (clean || lived >= kHealthyLifeMs) backoff_ms_ = kRestartInitialMs;
   std::string line = "worker pid " + std::to_string(dead) + " " + Describe(status) + " after " +
                      std::to_string(lived) + " ms";
-  if (!stopping_) {
+  if (refused_) {
+    line += "; its name is in use";
+  } else if (!stopping_) {
     restart_at_ms_ = now + backoff_ms_;
     line += "; restarting in " + std::to_string(backoff_ms_) + " ms";
     backoff_ms_ = std::min(backoff_ms_ * 2, kRestartMaxMs);
   }
   Log(line);
-  if (!clean) SendLost(dead);
+  if (!clean && !refused_) SendLost(dead, child_session_);
   return true;
 }
 
@@ -186,12 +201,13 @@ void Nanny::KillTree() {
   }
 }
 
-void Nanny::SendLost(pid_t pid) {
+void Nanny::SendLost(pid_t pid, const std::string& session) {
   Client client(opt_.broker, kLostTimeoutMs, kLostTries, opt_.curve);
   wire::Message reply;
-  Status s = client.Call(
-      wire::Make(wire::Command::kLost, {{"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}}),
-      &reply);
+  Status s = client.Call(wire::Make(wire::Command::kLost, {{"name", opt_.name},
+                                                           {"pid", static_cast<int64_t>(pid)},
+                                                           {"session", session}}),
+                         &reply);
   if (s.ok()) {
     Log("told the broker that worker pid " + std::to_string(pid) + " is lost");
   } else {

@@ -7,10 +7,19 @@
 //    clean exit 0 after a drain), after a backoff: 100 ms doubling to 5 s,
 //    back to 100 ms once a child has lived 10 s or exited cleanly (a drain).
 //  - A child that died other than by exit 0 is reported to the broker at
-//    once with `lost` {name, pid} (a leaseq::Client, ~500 ms, 2 tries), so
-//    its leases are reclaimed without waiting for the heartbeat timeout.
-//    With CURVE, that Client uses the worker's keys (NannyOptions::curve).
-//    An unreachable broker is logged, not fatal.
+//    once with `lost` {name, pid, session} (a leaseq::Client, ~500 ms, 2
+//    tries), so its leases are reclaimed without waiting for the heartbeat
+//    timeout. With CURVE, that Client uses the worker's keys
+//    (NannyOptions::curve). An unreachable broker is logged, not fatal.
+//  - The nanny chooses each child's session (--session) and gives the next
+//    child the session of the one it reaped (--replaces): the broker then
+//    hands the name over at once, even if the `lost` did not arrive, while
+//    it refuses the name to any other process as long as its holder lives
+//    (docs/protocol.md, "Worker names").
+//  - A child refused because another live worker holds the name (exit
+//    kExitNameInUse) is not restarted into the same refusal, nor reported
+//    lost (its pid may be the holder's in another container): Run() returns
+//    a kConflict Status.
 //  - memory_limit_bytes > 0: every 100 ms it sums the resident memory of the
 //    worker and all its descendants; at 95% of the limit it logs it, SIGKILLs
 //    the whole tree (every process group in it), reports `lost`, restarts.
@@ -48,7 +57,8 @@ class Nanny {
  public:
   explicit Nanny(NannyOptions options);
 
-  // Supervises until SIGTERM/SIGINT; Ok once the worker is stopped.
+  // Supervises until SIGTERM/SIGINT; Ok once the worker is stopped;
+  // kConflict when the broker refused the worker's name.
   Status Run();
 
  private:
@@ -57,13 +67,15 @@ class Nanny {
   bool ReapChild(bool block, int64_t now);
   void CheckMemory();
   void KillTree();
-  void SendLost(pid_t pid);
+  void SendLost(pid_t pid, const std::string& session);
   void Log(const std::string& line) const;
 
   NannyOptions opt_;
   std::string log_prefix_;
   std::string exe_path_;  // the worker binary: our own
   pid_t child_ = -1;
+  std::string child_session_;  // the session of child_, or of the one reaped last
+  bool refused_ = false;       // the last child was refused its name
   int64_t child_started_ms_ = 0;
   int64_t restart_at_ms_ = 0;
   int backoff_ms_;

@@ -24,6 +24,7 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
+  opt_.replaces.clear();  // the name is ours now; our predecessor is history
   link_.ResetBackoff();
   next_heartbeat_ms_ = now + heartbeat_ms_;
   Log("registered with " + link_.endpoint() + " (heartbeat " + std::to_string(heartbeat_ms_) +
@@ -181,6 +182,29 @@ void WorkerLoop::Forget(int64_t attempt) {
   }
 }
 
+void WorkerLoop::OnError(const wire::Message& m) {
+  auto it = m.body.find("message");
+  const std::string message =
+      it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  auto code = m.body.find("code");
+  const std::string code_text = code != m.body.end() && code->is_string() ? code->get<std::string>() : "";
+  if (code_text == wire::kNameInUse) {
+    // Another live process holds our name: retrying would only be refused
+    // again (or, before this rule, steal its leases). Leave, non-zero.
+    refused_ = Status::Conflict(message + "; every worker needs a name of its own (--name)");
+    phase_ = Phase::kDone;
+    return;
+  }
+  if (code_text == wire::kNameReserved) {
+    // Its holder may be reconnecting after a broker restart: ask again.
+    if (!reserved_logged_) Log(message + "; asking again every heartbeat");
+    reserved_logged_ = true;
+    register_wanted_ = true;
+    return;
+  }
+  Log("the broker reports an error: " + message);
+}
+
 void WorkerLoop::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
@@ -203,6 +227,7 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"queues", opt_.queues},
                {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {"running", HeldIds()}};
+  if (!opt_.replaces.empty()) body["replaces"] = opt_.replaces;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
   register_wanted_ = false;
