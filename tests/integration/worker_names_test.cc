@@ -96,6 +96,42 @@ TEST_F(WorkerNames, ANannysWorkerKilledWithSigkillComesBackUnderTheSameName) {
   ASSERT_EQ(cluster.Submit({"--key", "after", "--wait", "--", "true"}).exit_code, 0);
 }
 
+// The hard case of a nanny restart: its `lost` cannot reach the broker
+// (stopped), so when the new worker registers the broker still counts the
+// killed one as live (heard within heartbeat_ms x liveness, the default
+// 1 s x 3). The new worker names the one its nanny reaped (`replaces`) and
+// takes the name at once, instead of being refused.
+TEST(WorkerNamesNanny, ARestartIsNotRefusedBeforeTheBrokerNoticesTheKilledWorker) {
+  Cluster cluster;  // default heartbeats: the killed worker stays "live" 3 s
+  cluster.StartBroker();
+  Process& nanny = cluster.StartWorker({"--nanny", "--name", "nn"});
+  auto field = [&](const std::string& column) {
+    return Query(cluster.db(), "SELECT " + column + " FROM workers WHERE name = 'nn'");
+  };
+  ASSERT_TRUE(WaitFor([&] { return field("state") == "alive"; }, 10s)) << nanny.Stderr();
+  const std::string pid = field("pid");
+  cluster.broker().Signal(SIGSTOP);
+  ASSERT_EQ(kill(std::stoi(pid), SIGKILL), 0);
+  // The nanny gave up telling the broker, and started the next worker.
+  auto starts = [&] {
+    std::string err = nanny.Stderr();
+    int n = 0;
+    for (size_t at = 0; (at = err.find("started worker pid", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const bool restarted = WaitFor([&] {
+    return nanny.Stderr().find("could not tell the broker that worker pid " + pid) != std::string::npos &&
+           starts() == 2;
+  }, 10s);
+  cluster.broker().Signal(SIGCONT);
+  ASSERT_TRUE(restarted) << nanny.Stderr();
+  ASSERT_TRUE(WaitFor([&] { return field("state") == "alive" && field("pid") != pid; }, 10s))
+      << nanny.Stderr() << cluster.broker().Stderr();
+  EXPECT_TRUE(nanny.running()) << nanny.Stderr();
+  EXPECT_EQ(nanny.Stderr().find("in use"), std::string::npos) << nanny.Stderr();
+  EXPECT_EQ(cluster.broker().Stderr().find("refused"), std::string::npos) << cluster.broker().Stderr();
+}
+
 // The nanny's evidence, as the broker sees it: a register that names the
 // holder's session as `replaces` takes the name at once, even from a holder
 // the broker still hears (its `lost` notice may not have arrived); any other
