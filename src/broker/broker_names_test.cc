@@ -82,11 +82,11 @@ class BrokerNamesTest : public ::testing::Test {
   // Sends a register and returns the broker's answer (heartbeats skipped);
   // an empty body after 3 s of nothing.
   wire::Message Register(zmq::socket_t& s, const std::string& session, int64_t pid,
-                         const std::string& replaces = "") {
+                         const std::string& nanny = "") {
     json body = {{"name", "same"},   {"pid", pid},        {"session", session},
                  {"host", "host-" + session},              {"slots", 1},
                  {"queues", {"default"}}, {"fns", json::array()}, {"running", json::array()}};
-    if (!replaces.empty()) body["replaces"] = replaces;
+    if (!nanny.empty()) body["nanny"] = nanny;
     EXPECT_TRUE(transport::Send(s, wire::Make(Command::kRegister, body)));
     const auto deadline = std::chrono::steady_clock::now() + 3s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -140,12 +140,12 @@ TEST_F(BrokerNamesTest, ASilentHoldersNameIsTaken) {
   EXPECT_EQ(Code(Register(*a, "a", 100)), "name_in_use");
 }
 
-TEST_F(BrokerNamesTest, ARegisterReplacingTheLiveHoldersSessionTakesTheName) {
+TEST_F(BrokerNamesTest, TheNextWorkerOfTheLiveHoldersNannyTakesTheName) {
   auto a = Connect(), b = Connect(), c = Connect();
-  ASSERT_EQ(Register(*a, "a", 100).command, Command::kWelcome);
-  EXPECT_EQ(Code(Register(*c, "c", 300, "not-a")), "name_in_use");
-  EXPECT_EQ(Register(*b, "b", 200, "a").command, Command::kWelcome);
-  EXPECT_EQ(Code(Register(*a, "a", 100)), "name_in_use");
+  ASSERT_EQ(Register(*a, "n.1", 100, "n").command, Command::kWelcome);
+  EXPECT_EQ(Code(Register(*c, "m.1", 300, "m")), "name_in_use");
+  EXPECT_EQ(Register(*b, "n.2", 200, "n").command, Command::kWelcome);
+  EXPECT_EQ(Code(Register(*a, "x", 100)), "name_in_use");
 }
 
 TEST_F(BrokerNamesTest, AfterARestartTheNameWaitsForItsHolderWhichThenKeepsIt) {
@@ -172,12 +172,12 @@ TEST_F(BrokerNamesTest, AfterARestartTheNameIsFreeOnceTheGraceEndsWithoutItsHold
   EXPECT_EQ(m.command, Command::kWelcome) << m.body.dump();
 }
 
-TEST_F(BrokerNamesTest, AfterARestartAReplacingRegisterNeedNotWaitForTheGrace) {
+TEST_F(BrokerNamesTest, AfterARestartTheHoldersNannyNeedNotWaitForTheGrace) {
   auto a = Connect();
-  ASSERT_EQ(Register(*a, "a", 100).command, Command::kWelcome);
+  ASSERT_EQ(Register(*a, "n.1", 100, "n").command, Command::kWelcome);
   RestartBroker();
   auto b = Connect();
-  EXPECT_EQ(Register(*b, "b", 200, "a").command, Command::kWelcome);
+  EXPECT_EQ(Register(*b, "n.3", 200, "n").command, Command::kWelcome);
 }
 
 }  // namespace

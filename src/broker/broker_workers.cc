@@ -75,11 +75,11 @@ rules::NameHolder Broker::NameHolderOf(const std::string& name) {
 void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   WorkerRecord record;
   std::vector<int64_t> held, queued;
-  std::string replaces;
+  std::string nanny;
   Status s = ParseWorkerRecord(m.body, &record);
   if (s.ok()) s = wire::GetIntList(m.body, "running", &held);
   if (s.ok()) s = wire::GetIntList(m.body, "queued", &queued);
-  if (s.ok() && m.body.contains("replaces")) s = wire::GetString(m.body, "replaces", &replaces);
+  if (s.ok() && m.body.contains("nanny")) s = wire::GetString(m.body, "nanny", &nanny);
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad register: " + s.message()), false);
     return;
@@ -87,7 +87,7 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   // One process per name: two workers started with the same --name must
   // not take each other's leases in turn (name_claim.h has the rule).
   const rules::NameHolder holder = NameHolderOf(record.name);
-  const rules::NameVerdict verdict = rules::ClaimName(holder, record.session, replaces);
+  const rules::NameVerdict verdict = rules::ClaimName(holder, record.session, nanny);
   if (verdict != rules::NameVerdict::kAccept) {
     const bool for_good = verdict == rules::NameVerdict::kInUse;
     const std::string message = for_good ? rules::NameInUseMessage(record.name, holder)

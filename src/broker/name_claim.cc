@@ -2,12 +2,22 @@
 
 namespace leaseq::rules {
 
+namespace {
+
+// A session a nanny chose for one of its workers: "<nanny>.<n>".
+bool StartedBy(const std::string& session, const std::string& nanny) {
+  return !nanny.empty() && session.size() > nanny.size() + 1 &&
+         session.compare(0, nanny.size(), nanny) == 0 && session[nanny.size()] == '.';
+}
+
+}  // namespace
+
 NameVerdict ClaimName(const NameHolder& holder, const std::string& session,
-                      const std::string& replaces) {
+                      const std::string& nanny) {
   using State = NameHolder::State;
   if (holder.state == State::kNone || holder.state == State::kSilent) return NameVerdict::kAccept;
   if (holder.session == session) return NameVerdict::kAccept;
-  if (!replaces.empty() && replaces == holder.session) return NameVerdict::kAccept;
+  if (StartedBy(session, nanny) && StartedBy(holder.session, nanny)) return NameVerdict::kAccept;
   return holder.state == State::kLive ? NameVerdict::kInUse : NameVerdict::kReserved;
 }
 

@@ -10,9 +10,11 @@
 //    heartbeat_ms x liveness: lost): accepted;
 //  - S is the holder's session: the same process reconnecting (a network
 //    blip, a broker restart): accepted;
-//  - the register's `replaces` is the holder's session: the sender's nanny
-//    reaped the holder, so it is dead even if the broker has not noticed
-//    yet (the nanny's `lost` may be late or lost): accepted;
+//  - the register comes from the nanny that started the holder (`nanny`
+//    N, with S and the holder's session both of the form "N.<n>"): a nanny
+//    runs one worker at a time and starts the next only after reaping the
+//    last, so the holder is dead even if the broker has not noticed yet
+//    (the nanny's `lost` may be late, or lost): accepted;
 //  - the holder is live (connected and heard within heartbeat_ms x
 //    liveness): refused for good, kInUse;
 //  - the holder is reserved (the database named it alive when the broker
@@ -37,8 +39,9 @@ struct NameHolder {
 
 enum class NameVerdict { kAccept, kInUse, kReserved };
 
+// session: the register's; nanny: its `nanny` field, or empty.
 NameVerdict ClaimName(const NameHolder& holder, const std::string& session,
-                      const std::string& replaces);
+                      const std::string& nanny);
 
 // The refusals' messages: "name 'N' is in use by pid P on host H", and for
 // kReserved the same with why it is worth trying again.

@@ -28,7 +28,7 @@ inline constexpr size_t kMaxBlobs = 64;
 
 enum class Command {
   // worker -> broker
-  kRegister,   // {name, pid, session, host, slots, queues[], fns[], running[], replaces?}
+  kRegister,   // {name, pid, session, host, slots, queues[], fns[], running[], nanny?}
   kReady,      // {slots}: how many tasks the worker takes at once from now on
   kHeartbeat,  // both ways; from a worker: {running[]} = attempts it holds
   kResult,     // {attempt, exit_code, signal, error}; blob 0 = stdout

@@ -75,10 +75,10 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   app.add_option("--name", w.name,
                  "worker name, one live worker each: a name held by another live worker is "
                  "refused (exit 4) (default: <hostname>-<pid>-<8 random hex digits>)");
-  // Set by a nanny for its child (hidden): the child's session, and the
-  // session of the child before it, which the nanny reaped (`replaces`).
+  // Set by a nanny for its child (hidden): the child's session
+  // "<nanny-id>.<n>" and the nanny's id (Nanny, name_claim.h).
   app.add_option("--session", w.session)->group("");
-  app.add_option("--replaces", w.replaces)->group("");
+  app.add_option("--nanny-id", w.nanny)->group("");
   app.add_flag("--nanny", nanny, "run the worker under a supervisor that restarts it");
   app.add_option("--memory-limit", memory_limit,
                  "with --nanny: kill and restart the worker at 95% of SIZE (e.g. 400MB, 1GiB)");

@@ -59,6 +59,7 @@ std::string OwnExecutable() {
 Nanny::Nanny(NannyOptions options)
     : opt_(std::move(options)),
       log_prefix_("leaseq-worker[" + opt_.name + "] nanny:"),
+      id_(NewSessionId()),
       backoff_ms_(kRestartInitialMs) {}
 
 void Nanny::Log(const std::string& line) const {
@@ -120,12 +121,10 @@ Status Nanny::Run() {
 
 void Nanny::StartChild(int64_t now) {
   std::vector<std::string> args = opt_.worker_argv;
-  // The child before this one (if any) was reaped: it is dead, and the
-  // broker may hand its name to the new child at once.
-  const std::string reaped = child_session_;
-  child_session_ = NewSessionId();
-  args.insert(args.end(), {"--session", child_session_});
-  if (!reaped.empty()) args.insert(args.end(), {"--replaces", reaped});
+  // The child before this one (if any) was reaped: a session of ours tells
+  // the broker that the name's holder, if it is one of ours, is dead.
+  child_session_ = id_ + "." + std::to_string(++children_);
+  args.insert(args.end(), {"--session", child_session_, "--nanny-id", id_});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -11,11 +11,12 @@
 //    tries), so its leases are reclaimed without waiting for the heartbeat
 //    timeout. With CURVE, that Client uses the worker's keys
 //    (NannyOptions::curve). An unreachable broker is logged, not fatal.
-//  - The nanny chooses each child's session (--session) and gives the next
-//    child the session of the one it reaped (--replaces): the broker then
-//    hands the name over at once, even if the `lost` did not arrive, while
-//    it refuses the name to any other process as long as its holder lives
-//    (docs/protocol.md, "Worker names").
+//  - The nanny has a random id and names each child's session after it,
+//    "<id>.<n>" (--session, --nanny-id): as it starts a child only after
+//    reaping the last, the broker hands the name from one child to the next
+//    at once, even if the `lost` did not arrive (or a child died before it
+//    registered), while it refuses the name to any other process as long
+//    as its holder lives (docs/protocol.md, "Worker names").
 //  - A child refused because another live worker holds the name (exit
 //    kExitNameInUse) is not restarted into the same refusal, nor reported
 //    lost (its pid may be the holder's in another container): Run() returns
@@ -74,6 +75,8 @@ class Nanny {
   std::string log_prefix_;
   std::string exe_path_;  // the worker binary: our own
   pid_t child_ = -1;
+  const std::string id_;       // random; our children's sessions are "<id>.<n>"
+  int children_ = 0;           // started so far
   std::string child_session_;  // the session of child_, or of the one reaped last
   bool refused_ = false;       // the last child was refused its name
   int64_t child_started_ms_ = 0;

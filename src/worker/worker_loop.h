@@ -57,11 +57,11 @@ namespace leaseq::worker {
 struct WorkerOptions {
   std::string broker = config::kDefaultBroker;
   std::string name;  // required
-  // Our `session`; empty: a new random one (a nanny chooses its child's).
+  // Our `session`; empty: a new random one. A nanny chooses its child's,
+  // "<nanny>.<n>", and passes its own id as `nanny`, sent in register: the
+  // broker then lets its next child take the name at once (name_claim.h).
   std::string session;
-  // The session of the process that last ran under this name, known dead
-  // (its nanny reaped it): sent as `replaces` until the first welcome.
-  std::string replaces;
+  std::string nanny;
   int slots = 1;
   // Tasks held beyond the slots, started as soon as one frees, so that a
   // short task never waits for a round trip to the broker. -1: as many as slots.

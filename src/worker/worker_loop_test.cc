@@ -109,7 +109,7 @@ class WorkerLoopTest : public testing::Test {
     o.drain_timeout_ms = drain_timeout_ms;
     o.functions = functions_;
     o.session = session_;
-    o.replaces = replaces_;
+    o.nanny = nanny_;
     thread_ = std::thread([this, o] {
       status_ = WorkerLoop(o).Run();
       returned_ = true;
@@ -153,7 +153,7 @@ class WorkerLoopTest : public testing::Test {
 
   FakeBroker broker_;
   std::shared_ptr<const FunctionRegistry> functions_;
-  std::string session_, replaces_;  // as a nanny sets them
+  std::string session_, nanny_;  // as a nanny sets them
   std::thread thread_;
   Status status_;
   std::atomic<bool> returned_{false};
@@ -535,17 +535,17 @@ TEST_F(WorkerLoopTest, AReservedNameIsAskedForAgainWithTheSameSession) {
   EXPECT_FALSE(returned_);
 }
 
-TEST_F(WorkerLoopTest, ANannysSessionAndReplacesAreSentAndReplacesOnlyUntilWelcomed) {
-  session_ = "child-2";
-  replaces_ = "child-1";
+TEST_F(WorkerLoopTest, TheSessionAndNannyIdANannyChoseAreSentInEveryRegister) {
+  session_ = "n1.2";
+  nanny_ = "n1";
   Start();
   wire::Message m = Registered();
-  EXPECT_EQ(m.body["session"], "child-2");
-  EXPECT_EQ(m.body["replaces"], "child-1");
+  EXPECT_EQ(m.body["session"], "n1.2");
+  EXPECT_EQ(m.body["nanny"], "n1");
   broker_.Send(wire::Make(Command::kReregister));
   ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
-  EXPECT_EQ(m.body["session"], "child-2");
-  EXPECT_FALSE(m.body.contains("replaces"));
+  EXPECT_EQ(m.body["session"], "n1.2");
+  EXPECT_EQ(m.body["nanny"], "n1");
   broker_.Welcome();
 }
 

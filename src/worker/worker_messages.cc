@@ -24,7 +24,6 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
-  opt_.replaces.clear();  // the name is ours now; our predecessor is history
   link_.ResetBackoff();
   next_heartbeat_ms_ = now + heartbeat_ms_;
   Log("registered with " + link_.endpoint() + " (heartbeat " + std::to_string(heartbeat_ms_) +
@@ -227,7 +226,7 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"queues", opt_.queues},
                {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {"running", HeldIds()}};
-  if (!opt_.replaces.empty()) body["replaces"] = opt_.replaces;
+  if (!opt_.nanny.empty()) body["nanny"] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
   register_wanted_ = false;

@@ -99,8 +99,8 @@ TEST_F(WorkerNames, ANannysWorkerKilledWithSigkillComesBackUnderTheSameName) {
 // The hard case of a nanny restart: its `lost` cannot reach the broker
 // (stopped), so when the new worker registers the broker still counts the
 // killed one as live (heard within heartbeat_ms x liveness, the default
-// 1 s x 3). The new worker names the one its nanny reaped (`replaces`) and
-// takes the name at once, instead of being refused.
+// 1 s x 3). Both are the nanny's (`nanny`, sessions "<nanny>.<n>"): the new
+// worker takes the name at once instead of being refused.
 TEST(WorkerNamesNanny, ARestartIsNotRefusedBeforeTheBrokerNoticesTheKilledWorker) {
   Cluster cluster;  // default heartbeats: the killed worker stays "live" 3 s
   cluster.StartBroker();
@@ -132,29 +132,24 @@ TEST(WorkerNamesNanny, ARestartIsNotRefusedBeforeTheBrokerNoticesTheKilledWorker
   EXPECT_EQ(cluster.broker().Stderr().find("refused"), std::string::npos) << cluster.broker().Stderr();
 }
 
-// The nanny's evidence, as the broker sees it: a register that names the
-// holder's session as `replaces` takes the name at once, even from a holder
-// the broker still hears (its `lost` notice may not have arrived); any other
-// session is refused with code name_in_use.
-TEST_F(WorkerNames, ARegisterReplacingTheHoldersSessionTakesTheNameOthersAreRefused) {
+// The nanny's evidence, on the wire: a register from the nanny that started
+// the holder (`nanny` N, sessions "N.<n>") takes the name at once, even from
+// a holder the broker still hears (the nanny's `lost` may not have
+// arrived); any other session is refused with code name_in_use.
+TEST(WorkerNamesWire, TheHoldersNannyTakesTheNameAtOnceOthersAreRefused) {
+  Cluster cluster;  // default heartbeats: the holder stays live 3 s unheard
   cluster.StartBroker();
-  Process& a = cluster.StartWorker({"--name", "same"});
-  ASSERT_TRUE(WaitAlive("same")) << a.Stderr();
-  const std::string holder_session = WorkerField("same", "session");
   zmq::context_t context(1);
-  zmq::socket_t socket(context, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::rcvtimeo, 3000);
-  socket.connect(cluster.endpoint());
-  auto register_as = [&](const std::string& session, const std::string& replaces) {
-    nlohmann::json body = {{"name", "same"}, {"pid", 4242}, {"session", session}, {"host", "elsewhere"},
+  // One connection per simulated worker process; the reply to a register.
+  auto register_as = [&](zmq::socket_t& socket, const std::string& session, const std::string& nanny,
+                         int pid) {
+    nlohmann::json body = {{"name", "same"}, {"pid", pid}, {"session", session}, {"host", "h" + std::to_string(pid)},
                            {"slots", 0}, {"queues", {"default"}}, {"fns", nlohmann::json::array()},
-                           {"running", nlohmann::json::array()}, {"replaces", replaces}};
+                           {"running", nlohmann::json::array()}, {"nanny", nanny}};
     const std::string frames[] = {"LEASEQ1", "register", body.dump()};
     socket.send(zmq::buffer(frames[0]), zmq::send_flags::sndmore);
     socket.send(zmq::buffer(frames[1]), zmq::send_flags::sndmore);
     socket.send(zmq::buffer(frames[2]), zmq::send_flags::none);
-    // The reply (heartbeats cannot come before a welcome).
     std::vector<std::string> reply;
     zmq::message_t part;
     do {
@@ -163,18 +158,30 @@ TEST_F(WorkerNames, ARegisterReplacingTheHoldersSessionTakesTheNameOthersAreRefu
     } while (part.more());
     return reply;
   };
-  auto refused = register_as("not-the-holder", "some-other-session");
+  auto connect = [&] {
+    zmq::socket_t s(context, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::rcvtimeo, 3000);
+    s.connect(cluster.endpoint());
+    return s;
+  };
+  zmq::socket_t first = connect(), stranger = connect(), next = connect();
+  auto welcomed = register_as(first, "n1.1", "n1", 101);
+  ASSERT_EQ(welcomed.size(), 3u);
+  ASSERT_EQ(welcomed[1], "welcome") << welcomed[2];
+
+  auto refused = register_as(stranger, "n2.1", "n2", 202);
   ASSERT_EQ(refused.size(), 3u);
   EXPECT_EQ(refused[1], "error");
   auto body = nlohmann::json::parse(refused[2]);
   EXPECT_EQ(body.value("code", ""), "name_in_use") << refused[2];
-  EXPECT_EQ(body.value("message", ""), InUse("same", a.pid())) << refused[2];
-  EXPECT_EQ(WorkerField("same", "pid"), std::to_string(a.pid()));
+  EXPECT_EQ(body.value("message", ""), "name 'same' is in use by pid 101 on host h101") << refused[2];
+  EXPECT_EQ(Query(cluster.db(), "SELECT pid FROM workers WHERE name = 'same'"), "101");
 
-  auto welcomed = register_as("successor", holder_session);
+  welcomed = register_as(next, "n1.2", "n1", 303);
   ASSERT_EQ(welcomed.size(), 3u);
   EXPECT_EQ(welcomed[1], "welcome") << welcomed[2];
-  EXPECT_EQ(WorkerField("same", "pid"), "4242");
+  EXPECT_EQ(Query(cluster.db(), "SELECT pid FROM workers WHERE name = 'same'"), "303");
 }
 
 TEST_F(WorkerNames, AfterABrokerRestartTheReconnectingHolderKeepsItsName) {
