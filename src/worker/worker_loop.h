@@ -162,8 +162,8 @@ class WorkerLoop {
   Phase phase_ = Phase::kRunning;
   int64_t phase_deadline_ms_ = 0;
   bool goodbye_acked_ = false;
-  Status refused_;           // the broker refused our name: Run() returns it
-  bool reserved_logged_ = false;  // "waiting for the name" was said
+  Status refused_;                // the broker refused our name: Run() returns it
+  bool reserved_logged_ = false;  // "asking again" was said
 };
 
 }  // namespace leaseq::worker

@@ -186,7 +186,8 @@ void WorkerLoop::OnError(const wire::Message& m) {
   const std::string message =
       it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?");
   auto code = m.body.find("code");
-  const std::string code_text = code != m.body.end() && code->is_string() ? code->get<std::string>() : "";
+  const std::string code_text =
+      code != m.body.end() && code->is_string() ? code->get<std::string>() : std::string();
   if (code_text == wire::kNameInUse) {
     // Another live process holds our name: retrying would only be refused
     // again (or, before this rule, steal its leases). Leave, non-zero.

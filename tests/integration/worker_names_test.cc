@@ -58,7 +58,7 @@ TEST_F(WorkerNames, ASecondWorkerUnderALiveNameIsRefusedAndTheFirstKeepsItsTask)
 
   Process& b = cluster.StartWorker({"--name", "same"});
   ASSERT_TRUE(b.WaitExit(5s)) << "the second worker kept running:\n" << b.Stderr() << cluster.broker().Stderr();
-  EXPECT_NE(b.exit_code(), 0);
+  EXPECT_EQ(b.exit_code(), 4);  // kExitNameInUse: not a crash, not bad flags
   EXPECT_NE(b.Stderr().find(InUse("same", a.pid())), std::string::npos) << b.Stderr();
 
   ASSERT_TRUE(WaitState("slow", "done")) << cluster.broker().Stderr();
@@ -73,7 +73,7 @@ TEST_F(WorkerNames, ANannyWhoseWorkerIsRefusedExitsNonZeroInsteadOfRestartingIt)
   ASSERT_TRUE(WaitAlive("same")) << a.Stderr();
   Process& nanny = cluster.StartWorker({"--nanny", "--name", "same"});
   ASSERT_TRUE(nanny.WaitExit(10s)) << "the nanny kept running:\n" << nanny.Stderr();
-  EXPECT_NE(nanny.exit_code(), 0);
+  EXPECT_EQ(nanny.exit_code(), 4);
   EXPECT_NE(nanny.Stderr().find(InUse("same", a.pid())), std::string::npos) << nanny.Stderr();
   // Refused once, not restarted into the same refusal.
   EXPECT_EQ(nanny.Stderr().find("restarting in"), std::string::npos) << nanny.Stderr();
@@ -196,7 +196,7 @@ TEST_F(WorkerNames, AfterABrokerRestartTheReconnectingHolderKeepsItsName) {
   // (the name is reserved during the restart grace), then be refused.
   Process& b = cluster.StartWorker({"--name", "same"});
   ASSERT_TRUE(b.WaitExit(15s)) << "the second worker kept running:\n" << b.Stderr() << cluster.broker().Stderr();
-  EXPECT_NE(b.exit_code(), 0);
+  EXPECT_EQ(b.exit_code(), 4);  // kExitNameInUse: not a crash, not bad flags
   EXPECT_NE(b.Stderr().find(InUse("same", a.pid())), std::string::npos) << b.Stderr();
   ASSERT_TRUE(WaitState("slow", "done")) << cluster.broker().Stderr();
   ExpectRanOnceWithoutBlame("slow");
