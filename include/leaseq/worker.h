@@ -27,7 +27,8 @@
 //    built-ins: `noop`, `echo`, `sleep`.
 //  - Run() blocks until the worker is stopped (SIGTERM/SIGINT: it drains,
 //    see README.md) and returns the exit status for main(): 0 after a clean
-//    stop, 1 when it cannot run, 2 for bad flags (after printing why).
+//    stop, 1 when it cannot run, 2 for bad flags (after printing why), 4
+//    when the broker refused its name (another live worker holds it).
 //  - --nanny works: the nanny runs this same program again as its worker
 //    (so Register() calls must not depend on anything but the program).
 //  - A call that is still running when the drain timeout ends cannot be

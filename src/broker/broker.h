@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "broker/lease_rules.h"
+#include "broker/name_claim.h"
 #include "broker/store.h"
 #include "broker/worker_registry.h"
 #include "common/clock.h"
@@ -65,6 +66,8 @@ class Broker {
   void OnRegister(const std::string& routing_id, const wire::Message& m);
   void OnWorkerMessage(ConnectedWorker& w, const wire::Message& m);
   void OnLostNotice(const std::string& routing_id, const wire::Message& m);
+  // Who holds a worker name now, and whether it is live (name_claim.h).
+  rules::NameHolder NameHolderOf(const std::string& name);
   // Client requests (broker_requests.cc).
   void OnRequest(const std::string& routing_id, const wire::Message& m);
   Status Submit(const wire::Message& m, nlohmann::json* reply);

@@ -108,6 +108,9 @@ class Store {
   Status SetWorkerSlots(const std::string& name, int64_t slots);
   // name -> pid and state of a worker row; NotFound when absent.
   Status WorkerPid(const std::string& name, int64_t* pid, std::string* state);
+  // name -> the worker row's process (name, pid, host, session, slots) and
+  // state; NotFound when absent. Who holds a name (name_claim.h).
+  Status FindWorker(const std::string& name, WorkerRecord* w, std::string* state);
   // Names of workers whose rows say alive (at start-up).
   Status AliveWorkers(std::vector<std::string>* names);
 

@@ -105,6 +105,21 @@ Status Store::WorkerPid(const std::string& name, int64_t* pid, std::string* stat
   });
 }
 
+Status Store::FindWorker(const std::string& name, WorkerRecord* w, std::string* state) {
+  return Guarded("find worker", [&]() -> Status {
+    auto& q = Prepared("SELECT pid, host, session, slots, state FROM workers WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return Status::NotFound("no worker named '" + name + "'");
+    w->name = name;
+    w->pid = q.getColumn(0).getInt64();
+    w->host = q.getColumn(1).getString();
+    w->session = q.getColumn(2).getString();
+    w->slots = q.getColumn(3).getInt64();
+    *state = q.getColumn(4).getString();
+    return Status::Ok();
+  });
+}
+
 Status Store::AliveWorkers(std::vector<std::string>* names) {
   return Guarded("alive workers", [&]() -> Status {
     names->clear();

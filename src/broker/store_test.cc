@@ -581,6 +581,26 @@ TEST_F(StoreTest, WorkerGoneReleasesWithoutSuspicion) {
   EXPECT_EQ(workers["alive"], 1);
 }
 
+TEST_F(StoreTest, FindWorkerGivesTheNamesHolderAndItsState) {
+  WorkerRecord w;
+  std::string state;
+  ASSERT_OK(store_->FindWorker("w1", &w, &state));
+  EXPECT_EQ(w.name, "w1");
+  EXPECT_EQ(w.pid, 4242);
+  EXPECT_EQ(w.host, "localhost");
+  EXPECT_EQ(w.session, "session-1");
+  EXPECT_EQ(state, "alive");
+  WorkerRecord fresh = Worker("w1", {"default"}, "session-2");
+  fresh.pid = 777;
+  fresh.host = "other";
+  RegisterAs(fresh);
+  ASSERT_OK(store_->FindWorker("w1", &w, &state));
+  EXPECT_EQ(w.pid, 777);
+  EXPECT_EQ(w.host, "other");
+  EXPECT_EQ(w.session, "session-2");
+  EXPECT_EQ(store_->FindWorker("ghost", &w, &state).code(), Status::Code::kNotFound);
+}
+
 TEST_F(StoreTest, UnknownWorkerPidIsNotFound) {
   int64_t pid = 0;
   std::string state;

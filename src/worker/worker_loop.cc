@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <random>
 
 #include "common/transport.h"
 #include "worker/signal_pipe.h"
@@ -28,26 +27,9 @@ constexpr int kGoodbyeLingerMs = 500;
 
 }  // namespace
 
-std::string NewSessionId() {
-  std::random_device rd;
-  static const char* kHex = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 4; ++i) {
-    uint32_t v = rd();
-    for (int j = 0; j < 8; ++j, v >>= 4) id.push_back(kHex[v & 0xf]);
-  }
-  return id;
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
 WorkerLoop::WorkerLoop(WorkerOptions options)
     : opt_(std::move(options)),
-      session_(NewSessionId()),
+      session_(opt_.session.empty() ? NewSessionId() : opt_.session),
       host_(HostName()),
       log_prefix_("leaseq-worker[" + opt_.name + "]:"),
       context_(1),
@@ -90,9 +72,16 @@ Status WorkerLoop::Run() {
     HandleSignals(now);
     PumpTasks(now);
     HandleMessages(now);
+    if (!refused_.ok()) break;
     HandleTimers(now);
   }
   KillAndReleaseAll();  // normally nothing is left; a second signal may leave some
+  if (!refused_.ok()) {
+    // Not registered: there is nothing to say goodbye for, and a goodbye
+    // must not reach the broker as if from the name's holder.
+    link_.Close(0);
+    return refused_;
+  }
   if (goodbye_acked_) {
     Log("exit: goodbye acknowledged");
   } else {
@@ -194,15 +183,10 @@ void WorkerLoop::HandleMessages(int64_t now) {
         welcomed_ = false;
         register_wanted_ = true;
         break;
-      case Command::kError:
-        {
-          auto it = m.body.find("message");
-          Log("the broker reports an error: " +
-              (it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?")));
-        }
-        break;
+      case Command::kError: OnError(m); break;
       default: break;  // heartbeat: being heard was the point
     }
+    if (!refused_.ok()) return;  // what else came is no longer for us
   }
   StartQueued(now);
 }

@@ -13,6 +13,11 @@
 //    an ack names it, re-sent after each welcome and every heartbeat_ms x
 //    liveness); abort (a command is killed; a function call cannot be: it
 //    is abandoned, runs to its end on its thread, and its output is dropped);
+//  - a register refused for its name (docs/protocol.md, "Worker names"):
+//    code name_in_use ends Run() at once with a kConflict Status carrying
+//    the broker's message ("name 'x' is in use by pid N on host H"): no
+//    goodbye, nothing retried; name_reserved registers again every
+//    heartbeat_ms until the broker decides;
 //  - SIGTERM/SIGINT: drain (ready 0; running commands and calls get
 //    drain_timeout_ms, then commands are killed, calls abandoned, and both
 //    released; results delivered and acknowledged, goodbye acknowledged,
@@ -45,12 +50,18 @@
 #include "worker/function_pool.h"
 #include "worker/function_registry.h"
 #include "worker/process_runner.h"
+#include "worker/worker_identity.h"
 
 namespace leaseq::worker {
 
 struct WorkerOptions {
   std::string broker = config::kDefaultBroker;
   std::string name;  // required
+  // Our `session`; empty: a new random one. A nanny chooses its child's,
+  // "<nanny>.<n>", and passes its own id as `nanny`, sent in register: the
+  // broker then lets its next child take the name at once (name_claim.h).
+  std::string session;
+  std::string nanny;
   int slots = 1;
   // Tasks held beyond the slots, started as soon as one frees, so that a
   // short task never waits for a round trip to the broker. -1: as many as slots.
@@ -71,7 +82,8 @@ class WorkerLoop {
   ~WorkerLoop();
 
   // Runs until drained (SIGTERM/SIGINT). Ok after a clean exit; an error
-  // only for what makes running impossible (a bad endpoint, no pipes).
+  // for what makes running impossible (a bad endpoint, no pipes), and
+  // kConflict when the broker refused our name.
   Status Run();
 
  private:
@@ -110,6 +122,7 @@ class WorkerLoop {
   // Drops an attempt wherever it is: running (killed), queued, or its result.
   void Forget(int64_t attempt);
   void OnAck(const wire::Message& m);
+  void OnError(const wire::Message& m);
 
   void SendRegister(int64_t now);
   void SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now);
@@ -149,11 +162,8 @@ class WorkerLoop {
   Phase phase_ = Phase::kRunning;
   int64_t phase_deadline_ms_ = 0;
   bool goodbye_acked_ = false;
+  Status refused_;                // the broker refused our name: Run() returns it
+  bool reserved_logged_ = false;  // "asking again" was said
 };
-
-// A random hex id, made once per process: the worker's `session`.
-std::string NewSessionId();
-// gethostname(), or "localhost".
-std::string HostName();
 
 }  // namespace leaseq::worker

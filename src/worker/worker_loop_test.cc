@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -107,7 +108,12 @@ class WorkerLoopTest : public testing::Test {
     o.liveness = 3;
     o.drain_timeout_ms = drain_timeout_ms;
     o.functions = functions_;
-    thread_ = std::thread([this, o] { status_ = WorkerLoop(o).Run(); });
+    o.session = session_;
+    o.nanny = nanny_;
+    thread_ = std::thread([this, o] {
+      status_ = WorkerLoop(o).Run();
+      returned_ = true;
+    });
   }
   // SIGTERM, then the loop must say goodbye and return.
   void Stop() {
@@ -147,8 +153,10 @@ class WorkerLoopTest : public testing::Test {
 
   FakeBroker broker_;
   std::shared_ptr<const FunctionRegistry> functions_;
+  std::string session_, nanny_;  // as a nanny sets them
   std::thread thread_;
   Status status_;
+  std::atomic<bool> returned_{false};
 };
 
 TEST_F(WorkerLoopTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
@@ -514,6 +522,50 @@ TEST_F(WorkerLoopTest, ADrainingWorkerSaysNoSlotsAgainWhenItGetsATaskOrAWelcome)
   broker_.Welcome();
   ASSERT_TRUE(broker_.Next(Command::kReady, &m));
   EXPECT_EQ(m.body["slots"], 0);
+}
+
+TEST_F(WorkerLoopTest, ANameInUseEndsRunWithTheBrokersMessageAndNoGoodbye) {
+  Start();
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  broker_.Send(wire::MakeNameRefusal(wire::kNameInUse,
+                                     "name 'test-worker' is in use by pid 9 on host h"));
+  // Run() returns by itself (no signal), without retrying or a goodbye.
+  const auto deadline = Clock::now() + 5s;
+  while (!returned_ && Clock::now() < deadline) broker_.Next(Command::kGoodbye, &m, 20ms);
+  ASSERT_TRUE(returned_);
+  thread_.join();
+  EXPECT_EQ(status_.code(), Status::Code::kConflict);
+  EXPECT_EQ(status_.message().rfind("name 'test-worker' is in use by pid 9 on host h", 0), 0u)
+      << status_.message();
+  EXPECT_FALSE(broker_.Next(Command::kRegister, &m, 300ms));
+  EXPECT_EQ(broker_.Count(Command::kGoodbye), 0u);
+}
+
+TEST_F(WorkerLoopTest, AReservedNameIsAskedForAgainWithTheSameSession) {
+  Start();
+  wire::Message first, again;
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &first));
+  broker_.Send(wire::MakeNameRefusal(wire::kNameReserved, "name 'test-worker' is in use (restart)"));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &again, 2s));
+  EXPECT_EQ(again.body["session"], first.body["session"]);
+  broker_.Welcome();
+  ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &again));
+  EXPECT_FALSE(returned_);
+}
+
+TEST_F(WorkerLoopTest, TheSessionAndNannyIdANannyChoseAreSentInEveryRegister) {
+  session_ = "n1.2";
+  nanny_ = "n1";
+  Start();
+  wire::Message m = Registered();
+  EXPECT_EQ(m.body["session"], "n1.2");
+  EXPECT_EQ(m.body["nanny"], "n1");
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  EXPECT_EQ(m.body["session"], "n1.2");
+  EXPECT_EQ(m.body["nanny"], "n1");
+  broker_.Welcome();
 }
 
 }  // namespace

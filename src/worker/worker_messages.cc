@@ -181,6 +181,30 @@ void WorkerLoop::Forget(int64_t attempt) {
   }
 }
 
+void WorkerLoop::OnError(const wire::Message& m) {
+  auto it = m.body.find("message");
+  const std::string message =
+      it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  auto code = m.body.find("code");
+  const std::string code_text =
+      code != m.body.end() && code->is_string() ? code->get<std::string>() : std::string();
+  if (code_text == wire::kNameInUse) {
+    // Another live process holds our name: retrying would only be refused
+    // again (or, before this rule, steal its leases). Leave, non-zero.
+    refused_ = Status::Conflict(message + "; every worker needs a name of its own (--name)");
+    phase_ = Phase::kDone;
+    return;
+  }
+  if (code_text == wire::kNameReserved) {
+    // Its holder may be reconnecting after a broker restart: ask again.
+    if (!reserved_logged_) Log(message + "; asking again every heartbeat");
+    reserved_logged_ = true;
+    register_wanted_ = true;
+    return;
+  }
+  Log("the broker reports an error: " + message);
+}
+
 void WorkerLoop::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
@@ -203,6 +227,7 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"queues", opt_.queues},
                {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {"running", HeldIds()}};
+  if (!opt_.nanny.empty()) body["nanny"] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
   register_wanted_ = false;
