@@ -120,6 +120,7 @@ void WorkerLoop::Poll(int64_t now) {
   int64_t deadline = std::min(now + kMaxPollMs, link_.NextDeadline(SilenceLimitMs()));
   if (welcomed_) deadline = std::min(deadline, next_heartbeat_ms_);
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
+  deadline = std::min(deadline, NextTimeoutMs());
   try {
     zmq::poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
     pool_ready_ = pool_ != nullptr && (items[pool_item].revents & ZMQ_POLLIN) != 0;
@@ -144,6 +145,7 @@ void WorkerLoop::HandleSignals(int64_t now) {
 }
 
 void WorkerLoop::PumpTasks(int64_t now) {
+  EnforceTimeouts(now);
   if (pool_ready_) {
     pool_ready_ = false;
     for (auto& [id, outcome] : pool_->TakeFinished()) {
@@ -174,7 +176,9 @@ void WorkerLoop::PumpTasks(int64_t now) {
       ++it;
       continue;
     }
-    SendResult(it->first, r.TakeOutcome(), now);
+    ProcessOutcome outcome = r.TakeOutcome();
+    if (it->second.kill_at_ms != 0) outcome = TimedOut(it->second, std::move(outcome));
+    SendResult(it->first, outcome, now);
     it = running_.erase(it);
   }
   StartQueued(now);
