@@ -86,7 +86,8 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
       if (progress) progress->Finish();
       *final = last_seen;
       const int64_t unfinished = seen_any ? n - last_seen.Terminal() : n;
-      return Status::Timeout("gave up waiting after " + FormatDuration(options.max_wait_ms) +
+      // leaseq::, not progress.h's tools::FormatDuration (seconds, for the bar).
+      return Status::Timeout("gave up waiting after " + leaseq::FormatDuration(options.max_wait_ms) +
                              ": " + std::to_string(unfinished) +
                              " task(s) not finished; they keep running");
     }
