@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
                  "time limit of each attempt of a task that gives none (--timeout): DURATION "
                  "for every queue, or QUEUE=DURATION for one queue (repeatable; the queue's "
                  "own beats the general one). Durations: 1500ms, 30s, 5m, 2h. Default: none")
+      ->type_name("[QUEUE=]DURATION")
       ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
   for (const auto& flag : default_timeouts) {

@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
   app.add_option("--input-file", f.input_file,
                  "the task's stdin from this file, byte for byte ('-' = our stdin; at most "
                  "64 MiB)")
+      ->type_name("PATH")
       ->excludes(input);
   app.add_option("--retries", f.retries, "re-runs after a failed attempt (default 0)");
   app.add_option("--priority", f.priority, "higher runs first (default 0)");
@@ -255,20 +256,24 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", f.timeout,
                  "time limit of each attempt, e.g. 30s, 5m, 2h, 1500ms: past it the command "
                  "gets SIGTERM (SIGKILL 2 s later) and the attempt fails \"timed out after "
-                 "...\" (retries apply). Default: the broker's --default-timeout, else none");
+                 "...\" (retries apply). Default: the broker's --default-timeout, else none")
+      ->type_name("DURATION");
   CLI::Option* delay = app.add_option(
       "--delay", f.delay,
-      "do not start the task before this long after it is stored (e.g. 10m)");
+      "do not start the task before this long after it is stored (e.g. 10m)")
+      ->type_name("DURATION");
   app.add_option("--at", f.at,
                  "do not start the task before this time, RFC 3339 (e.g. 2026-12-01T10:00:00Z "
                  "or 2026-12-01T11:00:00+01:00); a past time starts at once")
+      ->type_name("TIME")
       ->excludes(delay);
   app.add_option("--fn", f.fn, "run the worker's in-process function NAME instead of a command");
   app.add_option("--file", f.file, "JSON Lines file of tasks, one a line ('-' = stdin)");
   app.add_flag("--wait", f.wait, "block until every task is terminal; exit 0 only if all done");
   app.add_option("--wait-timeout", f.wait_timeout,
                  "with --wait (implied): stop waiting after this long, exit 1; the tasks keep "
-                 "running (not the tasks' time limit: that is --timeout)");
+                 "running (not the tasks' time limit: that is --timeout)")
+      ->type_name("DURATION");
   app.add_option("--curve-secret", f.curve_secret,
                  "CURVE: our key pair, a .secret file of leaseq-ctl keygen (env "
                  "LEASEQ_CURVE_SECRET)");
