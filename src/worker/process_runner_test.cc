@@ -151,6 +151,12 @@ TEST_F(ProcessRunnerTest, TerminateStopsTheWholeProcessGroup) {
   ASSERT_TRUE(RunToEnd(*r, std::chrono::seconds(5)));
   ProcessOutcome o = r->TakeOutcome();
   EXPECT_EQ(o.signal, SIGTERM);
+  // The shell's child was killed when the shell was reaped; it is gone once
+  // its new parent (init) has reaped it too: wait for that, with a deadline.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!(kill(-r->pid(), 0) != 0 && errno == ESRCH) && Clock::now() < deadline) {
+    poll(nullptr, 0, 10);
+  }
   EXPECT_NE(kill(-r->pid(), 0), 0) << "the process group is still there";
   EXPECT_EQ(errno, ESRCH);
 }
