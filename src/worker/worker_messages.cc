@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "common/duration.h"
+
 namespace leaseq::worker {
 
 using wire::Command;
@@ -108,6 +110,8 @@ void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   if (s.ok() && m.body.contains("timeout_ms")) {
     s = wire::GetInt(m.body, "timeout_ms", &a.timeout_ms);
     if (s.ok() && a.timeout_ms < 0) s = Status::Invalid("field 'timeout_ms' must not be negative");
+    // No overflow of now + limit, whatever a broker sends.
+    a.timeout_ms = std::min(a.timeout_ms, kMaxDurationMs);
     if (s.ok() && a.timeout_ms > 0) a.deadline_ms = now + a.timeout_ms;
   }
   if (s.ok() && RunInstantFunction(attempt, m, now)) return;
