@@ -37,6 +37,11 @@
 //    destructors, no atexit handlers) instead of returning, because a
 //    thread still inside a function must not see the program's globals
 //    destroyed under it.
+//  - A task's time limit (leaseq-submit --timeout, or the broker's
+//    --default-timeout) applies to functions too: past it the call is
+//    abandoned like a cancelled one (it runs to its end, its output is
+//    dropped, its slot is free at once) and the attempt fails "timed out
+//    after ...". A function that may run long should be able to finish.
 //
 // Thread-safety: a Worker is used from one thread (the one that calls
 // Run()); Run() installs process-wide signal handlers, so one Worker runs

@@ -1,6 +1,7 @@
 // Broker: the ZeroMQ ROUTER loop. It only moves messages: each pass drains
 // the waiting messages, hands them to the store inside one transaction,
-// reclaims lapsed leases and lost workers, leases queued tasks to workers
+// reclaims lapsed leases and lost workers, wakes delayed tasks whose time
+// has come, leases queued tasks to workers
 // with free slots, commits (group commit), and only then sends the replies,
 // acknowledgements and assignments of that pass. Nothing is acknowledged
 // before it is durable.
@@ -15,6 +16,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "broker/default_timeouts.h"
 #include "broker/lease_rules.h"
 #include "broker/name_claim.h"
 #include "broker/store.h"
@@ -34,6 +36,8 @@ struct BrokerOptions {
   // CURVE (--curve-secret, --curve-allow): when enabled, Start() starts the
   // ZAP authenticator and makes the socket a CURVE server before binding.
   curve::ServerSettings curve;
+  // --default-timeout: the time limit of tasks without one of their own.
+  DefaultTimeouts default_timeouts;
 };
 
 class Broker {
@@ -73,6 +77,7 @@ class Broker {
   Status Submit(const wire::Message& m, nlohmann::json* reply);
   // Time-driven work of a pass.
   void ReclaimLapsed();
+  void WakeDue();
   void Dispatch();
   void Flush(bool committed, const std::string& commit_error);
   void SendHeartbeats();

@@ -171,6 +171,14 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
       if (s.ok()) s = wire::GetInt(m.body, "exit_code", &exit_code);
       if (s.ok() && m.body.contains("signal")) s = wire::GetInt(m.body, "signal", &signal);
       if (s.ok() && m.body.contains("error")) s = wire::GetString(m.body, "error", &r.error);
+      if (s.ok() && m.body.contains("permanent")) {
+        const auto& p = m.body["permanent"];
+        if (p.is_boolean()) {
+          r.permanent = p.get<bool>();
+        } else {
+          s = Status::Invalid("field 'permanent' must be true or false");
+        }
+      }
       if (!s.ok()) {
         Reply(w.routing_id, wire::MakeError("bad result: " + s.message()), false);
         return;

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "broker/bind_policy.h"
 #include "broker/broker.h"
@@ -48,8 +50,22 @@ int main(int argc, char** argv) {
   app.add_option("--curve-allow", curve_allow,
                  "CURVE: directory of the *.pub keys of the workers and clients admitted "
                  "(re-read when an unknown key knocks, and at most 1 s old)");
+  std::vector<std::string> default_timeouts;
+  app.add_option("--default-timeout", default_timeouts,
+                 "time limit of each attempt of a task that gives none (--timeout): DURATION "
+                 "for every queue, or QUEUE=DURATION for one queue (repeatable; the queue's "
+                 "own beats the general one). Durations: 1500ms, 30s, 5m, 2h. Default: none")
+      ->type_name("[QUEUE=]DURATION")
+      ->allow_extra_args(false);
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
+  for (const auto& flag : default_timeouts) {
+    leaseq::Status added = options.default_timeouts.Add(flag);
+    if (!added.ok()) {
+      std::fprintf(stderr, "leaseq-broker: %s\n", added.message().c_str());
+      return 2;
+    }
+  }
   options.durability = sync == "full" ? leaseq::Durability::kFull : leaseq::Durability::kNormal;
 
   leaseq::Status s = leaseq::curve::LoadServer(curve_secret, curve_allow, &options.curve);

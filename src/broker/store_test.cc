@@ -302,7 +302,9 @@ TEST_F(StoreTest, FailureWithRetriesRequeuesAfterABackoff) {
   EXPECT_EQ(State("a"), "queued");
   EXPECT_EQ(Outcomes("a"), (std::vector<std::string>{"error"}));
   EXPECT_GT(QueryInt("SELECT ready_at FROM tasks WHERE key = 'a'"), Now());
+  EXPECT_EQ(WakeAt(Now() + rules::RetryBackoffMs(1) - 1), 0);
   EXPECT_TRUE(ClaimAt(Worker("w1"), 5, Now()).empty());
+  EXPECT_EQ(WakeAt(Now() + rules::RetryBackoffMs(1)), 1);
   auto later = ClaimAt(Worker("w1"), 5, Now() + rules::RetryBackoffMs(1));
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].attempt_no, 2);

@@ -31,13 +31,13 @@ enum class Command {
   kRegister,   // {name, pid, session, host, slots, queues[], fns[], running[], nanny?}
   kReady,      // {slots}: how many tasks the worker takes at once from now on
   kHeartbeat,  // both ways; from a worker: {running[]} = attempts it holds
-  kResult,     // {attempt, exit_code, signal, error}; blob 0 = stdout
+  kResult,     // {attempt, exit_code, signal, error, permanent?}; blob 0 = stdout
   kRelease,    // {attempts[]}: handed back by a draining worker
   kGoodbye,    // {}: the worker leaves cleanly
   kLost,       // {name, pid, session?}: from a nanny, its worker process died
   // broker -> worker
   kWelcome,     // {heartbeat_ms, liveness, abandon[]}
-  kTask,        // {attempt, key, attempt_no, cmd[] | fn}; blob 0 = stdin
+  kTask,        // {attempt, key, attempt_no, cmd[] | fn, timeout_ms?}; blob 0 = stdin
   kAck,         // {attempts[]}: results stored; forget them
   kAbort,       // {attempts[]}: kill these attempts, send nothing for them
   kReregister,  // {}: the broker does not know you; register again

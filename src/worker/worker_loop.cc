@@ -110,6 +110,7 @@ void WorkerLoop::Poll(int64_t now) {
   int64_t deadline = std::min(now + kMaxPollMs, link_.NextDeadline(SilenceLimitMs()));
   if (welcomed_) deadline = std::min(deadline, next_heartbeat_ms_);
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
+  deadline = std::min(deadline, NextTimeoutMs());
   const int ready =
       transport::Poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
   // After a signal (ready 0, revents cleared) the self-pipe tells which;
@@ -132,6 +133,7 @@ void WorkerLoop::HandleSignals(int64_t now) {
 }
 
 void WorkerLoop::PumpTasks(int64_t now) {
+  EnforceTimeouts(now);
   if (pool_ready_) {
     pool_ready_ = false;
     for (auto& [id, outcome] : pool_->TakeFinished()) {
@@ -162,7 +164,9 @@ void WorkerLoop::PumpTasks(int64_t now) {
       ++it;
       continue;
     }
-    SendResult(it->first, r.TakeOutcome(), now);
+    ProcessOutcome outcome = r.TakeOutcome();
+    if (it->second.kill_at_ms != 0) outcome = TimedOut(it->second, std::move(outcome));
+    SendResult(it->first, outcome, now);
     it = running_.erase(it);
   }
   StartQueued(now);

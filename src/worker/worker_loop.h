@@ -18,6 +18,12 @@
 //    the broker's message ("name 'x' is in use by pid N on host H"): no
 //    goodbye, nothing retried; name_reserved registers again every
 //    heartbeat_ms until the broker decides;
+//  - time limits (the task's `timeout_ms`, counted from its start here): a
+//    command past it gets SIGTERM to its process group, then SIGKILL after
+//    config::kTimeoutGraceMs; a function call is abandoned as for abort.
+//    Either way the result is an error "timed out after 30s (...)";
+//  - a command that cannot start at all is a result with `permanent: true`
+//    (the broker then fails the task without retrying it);
 //  - SIGTERM/SIGINT: drain (ready 0; running commands and calls get
 //    drain_timeout_ms, then commands are killed, calls abandoned, and both
 //    released; results delivered and acknowledged, goodbye acknowledged,
@@ -30,7 +36,8 @@
 // functions run on the pool's threads, which never fork.
 // Not thread-safe: one WorkerLoop per process, used from one thread.
 // worker_loop.cc has the loop and the drain; worker_messages.cc the
-// handling of each broker message and the messages sent.
+// handling of each broker message and the messages sent; worker_timeouts.cc
+// the time limits.
 #pragma once
 
 #include <cstdint>
@@ -96,6 +103,10 @@ class WorkerLoop {
     std::string key;
     std::unique_ptr<ProcessRunner> runner;
     std::unique_ptr<FunctionPool::Call> call;
+    int64_t timeout_ms = 0;   // its time limit; 0: none
+    int64_t deadline_ms = 0;  // steady time the limit is reached; 0: none
+    int64_t kill_at_ms = 0;   // past the limit: SIGTERM was sent, SIGKILL is due then
+    bool killed = false;      // SIGKILL was sent too
   };
   struct PendingResult {
     wire::Message message;
@@ -119,6 +130,12 @@ class WorkerLoop {
   bool RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
   void OnAbort(const wire::Message& m);
+  // Time limits (worker_timeouts.cc): stops what ran past its limit; the
+  // earliest moment something is due (for the poll), or INT64_MAX.
+  void EnforceTimeouts(int64_t now);
+  int64_t NextTimeoutMs() const;
+  // The result of a command stopped for its time limit.
+  static ProcessOutcome TimedOut(const Attempt& a, ProcessOutcome ended);
   // Drops an attempt wherever it is: running (killed), queued, or its result.
   void Forget(int64_t attempt);
   void OnAck(const wire::Message& m);

@@ -337,7 +337,8 @@ TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {
   wire::Message m;
   ASSERT_TRUE(broker_.Next(Command::kResult, &m));
   EXPECT_EQ(m.body["attempt"], 16);
-  EXPECT_EQ(m.body["error"], "cannot run 'leaseq-no-such-command-xyz': No such file or directory");
+  EXPECT_EQ(m.body["error"], "no such command: leaseq-no-such-command-xyz");
+  EXPECT_EQ(m.body["permanent"], true);
   broker_.Send(wire::Make(Command::kAck, {{"attempts", {16}}}));
 }
 
@@ -566,6 +567,92 @@ TEST_F(WorkerLoopTest, TheSessionAndNannyIdANannyChoseAreSentInEveryRegister) {
   EXPECT_EQ(m.body["session"], "n1.2");
   EXPECT_EQ(m.body["nanny"], "n1");
   broker_.Welcome();
+}
+
+}  // namespace
+}  // namespace leaseq::worker
+
+namespace leaseq::worker {
+namespace {
+
+// A task message with a time limit, as the broker sends it.
+wire::Message TimedTask(int64_t attempt, json what, int64_t timeout_ms, std::string input = "") {
+  json body = {{"attempt", attempt}, {"key", "k" + std::to_string(attempt)}, {"attempt_no", 1},
+               {"timeout_ms", timeout_ms}};
+  body.update(what);
+  return wire::Make(Command::kTask, std::move(body), {std::move(input)});
+}
+
+TEST_F(WorkerLoopTest, CommandPastItsTimeLimitGetsSigtermAndFails) {
+  Start();
+  Registered();
+  const auto t0 = Clock::now();
+  broker_.Send(TimedTask(30, {{"cmd", {"sh", "-c", "echo started >&2; exec sleep 30"}}}, 300));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_EQ(r.body["attempt"], 30);
+  EXPECT_EQ(r.body["exit_code"], -1);
+  EXPECT_EQ(r.body["signal"], 0);
+  EXPECT_EQ(r.body["error"],
+            "timed out after 300ms (SIGTERM to its process group); stderr: started\n");
+  EXPECT_FALSE(r.body.contains("permanent"));
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {30}}}));
+}
+
+TEST_F(WorkerLoopTest, CommandIgnoringSigtermIsKilledAfterTheGrace) {
+  Start();
+  Registered();
+  const auto t0 = Clock::now();
+  // The ignored SIGTERM is inherited by sleep: only SIGKILL ends them.
+  broker_.Send(TimedTask(31, {{"cmd", {"sh", "-c", "trap '' TERM; sleep 30; true"}}}, 200));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(200 + config::kTimeoutGraceMs));
+  EXPECT_LT(took, 8s);
+  EXPECT_EQ(r.body["error"],
+            "timed out after 200ms (SIGTERM, then SIGKILL 2s later, to its process group)");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {31}}}));
+}
+
+TEST_F(WorkerLoopTest, ACommandWithinItsLimitIsUntouched) {
+  Start();
+  Registered();
+  broker_.Send(TimedTask(32, {{"cmd", {"sh", "-c", "printf ok"}}}, 10000));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["exit_code"], 0);
+  EXPECT_EQ(r.body["error"], "");
+  EXPECT_EQ(r.blobs.at(0), "ok");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {32}}}));
+}
+
+TEST_F(WorkerLoopTest, FunctionPastItsTimeLimitIsAbandonedAndItsSlotFreed) {
+  WithFunctions();
+  Start(1);
+  Registered();
+  const auto t0 = Clock::now();
+  broker_.Send(TimedTask(33, {{"fn", "sleep"}}, 200, "1500"));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_LT(Clock::now() - t0, 1400ms);
+  EXPECT_EQ(r.body["attempt"], 33);
+  EXPECT_EQ(r.body["exit_code"], -1);
+  EXPECT_EQ(r.body["error"],
+            "timed out after 200ms (the function call was abandoned: it runs on, its output "
+            "dropped)");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {33}}}));
+  // The one slot is free although the call still sleeps.
+  broker_.FnTask(34, "upper", "x");
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 34);
+  EXPECT_EQ(r.blobs.at(0), "X");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {34}}}));
+  // The abandoned call's own end (1.5 s in) sends nothing. Next() keeps
+  // heartbeating meanwhile, so the worker stays connected.
+  EXPECT_FALSE(broker_.Next(Command::kResult, &r, 2s));
+  WaitNoCalls();
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "common/duration.h"
+
 namespace leaseq::worker {
 
 using wire::Command;
@@ -103,6 +105,15 @@ void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
   Attempt a;
   a.key = key;
+  // The limit counts from the start here, not from the lease: a prefetched
+  // task's wait is not its run time.
+  if (s.ok() && m.body.contains("timeout_ms")) {
+    s = wire::GetInt(m.body, "timeout_ms", &a.timeout_ms);
+    if (s.ok() && a.timeout_ms < 0) s = Status::Invalid("field 'timeout_ms' must not be negative");
+    // No overflow of now + limit, whatever a broker sends.
+    a.timeout_ms = std::min(a.timeout_ms, kMaxDurationMs);
+    if (s.ok() && a.timeout_ms > 0) a.deadline_ms = now + a.timeout_ms;
+  }
   if (s.ok() && RunInstantFunction(attempt, m, now)) return;
   if (s.ok()) {
     s = m.body.contains("fn") ? StartFunction(attempt, m, &a)
@@ -238,6 +249,7 @@ void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int6
                {"exit_code", outcome.exit_code},
                {"signal", outcome.signal},
                {"error", outcome.error}};
+  if (outcome.permanent) body["permanent"] = true;
   PendingResult& r = results_[attempt];
   r.message = wire::Make(Command::kResult, std::move(body), {outcome.output});
   r.sent_ms = now;
