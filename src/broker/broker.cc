@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/transport.h"
 
 namespace leaseq {
@@ -43,8 +44,7 @@ Broker::Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr
 Status Broker::Start() {
   if (options_.curve.enabled) {
     // The ZAP handler first: a CURVE socket without one admits everybody.
-    Status z = curve::Authenticator::Start(context_, options_.curve.allow_dir, "leaseq-broker:",
-                                           &zap_);
+    Status z = curve::Authenticator::Start(context_, options_.curve.allow_dir, &zap_);
     if (!z.ok()) return z;
     curve::ApplyServer(socket_, options_.curve);
   }
@@ -83,7 +83,7 @@ Status Broker::Run(int stop_fd) {
     if (items[1].revents & ZMQ_POLLIN) break;
     Pass();
   }
-  std::fprintf(stderr, "leaseq-broker: %lld loop passes, %lld commits, %lld messages\n",
+  log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages",
                static_cast<long long>(passes_), static_cast<long long>(commits_),
                static_cast<long long>(messages_));
   return Status::Ok();
@@ -99,7 +99,7 @@ void Broker::Pass() {
   outbox_.clear();
   Status begun = store_->Begin();
   if (!begun.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", begun.message().c_str());
+    log::Printf(log::Level::kWarn, "%s", begun.message().c_str());
     // Drain what is waiting so that clients get an answer, then give up this pass.
     pass_error_ = begun;
   }
@@ -153,7 +153,7 @@ void Broker::Pass() {
   leases_stale_ = !committed;
   if (!committed && begun.ok()) {
     store_->Rollback();
-    std::fprintf(stderr, "leaseq-broker: pass rolled back: %s\n", error.c_str());
+    log::Printf(log::Level::kWarn, "pass rolled back: %s", error.c_str());
   }
   Flush(committed, error);
   SendHeartbeats();
@@ -202,7 +202,7 @@ void Broker::SendHeartbeats() {
 void Broker::LoseWorker(const std::string& name, const std::string& why) {
   int reclaimed = 0;
   CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed));
-  std::fprintf(stderr, "leaseq-broker: worker %s lost (%s); %d attempt(s) reclaimed\n",
+  log::Printf(log::Level::kInfo, "worker %s lost (%s); %d attempt(s) reclaimed",
                name.c_str(), why.c_str(), reclaimed);
   workers_.Remove(name);
   work_changed_ = true;

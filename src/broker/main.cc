@@ -13,6 +13,7 @@
 #include "broker/db_lock.h"
 #include "common/cli.h"
 #include "common/config.h"
+#include "common/log.h"
 
 int main(int argc, char** argv) {
   leaseq::BrokerOptions options;
@@ -57,12 +58,21 @@ int main(int argc, char** argv) {
                  "own beats the general one). Durations: 1500ms, 30s, 5m, 2h. Default: none")
       ->type_name("[QUEUE=]DURATION")
       ->allow_extra_args(false);
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text: a line per event with an RFC 3339 time and a level; json: one JSON "
+                 "object per line, for log shippers")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
+  leaseq::log::Format format;
+  (void)leaseq::log::ParseFormat(log_format, &format);  // checked by IsMember
+  leaseq::log::Configure("leaseq-broker", format);
   for (const auto& flag : default_timeouts) {
     leaseq::Status added = options.default_timeouts.Add(flag);
     if (!added.ok()) {
-      std::fprintf(stderr, "leaseq-broker: %s\n", added.message().c_str());
+      leaseq::log::Error(added.message());
       return 2;
     }
   }
@@ -70,12 +80,12 @@ int main(int argc, char** argv) {
 
   leaseq::Status s = leaseq::curve::LoadServer(curve_secret, curve_allow, &options.curve);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return 2;
   }
   s = leaseq::CheckBindAddress(options.bind, insecure, options.curve.enabled);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return 2;
   }
 
@@ -94,19 +104,18 @@ int main(int argc, char** argv) {
   std::unique_ptr<leaseq::DbLock> lock;
   s = leaseq::DbLock::Acquire(options.db_path, &lock);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
   std::unique_ptr<leaseq::Broker> broker;
   s = leaseq::Broker::Create(options, &clock, &broker);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return 1;
   }
-  std::fprintf(stderr, "leaseq-broker: listening on %s, database %s\n", broker->endpoint().c_str(),
-               options.db_path.c_str());
+  leaseq::log::Info("listening on " + broker->endpoint() + ", database " + options.db_path);
   s = broker->Run(stop_fd);
-  std::fprintf(stderr, "leaseq-broker: stopped\n");
+  leaseq::log::Info("stopped");
   close(stop_fd);
   return s.ok() ? 0 : 1;
 }
