@@ -9,6 +9,7 @@
 #include "broker/bind_policy.h"
 #include "broker/broker.h"
 #include "common/config.h"
+#include "tools/common/duration_arg.h"
 
 int main(int argc, char** argv) {
   leaseq::BrokerOptions options;
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   std::string sync = "normal";
   bool insecure = false;
   std::string curve_secret, curve_allow;
+  std::string retain;
 
   CLI::App app{"leaseq-broker: the durable queue (tasks, leases and suspicion in one SQLite file)"};
   app.add_option("--db", options.db_path, "SQLite database file (env LEASEQ_DB)")->capture_default_str();
@@ -46,7 +48,20 @@ int main(int argc, char** argv) {
   app.add_option("--curve-allow", curve_allow,
                  "CURVE: directory of the *.pub keys of the workers and clients admitted "
                  "(re-read when an unknown key knocks, and at most 1 s old)");
+  app.add_option("--retain", retain,
+                 "purge finished tasks (done, failed, cancelled) that ended longer ago than "
+                 "this (1500ms, 30s, 5m, 2h), with their attempts, a small batch at a time; "
+                 "a task another stored task runs after is kept until that one goes. "
+                 "Default: keep everything");
   CLI11_PARSE(app, argc, argv);
+  if (!retain.empty()) {
+    leaseq::Status d = leaseq::tools::ParseDurationArg(retain, &options.retain_ms);
+    if (d.ok() && options.retain_ms <= 0) d = leaseq::Status::Invalid("--retain must be more than 0");
+    if (!d.ok()) {
+      std::fprintf(stderr, "leaseq-broker: --retain: %s\n", d.message().c_str());
+      return 2;
+    }
+  }
   options.durability = sync == "full" ? leaseq::Durability::kFull : leaseq::Durability::kNormal;
 
   leaseq::Status s = leaseq::curve::LoadServer(curve_secret, curve_allow, &options.curve);
@@ -74,7 +89,9 @@ int main(int argc, char** argv) {
   s = leaseq::Broker::Create(options, &clock, &broker);
   if (!s.ok()) {
     std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
-    return 1;
+    // Conflict: a database this broker cannot use (a newer schema version,
+    // not a leaseq file): like a bad flag, nothing to retry.
+    return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
   std::fprintf(stderr, "leaseq-broker: listening on %s, database %s\n", broker->endpoint().c_str(),
                options.db_path.c_str());

@@ -120,6 +120,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
     const std::string fns = nlohmann::json(w.fns).dump();
     for (const auto& queue : w.queues) {
       if (n <= 0) break;
+      if (paused_.count(queue) > 0) continue;
       struct Picked {
         int64_t id;
         int64_t priority;
@@ -131,10 +132,11 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       {
         // One statement marks the batch running: the partial index
         // tasks_dispatch yields this queue's queued tasks in priority order
-        // (a task in retry backoff, ready_at, is skipped).
+        // (a task in retry backoff, ready_at, is skipped). Named, so that
+        // no index added later takes its place.
         auto& q = Prepared(
             "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
-            "updated_at = ?1 WHERE id IN (SELECT id FROM tasks "
+            "updated_at = ?1 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_dispatch "
             "WHERE state = 'queued' AND queue = ?2 AND ready_at <= ?1 "
             "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
             "ORDER BY priority DESC, id LIMIT ?4) "

@@ -145,10 +145,8 @@ int Run(const Flags& f, const CLI::App& app) {
   std::vector<std::string> keys;
   for (const auto& t : tasks) keys.push_back(t.key);
   ProgressBar progress;
-  StateCounts final;
   Client waiter_client(f.broker, f.timeout_ms, -1, curve);
-  Status s = WaitForKeys(waiter_client, keys, &progress, &final);
-  return ReportWait(kTool, s, final);
+  return WaitAndReport(kTool, waiter_client, keys, &progress);
 }
 
 }  // namespace
