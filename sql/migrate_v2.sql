@@ -16,15 +16,18 @@ CREATE TABLE paused_queues (
   paused_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- Tasks by state and queue, oldest change first: `leaseq-ctl list`, bulk
--- retry and cancel, the oldest queued task of a queue, and purge (finished
--- tasks by age). Two partial indexes that together hold every task, so that
--- only queries naming the same IN list use them: the planner never trades
--- one of the existing lookups by id for a range over a whole state.
-CREATE INDEX tasks_unfinished ON tasks (state, queue, updated_at)
-  WHERE state IN ('waiting', 'queued', 'running');
+-- Finished tasks by state, queue and the time they ended: `leaseq-ctl list`,
+-- retry --state and purge (by age) read ranges of it. A task enters it once,
+-- when it ends, so dispatch pays one insert per task. Partial, with an IN
+-- list that only those queries name: the planner never trades one of the
+-- lookups by id for a range over a whole state.
 CREATE INDEX tasks_finished ON tasks (state, queue, updated_at)
   WHERE state IN ('done', 'failed', 'cancelled');
+-- Waiting tasks by queue (list, cancel --queue). Only tasks with
+-- dependencies pass through it. Queued tasks are found through
+-- tasks_dispatch and running ones through attempts_running: neither state
+-- needs another index on the hot path.
+CREATE INDEX tasks_waiting ON tasks (queue, updated_at) WHERE state = 'waiting';
 
 -- Counts of tasks by queue, function ('' for a command) and state, kept by
 -- triggers like task_state_counts: `status` per queue, and the queued tasks

@@ -11,8 +11,9 @@
 namespace leaseq {
 
 namespace {
-constexpr int kRetainBatch = 500;
-constexpr int kVacuumPages = 1000;
+// As a purge request's batch (broker_ops.cc): a few ms of the loop.
+constexpr int kRetainBatch = 100;
+constexpr int kVacuumPages = 200;
 constexpr int64_t kBusyIntervalMs = 100;
 constexpr int64_t kSweepIntervalMs = 1000;
 constexpr std::array<const char*, 3> kFinished = {"done", "failed", "cancelled"};

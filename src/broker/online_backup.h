@@ -8,8 +8,10 @@
 //    working directory (path() gives the absolute one).
 //  - The copy is written to PATH.partial and, once complete, synced to disk
 //    and linked to PATH (never replacing a file that appeared meanwhile):
-//    PATH never holds half a copy. Destroying an unfinished backup removes
-//    the partial file.
+//    PATH never holds half a copy. That last sync runs on a thread of its
+//    own (it can take long on a big file), and Step() reports done once it
+//    has ended. Destroying an unfinished backup removes the partial file
+//    (waiting for that thread, if it runs).
 //  - The broker's own writes during the copy reach it (SQLite updates the
 //    pages already copied when the source changes through the connection
 //    that does the backup), so the finished copy is the database as of its
@@ -23,6 +25,7 @@
 
 #include <sqlite3.h>
 
+#include <future>
 #include <memory>
 #include <string>
 
@@ -50,14 +53,15 @@ class OnlineBackup {
 
  private:
   OnlineBackup(std::string path, sqlite3* dest, sqlite3_backup* backup);
-  Status Finish();
+  // On the finishing thread: sync the file, name it, sync the directory.
+  static Status Publish(const std::string& partial, const std::string& path);
 
   std::string path_;
   std::string partial_;
   sqlite3* dest_;
   sqlite3_backup* backup_;
-  int steps_ = 0;
-  bool finished_ = false;
+  std::future<Status> publishing_;  // valid once every page is copied
+  bool finished_ = false;           // published: path holds the copy
 };
 
 }  // namespace leaseq

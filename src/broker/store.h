@@ -181,8 +181,8 @@ class Store {
 
   // --- finding and changing many tasks (store_list.cc, store_bulk.cc) ---
   // At most filter.limit tasks: by state (failed, cancelled, running,
-  // queued, waiting, done), then queue, then oldest change first. Ranges of
-  // the tasks_unfinished / tasks_finished indexes, never a scan of tasks.
+  // queued, waiting, done), then queue, then oldest change first (queued
+  // ones in the order they go out). Ranges of indexes, never a scan of tasks.
   Status List(const ListFilter& filter, std::vector<TaskRow>* out);
   // One batch of `retry --state`: up to limit tasks in state (failed or
   // cancelled) of queue (empty: every queue), not changed since
@@ -221,6 +221,8 @@ class Store {
 
   Status SubmitOne(const TaskSpec& t, int64_t now);
   Status LoadPausedQueues();
+  // created_at of the first submitted queued task of the queue; 0: none.
+  int64_t OldestQueued(const std::string& queue);
   // Up to limit ids of tasks in state, from the cursor on (see ScanCursor);
   // *end: nothing is left after them.
   Status ScanState(const std::string& state, const std::string& queue, int limit,

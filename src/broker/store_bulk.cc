@@ -14,15 +14,11 @@ using store_internal::Guarded;
 
 namespace {
 
-// The partial indexes are used only by queries that name their IN list,
-// hence the two texts (store_schema.h, sql/migrate_v2.sql).
+// tasks_finished is used only by queries that name its IN list
+// (sql/migrate_v2.sql).
 constexpr const char* kScanFinished =
     "SELECT id, updated_at FROM tasks INDEXED BY tasks_finished "
     "WHERE state IN ('done', 'failed', 'cancelled') AND state = ?1 AND queue = ?2 "
-    "AND (updated_at, id) < (?3, ?4) ORDER BY updated_at DESC, id DESC LIMIT ?5";
-constexpr const char* kScanUnfinished =
-    "SELECT id, updated_at FROM tasks INDEXED BY tasks_unfinished "
-    "WHERE state IN ('waiting', 'queued', 'running') AND state = ?1 AND queue = ?2 "
     "AND (updated_at, id) < (?3, ?4) ORDER BY updated_at DESC, id DESC LIMIT ?5";
 constexpr const char* kFirstQueue =
     "SELECT queue FROM queue_counts WHERE state = ? AND n > 0 ORDER BY queue LIMIT 1";
@@ -30,9 +26,14 @@ constexpr const char* kNextQueue =
     "SELECT queue FROM queue_counts WHERE state = ? AND n > 0 AND queue > ? "
     "ORDER BY queue LIMIT 1";
 
-// Cancel takes the waiting tasks of a queue first: then they end cancelled
-// themselves, not failed by a dependency cancelled before them.
-constexpr std::array<const char*, 3> kUnfinished = {"waiting", "queued", "running"};
+// The unfinished tasks of a queue, each state through its own index. Cancel
+// takes the waiting ones first: then they end cancelled themselves, not
+// failed by a dependency cancelled before them.
+constexpr std::array<const char*, 3> kUnfinishedOfQueue = {
+    "SELECT id FROM tasks INDEXED BY tasks_waiting WHERE state = 'waiting' AND queue = ?1 LIMIT ?2",
+    "SELECT id FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND queue = ?1 LIMIT ?2",
+    "SELECT t.id FROM attempts a INDEXED BY attempts_running JOIN tasks t ON t.id = a.task_id "
+    "WHERE a.outcome = 'running' AND t.state = 'running' AND t.queue = ?1 LIMIT ?2"};
 
 }  // namespace
 
@@ -40,6 +41,7 @@ Status Store::ScanState(const std::string& state, const std::string& queue, int 
                         ScanCursor* c, std::vector<int64_t>* ids, bool* end) {
   ids->clear();
   *end = false;
+  if (!IsFinishedState(state)) return Status::Invalid("only finished tasks are scanned by age");
   // The next queue with tasks in this state, or the one asked for.
   auto next_queue = [&](bool first, std::string* out) {
     if (!queue.empty()) {
@@ -68,7 +70,7 @@ Status Store::ScanState(const std::string& state, const std::string& queue, int 
   }
   while (static_cast<int>(ids->size()) < limit) {
     const int64_t want = limit - static_cast<int64_t>(ids->size());
-    auto& q = Prepared(IsFinishedState(state) ? kScanFinished : kScanUnfinished);
+    auto& q = Prepared(kScanFinished);
     q.bind(1, state);
     q.bind(2, c->queue);
     q.bind(3, c->updated_at);
@@ -116,16 +118,13 @@ Status Store::CancelQueue(const std::string& queue, int limit, int64_t now, int6
   return Guarded("cancel", [&]() -> Status {
     *changed = 0;
     int64_t seen = 0;
-    for (const char* state : kUnfinished) {
+    for (const char* sql : kUnfinishedOfQueue) {
       if (seen >= limit) break;
       std::vector<int64_t> ids;
       {
-        auto& q = Prepared(
-            "SELECT id FROM tasks INDEXED BY tasks_unfinished "
-            "WHERE state IN ('waiting', 'queued', 'running') AND state = ? AND queue = ? LIMIT ?");
-        q.bind(1, state);
-        q.bind(2, queue);
-        q.bind(3, limit - seen);
+        auto& q = Prepared(sql);
+        q.bind(1, queue);
+        q.bind(2, limit - seen);
         while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
       }
       seen += static_cast<int64_t>(ids.size());
@@ -140,7 +139,7 @@ Status Store::CancelQueue(const std::string& queue, int limit, int64_t now, int6
         ++*changed;
       }
     }
-    // Cancelled tasks leave the index: the next batch starts from the top
+    // Cancelled tasks leave the indexes: the next batch starts from the top
     // again, and finds nothing once the queue holds no unfinished task.
     *more = seen >= limit;
     return Status::Ok();

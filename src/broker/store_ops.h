@@ -34,7 +34,8 @@ struct ListFilter {
   int64_t limit = 100;
 };
 
-// Where a scan of the tasks of one state stopped. The scan goes queue by
+// Where a scan of the finished tasks of one state (done, failed or
+// cancelled: tasks_finished) stopped. The scan goes queue by
 // queue in name order (only the queues that have tasks in that state, from
 // queue_counts), and within a queue from the most recent change down, so it
 // is a range of an index, never a scan of the table. Rows at or above
@@ -53,7 +54,8 @@ struct ScanCursor {
 struct QueueStatus {
   std::map<std::string, int64_t> counts;        // state -> tasks
   std::map<std::string, int64_t> queued_by_fn;  // fn ('' = command) -> queued tasks
-  int64_t oldest_queued_at = 0;                 // updated_at of its oldest queued task; 0: none
+  // created_at of its oldest queued task (the first submitted); 0: none.
+  int64_t oldest_queued_created_at = 0;
   bool paused = false;
 };
 

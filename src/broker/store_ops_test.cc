@@ -2,6 +2,7 @@
 // per-queue status, online backup.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 
@@ -153,6 +154,19 @@ TEST_F(StoreOpsTest, ListIsBoundedByItsLimitAndFiltersByStateAndQueue) {
   EXPECT_EQ(store_->List({"bogus", "", 1}, &rows).code(), Status::Code::kInvalid);
 }
 
+TEST_F(StoreOpsTest, ListFindsRunningAndWaitingTasksAndQueuedOnesInDispatchOrder) {
+  TaskSpec urgent = InQueue("urgent", "b");
+  urgent.priority = 5;
+  ASSERT_OK(Submit({Task("r1"), Task("w1", {"r1"}), InQueue("b1", "b"), urgent, InQueue("w2", "b", {"r1"})}));
+  ClaimOne("w1", "r1");
+  EXPECT_EQ(ListKeys("running"), (std::vector<std::string>{"r1"}));
+  EXPECT_TRUE(ListKeys("running", "b").empty());
+  EXPECT_EQ(ListKeys("waiting"), (std::vector<std::string>{"w2", "w1"}));  // queue b, then default
+  EXPECT_EQ(ListKeys("waiting", "default"), (std::vector<std::string>{"w1"}));
+  EXPECT_EQ(ListKeys("queued", "b"), (std::vector<std::string>{"urgent", "b1"}));
+  EXPECT_EQ(ListKeys(""), (std::vector<std::string>{"r1", "urgent", "b1", "w2", "w1"}));
+}
+
 TEST_F(StoreOpsTest, ListAndPurgeReadIndexRangesNotTheTable) {
   auto db = Reader();
   auto plan = [&](const std::string& sql) {
@@ -164,9 +178,10 @@ TEST_F(StoreOpsTest, ListAndPurgeReadIndexRangesNotTheTable) {
   for (const char* sql : {
            "SELECT key FROM tasks INDEXED BY tasks_finished WHERE state IN ('done', 'failed', "
            "'cancelled') AND state = 'failed' ORDER BY queue, updated_at, id LIMIT 5",
-           "SELECT key FROM tasks INDEXED BY tasks_unfinished WHERE state IN ('waiting', "
-           "'queued', 'running') AND state = 'queued' AND queue = 'q' ORDER BY updated_at, id "
-           "LIMIT 5",
+           "SELECT key FROM tasks INDEXED BY tasks_waiting WHERE state = 'waiting' AND queue = 'q' "
+           "ORDER BY updated_at, id LIMIT 5",
+           "SELECT key FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND queue = 'q' "
+           "AND priority < 3 ORDER BY priority DESC, id LIMIT 1",
            "SELECT id FROM tasks INDEXED BY tasks_finished WHERE state IN ('done', 'failed', "
            "'cancelled') AND state = 'done' AND queue = 'q' AND (updated_at, id) < (5, 0) "
            "ORDER BY updated_at DESC, id DESC LIMIT 5"}) {
@@ -187,23 +202,26 @@ TEST_F(StoreOpsTest, QueueStatusesCountByQueueAndFunctionAndFindTheOldestQueued)
   TaskSpec fn_task = InQueue("e1", "gpu");
   fn_task.cmd.clear();
   fn_task.fn = "resize";
+  fn_task.priority = 9;  // goes out first, yet g1 is older
+  TaskSpec low = InQueue("g0", "gpu");
+  low.priority = -2;
   ASSERT_OK(Submit({InQueue("g1", "gpu")}));
   const int64_t first = Now();
   clock_.Advance(5000);
-  ASSERT_OK(Submit({fn_task, Task("c1"), Task("c2")}));
+  ASSERT_OK(Submit({fn_task, low, Task("c1"), Task("c2")}));
   Run("c1");
   Pause("idle");
   std::map<std::string, QueueStatus> q;
   ASSERT_OK(store_->QueueStatuses(&q));
-  EXPECT_EQ(q["gpu"].counts["queued"], 2);
-  EXPECT_EQ(q["gpu"].queued_by_fn[""], 1);
+  EXPECT_EQ(q["gpu"].counts["queued"], 3);
+  EXPECT_EQ(q["gpu"].queued_by_fn[""], 2);
   EXPECT_EQ(q["gpu"].queued_by_fn["resize"], 1);
-  EXPECT_EQ(q["gpu"].oldest_queued_at, first);
+  EXPECT_EQ(q["gpu"].oldest_queued_created_at, first);
   EXPECT_FALSE(q["gpu"].paused);
   EXPECT_EQ(q["default"].counts["done"], 1);
   EXPECT_EQ(q["default"].counts["queued"], 1);
   EXPECT_TRUE(q["idle"].paused);
-  EXPECT_EQ(q["idle"].oldest_queued_at, 0);
+  EXPECT_EQ(q["idle"].oldest_queued_created_at, 0);
 }
 
 // ---------------------------------------------------------------- bulk
@@ -377,13 +395,15 @@ TEST_F(StoreOpsTest, AnOnlineBackupIsConsistentAndHasWhatWasCommittedWhileItRan)
   ASSERT_OK(store_->StartBackup(copy, &backup));
   BackupProgress p;
   int steps = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!p.done) {
     ASSERT_OK(backup->Step(8, &p));
     // The broker goes on between steps.
     if (++steps == 3) Run("t0", "done while copying");
-    ASSERT_LT(steps, 100000);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
   }
   EXPECT_GT(steps, 10);
+  EXPECT_EQ(p.pages_done, p.pages_total);
   EXPECT_FALSE(std::filesystem::exists(copy + ".partial"));
   backup.reset();
   EXPECT_EQ(store_->StartBackup(copy, &backup).code(), Status::Code::kInvalid);  // never overwrites

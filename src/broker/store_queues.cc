@@ -41,6 +41,34 @@ Status Store::Resume(const std::string& queue, bool* changed) {
   });
 }
 
+int64_t Store::OldestQueued(const std::string& queue) {
+  // The first task of each priority in tasks_dispatch (queue, priority DESC,
+  // id) is the oldest of that priority: one seek per distinct priority
+  // (a handful), not a count of the queue.
+  constexpr int kMaxPriorities = 64;
+  int64_t best_id = 0, best_created = 0;
+  bool first = true;
+  int64_t below = 0;
+  for (int i = 0; i < kMaxPriorities; ++i) {
+    auto& q = Prepared(first ? "SELECT priority, id, created_at FROM tasks INDEXED BY tasks_dispatch "
+                               "WHERE state = 'queued' AND queue = ?1 "
+                               "ORDER BY priority DESC, id LIMIT 1"
+                             : "SELECT priority, id, created_at FROM tasks INDEXED BY tasks_dispatch "
+                               "WHERE state = 'queued' AND queue = ?1 AND priority < ?2 "
+                               "ORDER BY priority DESC, id LIMIT 1");
+    q.bind(1, queue);
+    if (!first) q.bind(2, below);
+    if (!q.executeStep()) break;
+    first = false;
+    below = q.getColumn(0).getInt64();
+    if (best_id == 0 || q.getColumn(1).getInt64() < best_id) {
+      best_id = q.getColumn(1).getInt64();
+      best_created = q.getColumn(2).getInt64();
+    }
+  }
+  return best_created;
+}
+
 Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out) {
   return Guarded("queue status", [&]() -> Status {
     out->clear();
@@ -57,13 +85,7 @@ Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out) {
     for (const auto& queue : paused_) (*out)[queue].paused = true;
     for (auto& [queue, s] : *out) {
       if (s.counts["queued"] == 0) continue;
-      // One seek: the lowest updated_at of the queue's queued tasks.
-      auto& q = Prepared(
-          "SELECT updated_at FROM tasks INDEXED BY tasks_unfinished "
-          "WHERE state IN ('waiting', 'queued', 'running') AND state = 'queued' AND queue = ? "
-          "ORDER BY updated_at LIMIT 1");
-      q.bind(1, queue);
-      if (q.executeStep()) s.oldest_queued_at = q.getColumn(0).getInt64();
+      s.oldest_queued_created_at = OldestQueued(queue);
     }
     return Status::Ok();
   });

@@ -196,7 +196,7 @@ TEST_F(SchemaTest, AnUpgradeThatFailsChangesNothing) {
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(Int(path, "PRAGMA user_version"), 1);
   EXPECT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'paused_queues'"), 0);
-  EXPECT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks_unfinished'"), 0);
+  EXPECT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks_finished'"), 0);
   EXPECT_EQ(Int(path, "SELECT count(*) FROM tasks"), kV1FixtureTasks);
 }
 
