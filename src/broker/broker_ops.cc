@@ -170,7 +170,7 @@ Status Broker::List(const wire::Message& m, nlohmann::json* reply) {
   }
   // How many match in all, from the counters (no count(*) over tasks).
   std::map<std::string, QueueStatus> queues;
-  s = store_->QueueStatuses(&queues);
+  s = store_->QueueStatuses(&queues, /*with_oldest=*/false);
   if (!s.ok()) return s;
   int64_t total = 0;
   for (const auto& [name, q] : queues) {

@@ -175,9 +175,9 @@ class Store {
   Status Resume(const std::string& queue, bool* changed);
   const std::set<std::string>& paused_queues() const { return paused_; }
   // Every queue with tasks, or paused: counts by state, queued tasks by
-  // function, its oldest queued task. From counters and one index seek per
-  // queue: no scan.
-  Status QueueStatuses(std::map<std::string, QueueStatus>* out);
+  // function, and (with_oldest) its oldest queued task. From counters and a
+  // few index seeks per queue: no scan.
+  Status QueueStatuses(std::map<std::string, QueueStatus>* out, bool with_oldest = true);
 
   // --- finding and changing many tasks (store_list.cc, store_bulk.cc) ---
   // At most filter.limit tasks: by state (failed, cancelled, running,

@@ -69,7 +69,7 @@ int64_t Store::OldestQueued(const std::string& queue) {
   return best_created;
 }
 
-Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out) {
+Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out, bool with_oldest) {
   return Guarded("queue status", [&]() -> Status {
     out->clear();
     {
@@ -84,7 +84,7 @@ Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out) {
     }
     for (const auto& queue : paused_) (*out)[queue].paused = true;
     for (auto& [queue, s] : *out) {
-      if (s.counts["queued"] == 0) continue;
+      if (!with_oldest || s.counts["queued"] == 0) continue;
       s.oldest_queued_created_at = OldestQueued(queue);
     }
     return Status::Ok();
