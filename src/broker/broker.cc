@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "broker/store_schema.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/transport.h"
@@ -27,6 +28,10 @@ Status Broker::Create(const BrokerOptions& options, const Clock* clock,
   std::unique_ptr<Store> store;
   Status s = Store::Open(options.db_path, options.durability, options.settings, &store);
   if (!s.ok()) return s;
+  if (store->migrated_from() != 0) {
+    std::fprintf(stderr, "leaseq-broker: upgraded %s from schema version %d to %d\n",
+                 options.db_path.c_str(), store->migrated_from(), schema::kCurrentVersion);
+  }
   std::unique_ptr<Broker> broker(new Broker(options, clock, std::move(store)));
   s = broker->Start();
   if (!s.ok()) return s;
@@ -79,9 +84,12 @@ std::string Broker::endpoint() const { return socket_.get(zmq::sockopt::last_end
 Status Broker::Run(int stop_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
-    transport::Poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
+    // A backup or a purge in progress goes on at once when nothing arrives.
+    const bool busy = BackupRunning() || RetentionDue();
+    transport::Poll(items, 2, std::chrono::milliseconds(busy ? 0 : kReclaimIntervalMs));
     if (items[1].revents & ZMQ_POLLIN) break;
     Pass();
+    StepBackup();  // between transactions: the copy takes its own read lock
   }
   log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages",
                static_cast<long long>(passes_), static_cast<long long>(commits_),
@@ -108,12 +116,14 @@ void Broker::Pass() {
   if (begun.ok() && leases_stale_) {
     CheckStatus(store_->HonourLeases(clock_->WallMs() + rules::LeaseTtlMs(options_.settings)));
   }
+  int received = 0;
   for (int i = 0; i < config::kMaxBatchMessages; ++i) {
     std::string routing_id;
     wire::Message m;
     Status decoded;
     if (!transport::Receive(socket_, true, &routing_id, &m, &decoded)) break;
     ++messages_;
+    ++received;
     if (!decoded.ok()) {
       Reply(routing_id, wire::MakeError(decoded.message()), false);
       continue;
@@ -137,6 +147,7 @@ void Broker::Pass() {
       work_changed_ = true;
     }
     if (work_changed_) Dispatch();
+    RetainStep(/*idle=*/received == 0);
   }
   for (auto& [routing_id, ids] : acks_) {
     Reply(routing_id, wire::Make(wire::Command::kAck, {{"attempts", std::move(ids)}}), true);

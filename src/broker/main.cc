@@ -13,6 +13,7 @@
 #include "broker/db_lock.h"
 #include "common/cli.h"
 #include "common/config.h"
+#include "common/duration.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   std::string sync = "normal";
   bool insecure = false;
   std::string curve_secret, curve_allow;
+  std::string retain;
 
   CLI::App app{"leaseq-broker: the durable queue (tasks, leases and suspicion in one SQLite file)"};
   app.add_option("--db", options.db_path, "SQLite database file (env LEASEQ_DB)")->capture_default_str();
@@ -64,11 +66,25 @@ int main(int argc, char** argv) {
                  "object per line, for log shippers")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  app.add_option("--retain", retain,
+                 "purge finished tasks (done, failed, cancelled) that ended longer ago than "
+                 "this (1500ms, 30s, 5m, 2h), with their attempts, a small batch at a time; "
+                 "a task another stored task runs after is kept until that one goes. "
+                 "Default: keep everything")
+      ->type_name("DURATION");
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
   leaseq::log::Format format;
   (void)leaseq::log::ParseFormat(log_format, &format);  // checked by IsMember
   leaseq::log::Configure("leaseq-broker", format);
+  if (!retain.empty()) {
+    leaseq::Status d = leaseq::ParseDuration(retain, &options.retain_ms);
+    if (d.ok() && options.retain_ms <= 0) d = leaseq::Status::Invalid("--retain must be more than 0");
+    if (!d.ok()) {
+      leaseq::log::Error("--retain: " + d.message());
+      return 2;
+    }
+  }
   for (const auto& flag : default_timeouts) {
     leaseq::Status added = options.default_timeouts.Add(flag);
     if (!added.ok()) {
@@ -111,7 +127,9 @@ int main(int argc, char** argv) {
   s = leaseq::Broker::Create(options, &clock, &broker);
   if (!s.ok()) {
     leaseq::log::Error(s.message());
-    return 1;
+    // Conflict: a database this broker cannot use (a newer schema version,
+    // not a leaseq file): like a bad flag, nothing to retry.
+    return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
   leaseq::log::Info("listening on " + broker->endpoint() + ", database " + options.db_path);
   s = broker->Run(stop_fd);
