@@ -138,6 +138,21 @@ TEST(CommandLine, UsageErrorsExitTwoAndSuggestTheNearestName) {
   EXPECT_NE(r.err.find("did you mean '--slots'"), std::string::npos) << r.err;
 }
 
+TEST(Wait, AnInterruptedWaitSaysTheTasksKeepRunning) {
+  Cluster cluster(kFastBroker);
+  cluster.StartBroker();
+  cluster.StartWorker({"--name", "w"});
+  Process submit(BinDir() + "/leaseq-submit",
+                 {"--broker", cluster.endpoint(), "--key", "long", "--wait", "--", "sleep", "30"},
+                 cluster.dir().File("submit"));
+  ASSERT_TRUE(WaitFor([&] { return cluster.CountState("running") == 1; }, std::chrono::seconds(10)));
+  submit.Signal(SIGINT);
+  ASSERT_TRUE(submit.WaitExit(std::chrono::seconds(5)));
+  EXPECT_EQ(submit.exit_code(), 1);
+  EXPECT_NE(submit.Stderr().find("the tasks keep running"), std::string::npos) << submit.Stderr();
+  EXPECT_EQ(cluster.CountState("running"), 1);
+}
+
 TEST(Logs, TextLinesHaveATimeAndALevelAndJsonLinesAreObjects) {
   Cluster cluster({"--heartbeat-ms", "200", "--log-format", "json"});
   Process& broker = cluster.StartBroker();

@@ -1,6 +1,10 @@
 #include "tools/common/waiter.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -205,8 +209,36 @@ int ReportWait(const std::string& tool, const Status& s, const StateCounts& fina
   return exit_code::kNotDone;
 }
 
+namespace {
+
+// What Ctrl-C (or SIGTERM) during a wait prints: only the wait ends. Kept
+// in a static buffer: the handler may only write(2) and _exit(2).
+char g_interrupt_notice[256];
+size_t g_interrupt_notice_length = 0;
+
+void OnInterrupt(int) {
+  [[maybe_unused]] ssize_t n = write(2, g_interrupt_notice, g_interrupt_notice_length);
+  _exit(exit_code::kNotDone);
+}
+
+void SayTasksKeepRunningOnInterrupt(const std::string& tool) {
+  const std::string text = "\n" + tool +
+                           ": interrupted: stopped waiting; the tasks keep running "
+                           "(leaseq-ctl wait KEY... or leaseq-ctl status to follow them)\n";
+  g_interrupt_notice_length = std::min(text.size(), sizeof g_interrupt_notice);
+  std::memcpy(g_interrupt_notice, text.data(), g_interrupt_notice_length);
+  struct sigaction sa = {};
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace
+
 int WaitAndReport(const std::string& tool, Client& client, const std::vector<std::string>& keys,
                   ProgressBar* progress, const WaitOptions& options) {
+  SayTasksKeepRunningOnInterrupt(tool);
   StateCounts final;
   Status s = WaitForKeys(client, keys, progress, &final, options);
   std::vector<std::string> failures;

@@ -56,7 +56,9 @@ int ReportWait(const std::string& tool, const Status& s, const StateCounts& fina
                const std::vector<std::string>& failures = {});
 
 // WaitForKeys, NameFailures when some failed, ReportWait: the whole of
-// `leaseq-ctl wait` and `leaseq-submit --wait` after the submission.
+// `leaseq-ctl wait` and `leaseq-submit --wait` after the submission. A
+// SIGINT or SIGTERM meanwhile ends the process with exit 1, saying that the
+// tasks keep running (only the wait was interrupted).
 int WaitAndReport(const std::string& tool, Client& client, const std::vector<std::string>& keys,
                   ProgressBar* progress, const WaitOptions& options = {});
 
