@@ -9,6 +9,7 @@
 #include "broker/bind_policy.h"
 #include "broker/broker.h"
 #include "common/config.h"
+#include "common/sd_notify.h"
 
 int main(int argc, char** argv) {
   leaseq::BrokerOptions options;
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "leaseq-broker: listening on %s, database %s\n", broker->endpoint().c_str(),
                options.db_path.c_str());
+  // Bound and the database open: a Type=notify unit is ready now (a no-op
+  // outside systemd). A failure to notify is logged, not fatal.
+  leaseq::Status ready = leaseq::sd::Notify("READY=1\nSTATUS=accepting work on " + broker->endpoint());
+  if (!ready.ok()) std::fprintf(stderr, "leaseq-broker: %s\n", ready.message().c_str());
   s = broker->Run(stop_fd);
   std::fprintf(stderr, "leaseq-broker: stopped\n");
   close(stop_fd);
