@@ -174,7 +174,18 @@ void WorkerLoop::PumpTasks(int64_t now) {
       ++it;
       continue;
     }
-    SendResult(it->first, r.TakeOutcome(), now);
+    ProcessOutcome outcome = r.TakeOutcome();
+    if (phase_ != Phase::kRunning && outcome.signal == SIGTERM) {
+      // Slurm's preemption (and systemd's default KillMode) send SIGTERM to
+      // every process of the job, our tasks included: a task that dies of
+      // it while we drain was stopped with us, not failed. Handed back
+      // without blame, like one cut short by the drain timeout.
+      Log("task attempt " + std::to_string(it->first) +
+          " ended by SIGTERM while draining: handing it back");
+      Release({it->first});
+    } else {
+      SendResult(it->first, outcome, now);
+    }
     it = running_.erase(it);
   }
   StartQueued(now);

@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "common/transport.h"
@@ -301,6 +304,42 @@ TEST_F(WorkerLoopTest, DrainTimeoutKillsAndReleases) {
   ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
   thread_.join();
   EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+}
+
+// Slurm signals every process of a preempted job: the task gets SIGTERM
+// too, and is handed back, not reported as failed.
+TEST_F(WorkerLoopTest, ATaskEndedBySigtermDuringTheDrainIsReleasedNotFailed) {
+  Start(1);
+  Registered();
+  char dir[] = "/tmp/leaseq-worker-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string pid_file = std::string(dir) + "/pid";
+  broker_.Task(16, {"sh", "-c", "echo $$ > " + pid_file + "; exec sleep 30"});
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({16}));
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));  // draining
+  pid_t task = 0;
+  const auto deadline = Clock::now() + 5s;
+  while (task <= 0 && Clock::now() < deadline) {
+    FILE* f = fopen(pid_file.c_str(), "r");
+    if (f != nullptr) {
+      if (fscanf(f, "%d", &task) != 1) task = 0;
+      fclose(f);
+    }
+    if (task <= 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(task, 0);
+  kill(task, SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({16}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+  unlink(pid_file.c_str());
+  rmdir(dir);
 }
 
 TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {
