@@ -5,7 +5,8 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
-	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev
+	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
+	help2man dpkg-dev systemd
 BENCH_PACKAGES := python3-distributed beanstalkd
 # Only for `make fuzz` (libFuzzer needs clang and its runtime).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
