@@ -82,7 +82,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/leaseq.env
               ${PROJECT_SOURCE_DIR}/deploy/systemd/curve-broker.conf
               ${PROJECT_SOURCE_DIR}/deploy/systemd/curve-worker.conf
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/systemd)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/slurm
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/slurm ${PROJECT_SOURCE_DIR}/deploy/kubernetes
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/deploy.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
