@@ -33,6 +33,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -84,6 +85,10 @@ class WorkerLoop {
     std::string key;
     std::unique_ptr<ProcessRunner> runner;
     std::unique_ptr<FunctionPool::Call> call;
+    // A command's outcome, held until hold_until_ms before it is reported
+    // (PumpTasks: a task ended by SIGTERM may be the first sign of a stop).
+    std::optional<ProcessOutcome> ended;
+    int64_t hold_until_ms = 0;
   };
   struct PendingResult {
     wire::Message message;
