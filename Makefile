@@ -8,11 +8,13 @@ DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-de
 	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
 	help2man dpkg-dev systemd
 BENCH_PACKAGES := python3-distributed beanstalkd
+# Only for `make slurm-test` (a one-node Slurm cluster inside the test).
+SLURM_PACKAGES := slurm-wlm munge
 # Only for `make fuzz` (libFuzzer needs clang and its runtime).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan fuzz chaos clean
+.PHONY: all deps build test demo bench asan fuzz chaos slurm-test clean
 
 all: build
 
@@ -36,9 +38,9 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The whole suite, then again under ASan+UBSan.
+# The whole suite (but the minutes-long Slurm test), then again under ASan+UBSan.
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE slurm
 	$(MAKE) asan
 
 demo: build
@@ -73,6 +75,12 @@ BENCH_ARGS ?=
 bench: build
 	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_PYTHON) bench/leaseq_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
+
+# leaseq workers as jobs of a real one-node Slurm cluster, preempted for real
+# (tests/deploy/slurm_test.sh, docs/deploy.md): about 5 minutes.
+slurm-test: build
+	$(MAKE) deps DEB_PACKAGES="$(SLURM_PACKAGES)"
+	cd $(BUILD_DIR) && ctest --output-on-failure -L slurm
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan
