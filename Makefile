@@ -10,11 +10,13 @@ DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-de
 BENCH_PACKAGES := python3-distributed beanstalkd
 # Only for `make slurm-test` (a one-node Slurm cluster inside the test).
 SLURM_PACKAGES := slurm-wlm munge
+# Only for `make container-test` (a Debian 12 root for the image's runtime stage).
+CONTAINER_PACKAGES := debootstrap
 # Only for `make fuzz` (libFuzzer needs clang and its runtime).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan fuzz chaos slurm-test clean
+.PHONY: all deps build test demo bench asan fuzz chaos slurm-test container-test clean
 
 all: build
 
@@ -38,9 +40,10 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The whole suite (but the minutes-long Slurm test), then again under ASan+UBSan.
+# The whole suite (but the Slurm and container tests, which have their own
+# targets), then again under ASan+UBSan.
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE slurm
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE "slurm|container"
 	$(MAKE) asan
 
 demo: build
@@ -81,6 +84,12 @@ bench: build
 slurm-test: build
 	$(MAKE) deps DEB_PACKAGES="$(SLURM_PACKAGES)"
 	cd $(BUILD_DIR) && ctest --output-on-failure -L slurm
+
+# deploy/container/Containerfile's runtime stage, run in a debootstrapped
+# Debian 12 chroot (no container engine here): about 1-2 minutes.
+container-test: build
+	$(MAKE) deps DEB_PACKAGES="$(CONTAINER_PACKAGES)"
+	cd $(BUILD_DIR) && ctest --output-on-failure -L container
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan
