@@ -44,27 +44,31 @@ install(FILES ${PROJECT_BINARY_DIR}/cmake/leaseqConfig.cmake
 # Man pages from --help: help2man where it is installed (make deps installs
 # it), else a plain page of the --help text (cmake/ManPage.cmake). Offline
 # either way.
-find_program(HELP2MAN help2man)
-set(summary_leaseq-broker "the leaseq broker: tasks, leases and suspicion in one SQLite file")
-set(summary_leaseq-worker "a leaseq worker: runs tasks leased from the broker")
-set(summary_leaseq-submit "submit tasks to a leaseq broker")
-set(summary_leaseq-ctl "look at and steer a leaseq broker")
-set(summary_leaseq-example-worker "a leaseq worker with functions of its own (example)")
-set(LEASEQ_MAN_PAGES)
-foreach(prog ${LEASEQ_PROGRAMS})
-  set(page ${PROJECT_BINARY_DIR}/man/${prog}.1)
-  add_custom_command(OUTPUT ${page}
-    COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:${prog}> -DNAME=${prog}
-            "-DSUMMARY=${summary_${prog}}"
-            -DVERSION=${PROJECT_VERSION} -DOUTPUT=${page} -DHELP2MAN=${HELP2MAN}
-            -P ${PROJECT_SOURCE_DIR}/cmake/ManPage.cmake
-    DEPENDS ${prog} ${PROJECT_SOURCE_DIR}/cmake/ManPage.cmake
-    COMMENT "Man page ${prog}.1"
-    VERBATIM)
-  list(APPEND LEASEQ_MAN_PAGES ${page})
-endforeach()
-add_custom_target(leaseq_man_pages ALL DEPENDS ${LEASEQ_MAN_PAGES})
-install(FILES ${LEASEQ_MAN_PAGES} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+# Not in sanitizer builds: nobody installs those, and a sanitizer report at
+# exit would fail the page.
+if(NOT LEASEQ_SANITIZE)
+  find_program(HELP2MAN help2man)
+  set(summary_leaseq-broker "the leaseq broker: tasks, leases and suspicion in one SQLite file")
+  set(summary_leaseq-worker "a leaseq worker: runs tasks leased from the broker")
+  set(summary_leaseq-submit "submit tasks to a leaseq broker")
+  set(summary_leaseq-ctl "look at and steer a leaseq broker")
+  set(summary_leaseq-example-worker "a leaseq worker with functions of its own (example)")
+  set(LEASEQ_MAN_PAGES)
+  foreach(prog ${LEASEQ_PROGRAMS})
+    set(page ${PROJECT_BINARY_DIR}/man/${prog}.1)
+    add_custom_command(OUTPUT ${page}
+      COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:${prog}> -DNAME=${prog}
+              "-DSUMMARY=${summary_${prog}}"
+              -DVERSION=${PROJECT_VERSION} -DOUTPUT=${page} -DHELP2MAN=${HELP2MAN}
+              -P ${PROJECT_SOURCE_DIR}/cmake/ManPage.cmake
+      DEPENDS ${prog} ${PROJECT_SOURCE_DIR}/cmake/ManPage.cmake
+      COMMENT "Man page ${prog}.1"
+      VERBATIM)
+    list(APPEND LEASEQ_MAN_PAGES ${page})
+  endforeach()
+  add_custom_target(leaseq_man_pages ALL DEPENDS ${LEASEQ_MAN_PAGES})
+  install(FILES ${LEASEQ_MAN_PAGES} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
 
 # systemd units, with ExecStart pointing at this install's bin directory
 # (the files in deploy/systemd/ say /usr/bin, the .deb's). The prefix is read

@@ -400,6 +400,7 @@ TEST_F(WorkerLoopTest, ATaskEndedBySigtermWhileRunningIsAFailedResult) {
   ASSERT_TRUE(broker_.Next(Command::kResult, &m));
   EXPECT_EQ(m.body["attempt"], 18);
   EXPECT_EQ(m.body["signal"], SIGTERM);
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {18}}}));
 }
 
 TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {
