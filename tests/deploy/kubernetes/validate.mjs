@@ -2,7 +2,7 @@
 // Kubernetes (1.27) and KEDA JSON schemas bundled in the kubernetes-models
 // packages, then the cross-references a schema cannot see (selectors match
 // pod labels, the Service and scale targets exist, the grace period covers
-// the drain, containers run as non-root).
+// the drain, containers run as non-root and can read their Secrets).
 //   node validate.mjs DIR
 import fs from "node:fs";
 import path from "node:path";
@@ -12,7 +12,9 @@ const dir = process.argv[2];
 const problems = [];
 const docs = [];
 for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
-  for (const d of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8"))) {
+  // YAML 1.1, as Kubernetes reads manifests (0440 is octal there).
+  const text = fs.readFileSync(path.join(dir, file), "utf8");
+  for (const d of YAML.parseAllDocuments(text, { version: "1.1" })) {
     if (d.errors.length) problems.push(`${file}: ${d.errors.map((e) => e.message).join("; ")}`);
     const obj = d.toJS();
     if (obj) docs.push({ file, obj });
@@ -67,6 +69,15 @@ for (const w of workloads) {
       // The worker waits at least 2 s for the broker's ack after the drain.
       if (!(pod.terminationGracePeriodSeconds >= drainS + 5)) {
         problems.push(`${name}: terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} does not cover a ${drainS} s drain`);
+      }
+    }
+    // A Secret's files belong to root (group: fsGroup): a non-root
+    // container reads them through the group bits only.
+    for (const v of pod.volumes || []) {
+      const mode = v.secret?.defaultMode;
+      if (mode !== undefined && pod.securityContext?.runAsUser !== 0 &&
+          (!(mode & 0o040) || pod.securityContext?.fsGroup === undefined)) {
+        problems.push(`${name}: Secret volume ${v.name} unreadable by a non-root user (mode ${mode.toString(8)}, fsGroup ${pod.securityContext?.fsGroup})`);
       }
     }
     const mounts = (c.volumeMounts || []).map((m) => m.name);
