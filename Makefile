@@ -16,7 +16,7 @@ CONTAINER_PACKAGES := debootstrap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan fuzz chaos slurm-test container-test clean
+.PHONY: all deps build test demo bench asan release fuzz chaos slurm-test container-test clean
 
 all: build
 
@@ -41,10 +41,12 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The whole suite (but the Slurm and container tests, which have their own
-# targets), then again under ASan+UBSan.
+# targets), then again under ASan+UBSan, then a Release (-O3) build with its
+# unit tests: every build type a user may pick must build.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE "slurm|container"
 	$(MAKE) asan
+	$(MAKE) release
 
 demo: build
 	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
@@ -63,6 +65,12 @@ asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLEASEQ_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 300 -E "^chaos"
+
+# A Release build (what packagers and users build) and its unit tests.
+release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
+	cmake --build build-release -j $(JOBS)
+	cd build-release && ctest --output-on-failure -j $(JOBS) --timeout 300 -L unit
 
 # The libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each, in build-fuzz/;
 # a crash is kept in tests/fuzz/<target>/ (docs/fuzzing.md).
@@ -92,4 +100,4 @@ container-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L container
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-release

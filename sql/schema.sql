@@ -21,16 +21,31 @@ CREATE TABLE tasks (
   dep_count       INTEGER NOT NULL DEFAULT 0,  -- entries of `after` (0: no stdin to assemble)
   dependents      INTEGER NOT NULL DEFAULT 0,  -- tasks after this one (0: nothing to release)
   failed_dep      INTEGER,            -- the dependency whose failure failed this task
-  ready_at        INTEGER NOT NULL DEFAULT 0,  -- not dispatched before (retry backoff)
+  -- Not dispatched before this time (a retry's backoff, or not_before); the
+  -- broker sets it back to 0 once the time has come (see tasks_timed).
+  ready_at        INTEGER NOT NULL DEFAULT 0,
   result          BLOB,               -- stdout of the successful attempt
   error           TEXT,
   spec            TEXT    NOT NULL,   -- canonical fields but input, for idempotent resubmission
   created_at      INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL
+  updated_at      INTEGER NOT NULL,
+  -- Added for time limits and delayed tasks (sql/migrate_time.sql upgrades
+  -- a file made before them).
+  timeout_ms      INTEGER,            -- time limit of each attempt; NULL: the queue's default
+  not_before      INTEGER             -- not started before (--delay, --at); NULL: any time
 );
 
 -- Dispatch: the next queued task of a queue by priority, without a scan.
-CREATE INDEX tasks_dispatch ON tasks (queue, priority DESC, id) WHERE state = 'queued';
+-- Only tasks that are due (ready_at = 0) are in it: a million tasks delayed
+-- to tomorrow, or in retry backoff, are never read past by dispatch.
+CREATE INDEX tasks_dispatch ON tasks (queue, priority DESC, id)
+  WHERE state = 'queued' AND ready_at = 0;
+-- Queued tasks that are not due yet, by time: each loop pass wakes those
+-- whose time has come (ready_at = 0 moves them into tasks_dispatch), and
+-- `status` counts the delayed ones (not_before in the future), both as an
+-- index range, never a scan of the tasks.
+CREATE INDEX tasks_timed ON tasks (ready_at, not_before)
+  WHERE state = 'queued' AND ready_at > 0;
 
 -- Dependencies: task_id runs after dep_id; pos keeps the order of `after`
 -- (stdin concatenates the results in that order).

@@ -74,17 +74,24 @@ done
 } > "$work/tasks.jsonl"
 "$bin/leaseq-submit" --file "$work/tasks.jsonl" > /dev/null
 
-# The preemptions: every $kill_every seconds, one spot worker gets SIG$signal.
+# The preemptions, as in the seed: one spot worker gets SIG$signal at once
+# (as soon as one is up, preferring one that runs a task), then one every
+# $kill_every seconds.
 kills=0
 broker_restarted=0
-next_kill=$(( $(now_ms) + kill_every_ms ))
+next_kill=$(now_ms)
 restart_at=$(( $(now_ms) + 1000 ))
 while [ "$(sqlite3 "$db" "SELECT state FROM tasks WHERE key = 'sum'")" != done ]; do
   now=$(now_ms)
   if [ "$now" -ge "$next_kill" ]; then
-    victim=$(sqlite3 "$db" "SELECT pid FROM workers WHERE name LIKE 'spot-%' AND state = 'alive' ORDER BY random() LIMIT 1")
-    if [ -n "$victim" ] && kill -"$signal" "$victim" 2>/dev/null; then kills=$((kills + 1)); fi
-    next_kill=$((now + kill_every_ms))
+    victim=$(sqlite3 "$db" "SELECT pid FROM workers w WHERE name LIKE 'spot-%' AND state = 'alive'
+      ORDER BY EXISTS (SELECT 1 FROM attempts a WHERE a.worker = w.name AND a.outcome = 'running') DESC,
+      random() LIMIT 1")
+    # No spot worker up yet: try again on the next round, not in kill_every.
+    if [ -n "$victim" ] && kill -"$signal" "$victim" 2>/dev/null; then
+      kills=$((kills + 1))
+      next_kill=$((now + kill_every_ms))
+    fi
   fi
   if [ "$restart_broker" = 1 ] && [ "$broker_restarted" = 0 ] && [ "$now" -ge "$restart_at" ]; then
     kill -KILL "$broker_pid"; wait "$broker_pid" 2>/dev/null || true

@@ -27,7 +27,8 @@
 //    built-ins: `noop`, `echo`, `sleep`.
 //  - Run() blocks until the worker is stopped (SIGTERM/SIGINT: it drains,
 //    see README.md) and returns the exit status for main(): 0 after a clean
-//    stop, 1 when it cannot run, 2 for bad flags (after printing why).
+//    stop, 1 when it cannot run, 2 for bad flags (after printing why), 4
+//    when the broker refused its name (another live worker holds it).
 //  - --nanny works: the nanny runs this same program again as its worker
 //    (so Register() calls must not depend on anything but the program).
 //  - A call that is still running when the drain timeout ends cannot be
@@ -36,6 +37,11 @@
 //    destructors, no atexit handlers) instead of returning, because a
 //    thread still inside a function must not see the program's globals
 //    destroyed under it.
+//  - A task's time limit (leaseq-submit --timeout, or the broker's
+//    --default-timeout) applies to functions too: past it the call is
+//    abandoned like a cancelled one (it runs to its end, its output is
+//    dropped, its slot is free at once) and the attempt fails "timed out
+//    after ...". A function that may run long should be able to finish.
 //
 // Thread-safety: a Worker is used from one thread (the one that calls
 // Run()); Run() installs process-wide signal handlers, so one Worker runs

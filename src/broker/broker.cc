@@ -16,6 +16,9 @@ namespace {
 constexpr int64_t kReclaimIntervalMs = 50;
 // Lapsed leases handled per pass at most (the rest in the next pass).
 constexpr int kReclaimBatch = 1000;
+// Delayed tasks woken per pass at most: a million due at the same moment
+// are spread over passes instead of one long transaction.
+constexpr int kWakeBatch = 10000;
 }  // namespace
 
 Status Broker::Create(const BrokerOptions& options, const Clock* clock,
@@ -76,7 +79,7 @@ std::string Broker::endpoint() const { return socket_.get(zmq::sockopt::last_end
 Status Broker::Run(int stop_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
+    transport::Poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
     if (items[1].revents & ZMQ_POLLIN) break;
     Pass();
   }
@@ -130,7 +133,8 @@ void Broker::Pass() {
     if (now - last_reclaim_ms_ >= kReclaimIntervalMs) {
       last_reclaim_ms_ = now;
       ReclaimLapsed();
-      work_changed_ = true;  // also wakes tasks whose retry backoff ended
+      WakeDue();
+      work_changed_ = true;
     }
     if (work_changed_) Dispatch();
   }
@@ -223,6 +227,13 @@ void Broker::ReclaimLapsed() {
   }
 }
 
+void Broker::WakeDue() {
+  // Tasks whose not_before or retry backoff has passed become dispatchable
+  // (delays are honoured to within kReclaimIntervalMs).
+  int64_t woken = 0;
+  CheckStatus(store_->WakeDue(clock_->WallMs(), kWakeBatch, &woken));
+}
+
 void Broker::Dispatch() {
   work_changed_ = false;
   nlohmann::json counts, unused;
@@ -242,6 +253,8 @@ void Broker::Dispatch() {
     for (auto& a : assigned) {
       nlohmann::json body = {{"attempt", a.attempt_id}, {"key", a.key}, {"attempt_no", a.attempt_no}};
       if (a.prefetched) body["prefetched"] = true;
+      const int64_t timeout_ms = options_.default_timeouts.For(a.queue, a.timeout_ms);
+      if (timeout_ms > 0) body["timeout_ms"] = timeout_ms;
       if (a.fn.empty()) {
         body["cmd"] = nlohmann::json::parse(a.cmd_json, nullptr, false);
       } else {

@@ -1,6 +1,7 @@
 // Broker: the ZeroMQ ROUTER loop. It only moves messages: each pass drains
 // the waiting messages, hands them to the store inside one transaction,
-// reclaims lapsed leases and lost workers, leases queued tasks to workers
+// reclaims lapsed leases and lost workers, wakes delayed tasks whose time
+// has come, leases queued tasks to workers
 // with free slots, commits (group commit), and only then sends the replies,
 // acknowledgements and assignments of that pass. Nothing is acknowledged
 // before it is durable.
@@ -15,7 +16,9 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "broker/default_timeouts.h"
 #include "broker/lease_rules.h"
+#include "broker/name_claim.h"
 #include "broker/store.h"
 #include "broker/worker_registry.h"
 #include "common/clock.h"
@@ -33,6 +36,8 @@ struct BrokerOptions {
   // CURVE (--curve-secret, --curve-allow): when enabled, Start() starts the
   // ZAP authenticator and makes the socket a CURVE server before binding.
   curve::ServerSettings curve;
+  // --default-timeout: the time limit of tasks without one of their own.
+  DefaultTimeouts default_timeouts;
 };
 
 class Broker {
@@ -65,11 +70,14 @@ class Broker {
   void OnRegister(const std::string& routing_id, const wire::Message& m);
   void OnWorkerMessage(ConnectedWorker& w, const wire::Message& m);
   void OnLostNotice(const std::string& routing_id, const wire::Message& m);
+  // Who holds a worker name now, and whether it is live (name_claim.h).
+  rules::NameHolder NameHolderOf(const std::string& name);
   // Client requests (broker_requests.cc).
   void OnRequest(const std::string& routing_id, const wire::Message& m);
   Status Submit(const wire::Message& m, nlohmann::json* reply);
   // Time-driven work of a pass.
   void ReclaimLapsed();
+  void WakeDue();
   void Dispatch();
   void Flush(bool committed, const std::string& commit_error);
   void SendHeartbeats();

@@ -74,9 +74,12 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       break;
     case wire::Command::kStatus: {
       nlohmann::json counts, workers;
+      int64_t delayed = 0;
       s = store_->Counts(&counts, &workers);
+      if (s.ok()) s = store_->DelayedCount(now, &delayed);
       reply["counts"] = counts;
       reply["workers"] = workers;
+      reply["delayed"] = delayed;  // of counts.queued: not before a future time
       break;
     }
     case wire::Command::kWorkers: {

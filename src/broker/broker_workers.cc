@@ -55,14 +55,48 @@ void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
   OnRequest(routing_id, m);
 }
 
+rules::NameHolder Broker::NameHolderOf(const std::string& name) {
+  using State = rules::NameHolder::State;
+  rules::NameHolder h;
+  if (const ConnectedWorker* c = workers_.ByName(name)) {
+    const bool silent = rules::WorkerSilent(options_.settings, c->last_heard_ms, clock_->SteadyMs());
+    return {silent ? State::kSilent : State::kLive, c->record.session, c->record.pid, c->record.host};
+  }
+  // Not connected: only a holder the database named alive at start-up,
+  // still within its restart grace, holds the name.
+  WorkerRecord row;
+  std::string state;
+  if (workers_.IsExpected(name) && store_->FindWorker(name, &row, &state).ok() && state == "alive") {
+    h = {State::kReserved, row.session, row.pid, row.host};
+  }
+  return h;
+}
+
 void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   WorkerRecord record;
   std::vector<int64_t> held, queued;
+  std::string nanny;
   Status s = ParseWorkerRecord(m.body, &record);
   if (s.ok()) s = wire::GetIntList(m.body, "running", &held);
   if (s.ok()) s = wire::GetIntList(m.body, "queued", &queued);
+  if (s.ok() && m.body.contains("nanny")) s = wire::GetString(m.body, "nanny", &nanny);
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad register: " + s.message()), false);
+    return;
+  }
+  // One process per name: two workers started with the same --name must
+  // not take each other's leases in turn (name_claim.h has the rule).
+  const rules::NameHolder holder = NameHolderOf(record.name);
+  const rules::NameVerdict verdict = rules::ClaimName(holder, record.session, nanny);
+  if (verdict != rules::NameVerdict::kAccept) {
+    const bool for_good = verdict == rules::NameVerdict::kInUse;
+    const std::string message = for_good ? rules::NameInUseMessage(record.name, holder)
+                                         : rules::NameReservedMessage(record.name, holder);
+    std::fprintf(stderr, "leaseq-broker: refused worker %s (pid %lld on host %s): %s\n",
+                 record.name.c_str(), static_cast<long long>(record.pid), record.host.c_str(),
+                 message.c_str());
+    Reply(routing_id,
+          wire::MakeNameRefusal(for_good ? wire::kNameInUse : wire::kNameReserved, message), false);
     return;
   }
   const int64_t now = clock_->WallMs();
@@ -137,6 +171,14 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
       if (s.ok()) s = wire::GetInt(m.body, "exit_code", &exit_code);
       if (s.ok() && m.body.contains("signal")) s = wire::GetInt(m.body, "signal", &signal);
       if (s.ok() && m.body.contains("error")) s = wire::GetString(m.body, "error", &r.error);
+      if (s.ok() && m.body.contains("permanent")) {
+        const auto& p = m.body["permanent"];
+        if (p.is_boolean()) {
+          r.permanent = p.get<bool>();
+        } else {
+          s = Status::Invalid("field 'permanent' must be true or false");
+        }
+      }
       if (!s.ok()) {
         Reply(w.routing_id, wire::MakeError("bad result: " + s.message()), false);
         return;
@@ -180,19 +222,24 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
 }
 
 void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m) {
-  std::string name;
+  std::string name, session, why;
   int64_t pid = 0;
   Status s = wire::GetString(m.body, "name", &name);
   if (s.ok()) s = wire::GetInt(m.body, "pid", &pid);
+  if (s.ok() && m.body.contains("session")) s = wire::GetString(m.body, "session", &session);
+  if (s.ok() && m.body.contains("why")) s = wire::GetString(m.body, "why", &why);
   const nlohmann::json id = m.body.value("id", nlohmann::json(nullptr));
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad lost notice: " + s.message(), id), false);
     return;
   }
-  int64_t known_pid = 0;
+  // The session, when given, makes sure it is that process: pids repeat
+  // across containers.
+  WorkerRecord row;
   std::string state;
-  if (store_->WorkerPid(name, &known_pid, &state).ok() && known_pid == pid && state == "alive") {
-    LoseWorker(name, "its nanny saw process " + std::to_string(pid) + " die");
+  if (store_->FindWorker(name, &row, &state).ok() && row.pid == pid && state == "alive" &&
+      (session.empty() || session == row.session)) {
+    LoseWorker(name, why.empty() ? "its nanny saw process " + std::to_string(pid) + " die" : why);
   }
   Reply(routing_id, wire::Make(wire::Command::kReply, {{"id", id}}), true);
 }

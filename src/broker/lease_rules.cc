@@ -30,10 +30,11 @@ LossDecision OnWorkerLost(const Settings& s, int64_t suspicious_before) {
   return d;
 }
 
-ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms) {
+ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms,
+                              bool permanent) {
   ErrorDecision d;
   d.errors = errors_before + 1;
-  d.retry = d.errors <= retries;
+  d.retry = !permanent && d.errors <= retries;
   d.ready_at = d.retry ? now_wall_ms + RetryBackoffMs(d.errors) : 0;
   return d;
 }

@@ -5,7 +5,8 @@
 //  - A lease lasts heartbeat_ms x liveness from its last renewal.
 //  - A worker lost while holding an attempt makes that task suspicious + 1;
 //    past allowed_failures the task is failed (it probably kills workers).
-//  - A failed attempt is retried after a doubling backoff while retries remain.
+//  - A failed attempt is retried after a doubling backoff while retries remain,
+//    unless it failed permanently (its command cannot be started).
 #pragma once
 
 #include <cstdint>
@@ -45,8 +46,11 @@ struct ErrorDecision {
   bool retry;        // true: back to queued, not before ready_at
   int64_t ready_at;  // wall ms
 };
-// The task's command failed (non-zero exit, signal, could not start).
-ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms);
+// The task's command failed (non-zero exit, signal, timed out). A permanent
+// failure (the command cannot be started at all) is never retried: another
+// attempt would fail the same way.
+ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms,
+                              bool permanent = false);
 
 // Backoff before the n-th retry (n >= 1).
 int64_t RetryBackoffMs(int64_t n);

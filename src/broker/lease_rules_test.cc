@@ -64,6 +64,13 @@ TEST(LeaseRules, FailedAttemptIsRetriedWhileRetriesRemain) {
   EXPECT_FALSE(third.retry);
 }
 
+TEST(LeaseRules, PermanentFailureIsNeverRetried) {
+  ErrorDecision d = OnAttemptFailed(0, 3, 1'700'000'000'000, /*permanent=*/true);
+  EXPECT_EQ(d.errors, 1);
+  EXPECT_FALSE(d.retry);
+  EXPECT_EQ(d.ready_at, 0);
+}
+
 TEST(LeaseRules, RetryBackoffDoublesAndIsCapped) {
   EXPECT_EQ(RetryBackoffMs(1), config::kRetryBackoffMs);
   EXPECT_EQ(RetryBackoffMs(2), 2 * config::kRetryBackoffMs);

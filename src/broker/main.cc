@@ -5,9 +5,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "broker/bind_policy.h"
 #include "broker/broker.h"
+#include "broker/db_lock.h"
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/sd_notify.h"
 
@@ -47,7 +51,22 @@ int main(int argc, char** argv) {
   app.add_option("--curve-allow", curve_allow,
                  "CURVE: directory of the *.pub keys of the workers and clients admitted "
                  "(re-read when an unknown key knocks, and at most 1 s old)");
-  CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> default_timeouts;
+  app.add_option("--default-timeout", default_timeouts,
+                 "time limit of each attempt of a task that gives none (--timeout): DURATION "
+                 "for every queue, or QUEUE=DURATION for one queue (repeatable; the queue's "
+                 "own beats the general one). Durations: 1500ms, 30s, 5m, 2h. Default: none")
+      ->type_name("[QUEUE=]DURATION")
+      ->allow_extra_args(false);
+  leaseq::cli::AddVersionFlag(app);
+  if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
+  for (const auto& flag : default_timeouts) {
+    leaseq::Status added = options.default_timeouts.Add(flag);
+    if (!added.ok()) {
+      std::fprintf(stderr, "leaseq-broker: %s\n", added.message().c_str());
+      return 2;
+    }
+  }
   options.durability = sync == "full" ? leaseq::Durability::kFull : leaseq::Durability::kNormal;
 
   leaseq::Status s = leaseq::curve::LoadServer(curve_secret, curve_allow, &options.curve);
@@ -71,6 +90,14 @@ int main(int argc, char** argv) {
   const int stop_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
 
   leaseq::SystemClock clock;
+  // Before the database is opened: a second broker must not even recover
+  // the first one's leases (see db_lock.h).
+  std::unique_ptr<leaseq::DbLock> lock;
+  s = leaseq::DbLock::Acquire(options.db_path, &lock);
+  if (!s.ok()) {
+    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
+  }
   std::unique_ptr<leaseq::Broker> broker;
   s = leaseq::Broker::Create(options, &clock, &broker);
   if (!s.ok()) {

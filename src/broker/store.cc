@@ -191,10 +191,17 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
     state = "failed";
     error = "dependency '" + dead_dep + "' " + (dead_state == "failed" ? "failed" : "was cancelled");
   }
+  // A delay counts from now, on the broker's clock (the client's may be
+  // off); the absolute time is stored, the spec keeps what was asked.
+  int64_t not_before = t.not_before_ms;
+  if (t.delay_ms > 0) not_before = now + t.delay_ms;
+  // Not due yet: out of the dispatch index until WakeDue (tasks_timed).
+  const int64_t ready_at = not_before > now ? not_before : 0;
   auto& ins = Prepared(
       "INSERT INTO tasks (key, state, cmd, fn, input, queue, priority, retries, "
-      "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at, "
+      "timeout_ms, not_before, ready_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, t.key);
   ins.bind(2, state);
   if (t.fn.empty()) {
@@ -220,6 +227,17 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   ins.bind(13, fields);
   ins.bind(14, now);
   ins.bind(15, now);
+  if (t.timeout_ms > 0) {
+    ins.bind(16, t.timeout_ms);
+  } else {
+    ins.bind(16);
+  }
+  if (not_before > 0) {
+    ins.bind(17, not_before);
+  } else {
+    ins.bind(17);
+  }
+  ins.bind(18, ready_at);
   ins.exec();
   const int64_t task_id = db_->getLastInsertRowid();
   for (size_t pos = 0; pos < dep_ids.size(); ++pos) {

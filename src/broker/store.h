@@ -40,6 +40,8 @@ struct Assignment {
   std::string fn;
   std::string stdin_bytes;  // input + the dependencies' results, in order
   bool prefetched = false;  // beyond the worker's free slots: unstarted until it says so
+  std::string queue;
+  int64_t timeout_ms = 0;   // the task's own time limit; 0: none (the queue's default applies)
 };
 
 struct AttemptResult {
@@ -48,7 +50,10 @@ struct AttemptResult {
   int signal = 0;
   std::string stdout_bytes;
   std::string error;  // stderr tail or the worker's own error text
-  bool Succeeded() const { return exit_code == 0 && signal == 0 && error.empty(); }
+  // The command could not be started (no such program, not executable):
+  // another attempt would fail the same way, so the task fails at once.
+  bool permanent = false;
+  bool Succeeded() const { return exit_code == 0 && signal == 0 && error.empty() && !permanent; }
 };
 
 // A worker as registered.
@@ -108,6 +113,9 @@ class Store {
   Status SetWorkerSlots(const std::string& name, int64_t slots);
   // name -> pid and state of a worker row; NotFound when absent.
   Status WorkerPid(const std::string& name, int64_t* pid, std::string* state);
+  // name -> the worker row's process (name, pid, host, session, slots) and
+  // state; NotFound when absent. Who holds a name (name_claim.h).
+  Status FindWorker(const std::string& name, WorkerRecord* w, std::string* state);
   // Names of workers whose rows say alive (at start-up).
   Status AliveWorkers(std::vector<std::string>* names);
 
@@ -135,6 +143,16 @@ class Store {
   Status ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* out);
   // At start-up: no lease in the database expires before floor.
   Status HonourLeases(int64_t floor);
+
+  // --- time ---
+  // Makes up to limit queued tasks whose ready_at (not_before, or a retry's
+  // backoff) has come dispatchable; *woken counts them. An index range
+  // (tasks_timed): its cost follows the tasks woken, not the tasks waiting.
+  Status WakeDue(int64_t now, int limit, int64_t* woken);
+  // Queued tasks whose not_before is after now (an index range count over
+  // the queued tasks that are not due: cost grows with them, not with the
+  // rest of the tasks).
+  Status DelayedCount(int64_t now, int64_t* n);
 
   // --- users' requests ---
   Status Counts(nlohmann::json* counts, nlohmann::json* workers);

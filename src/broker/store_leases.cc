@@ -105,6 +105,21 @@ Status Store::WorkerPid(const std::string& name, int64_t* pid, std::string* stat
   });
 }
 
+Status Store::FindWorker(const std::string& name, WorkerRecord* w, std::string* state) {
+  return Guarded("find worker", [&]() -> Status {
+    auto& q = Prepared("SELECT pid, host, session, slots, state FROM workers WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return Status::NotFound("no worker named '" + name + "'");
+    w->name = name;
+    w->pid = q.getColumn(0).getInt64();
+    w->host = q.getColumn(1).getString();
+    w->session = q.getColumn(2).getString();
+    w->slots = q.getColumn(3).getInt64();
+    *state = q.getColumn(4).getString();
+    return Status::Ok();
+  });
+}
+
 Status Store::AliveWorkers(std::vector<std::string>* names) {
   return Guarded("alive workers", [&]() -> Status {
     names->clear();
@@ -130,15 +145,15 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       std::vector<Picked> picked;
       {
         // One statement marks the batch running: the partial index
-        // tasks_dispatch yields this queue's queued tasks in priority order
-        // (a task in retry backoff, ready_at, is skipped).
+        // tasks_dispatch yields this queue's due tasks in priority order
+        // (a task delayed or in retry backoff is not in it: see WakeDue).
         auto& q = Prepared(
             "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
-            "updated_at = ?1 WHERE id IN (SELECT id FROM tasks "
-            "WHERE state = 'queued' AND queue = ?2 AND ready_at <= ?1 "
+            "updated_at = ?1 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_dispatch "
+            "WHERE state = 'queued' AND ready_at = 0 AND queue = ?2 "
             "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
             "ORDER BY priority DESC, id LIMIT ?4) "
-            "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority");
+            "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority, timeout_ms");
         q.bind(1, now);
         q.bind(2, queue);
         q.bind(3, fns);
@@ -154,6 +169,8 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
           p.a.attempt_no = q.getColumn(5).getInt64();
           p.has_deps = q.getColumn(6).getInt64() > 0;
           p.priority = q.getColumn(7).getInt64();
+          p.a.timeout_ms = q.getColumn(8).isNull() ? 0 : q.getColumn(8).getInt64();
+          p.a.queue = queue;
           picked.push_back(std::move(p));
         }
       }
@@ -246,14 +263,16 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       return Status::Ok();
     }
     std::string error = r.error;
-    if (r.signal != 0) {
+    if (r.permanent) {
+      // "no such command: foo": the worker's text says it all.
+    } else if (r.signal != 0) {
       error = "killed by signal " + std::to_string(r.signal) + (error.empty() ? "" : ": " + error);
     } else if (r.exit_code > 0) {
       error = "exit status " + std::to_string(r.exit_code) + (error.empty() ? "" : ": " + error);
     }
     if (error.empty()) error = "the attempt failed (the worker gave no reason)";
     EndAttempt(r.attempt_id, "error", now, r.signal != 0 ? -1 : r.exit_code, error);
-    rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now);
+    rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now, r.permanent);
     if (d.retry) {
       auto& u = Prepared(
           "UPDATE tasks SET state = 'queued', errors = ?, error = ?, ready_at = ?, updated_at = ? "
@@ -332,6 +351,18 @@ Status Store::ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* 
     q.bind(1, now);
     q.bind(2, limit);
     while (q.executeStep()) out->push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString()});
+    return Status::Ok();
+  });
+}
+
+Status Store::WakeDue(int64_t now, int limit, int64_t* woken) {
+  return Guarded("wake delayed tasks", [&]() -> Status {
+    auto& q = Prepared(
+        "UPDATE tasks SET ready_at = 0 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_timed "
+        "WHERE state = 'queued' AND ready_at > 0 AND ready_at <= ? ORDER BY ready_at LIMIT ?)");
+    q.bind(1, now);
+    q.bind(2, limit);
+    *woken = q.exec();
     return Status::Ok();
   });
 }

@@ -43,6 +43,18 @@ Status Store::Counts(nlohmann::json* counts, nlohmann::json* workers) {
   });
 }
 
+Status Store::DelayedCount(int64_t now, int64_t* n) {
+  return Guarded("status", [&]() -> Status {
+    // tasks_timed holds both columns: the count reads the index alone.
+    auto& q = Prepared(
+        "SELECT count(*) FROM tasks INDEXED BY tasks_timed "
+        "WHERE state = 'queued' AND ready_at > 0 AND not_before > ?");
+    q.bind(1, now);
+    *n = q.executeStep() ? q.getColumn(0).getInt64() : 0;
+    return Status::Ok();
+  });
+}
+
 Status Store::Workers(nlohmann::json* out) {
   return Guarded("workers", [&]() -> Status {
     *out = nlohmann::json::array();
@@ -68,7 +80,8 @@ Status Store::Show(const std::string& key, nlohmann::json* out) {
     {
       auto& q = Prepared(
           "SELECT id, key, state, cmd, fn, queue, priority, retries, errors, suspicious, "
-          "unfinished_deps, error, created_at, updated_at, length(result) FROM tasks WHERE key = ?");
+          "unfinished_deps, error, created_at, updated_at, length(result), timeout_ms, "
+          "not_before FROM tasks WHERE key = ?");
       q.bind(1, key);
       if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
       id = q.getColumn(0).getInt64();
@@ -83,7 +96,9 @@ Status Store::Show(const std::string& key, nlohmann::json* out) {
               {"unfinished_deps", q.getColumn(10).getInt64()},
               {"error", NullableText(q, 11)},       {"created_at", q.getColumn(12).getInt64()},
               {"updated_at", q.getColumn(13).getInt64()},
-              {"result_bytes", NullableInt(q, 14)}};
+              {"result_bytes", NullableInt(q, 14)},
+              {"timeout_ms", NullableInt(q, 15)},
+              {"not_before", NullableInt(q, 16)}};
     }
     nlohmann::json after = nlohmann::json::array();
     auto& d = Prepared(
@@ -207,8 +222,9 @@ Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
       }
       auto& u = Prepared(
           "UPDATE tasks SET state = CASE WHEN unfinished_deps > 0 THEN 'waiting' ELSE 'queued' END, "
-          "suspicious = 0, errors = 0, error = NULL, failed_dep = NULL, ready_at = 0, "
-          "updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')");
+          "suspicious = 0, errors = 0, error = NULL, failed_dep = NULL, "
+          "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END, "
+          "updated_at = ?1 WHERE id = ?2 AND state IN ('failed', 'cancelled')");
       u.bind(1, now);
       u.bind(2, id);
       if (u.exec() == 0) continue;

@@ -42,8 +42,9 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
   dec.bind(2, task_id);
   dec.exec();
   auto& ready = Prepared(
-      "UPDATE tasks SET state = 'queued', updated_at = ? "
-      "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?) "
+      "UPDATE tasks SET state = 'queued', updated_at = ?1, "
+      "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END "
+      "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?2) "
       "AND state = 'waiting' AND unfinished_deps = 0");
   ready.bind(1, now);
   ready.bind(2, task_id);

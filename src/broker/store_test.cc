@@ -302,7 +302,9 @@ TEST_F(StoreTest, FailureWithRetriesRequeuesAfterABackoff) {
   EXPECT_EQ(State("a"), "queued");
   EXPECT_EQ(Outcomes("a"), (std::vector<std::string>{"error"}));
   EXPECT_GT(QueryInt("SELECT ready_at FROM tasks WHERE key = 'a'"), Now());
+  EXPECT_EQ(WakeAt(Now() + rules::RetryBackoffMs(1) - 1), 0);
   EXPECT_TRUE(ClaimAt(Worker("w1"), 5, Now()).empty());
+  EXPECT_EQ(WakeAt(Now() + rules::RetryBackoffMs(1)), 1);
   auto later = ClaimAt(Worker("w1"), 5, Now() + rules::RetryBackoffMs(1));
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].attempt_no, 2);
@@ -579,6 +581,26 @@ TEST_F(StoreTest, WorkerGoneReleasesWithoutSuspicion) {
   ASSERT_OK(store_->Counts(&counts, &workers));
   EXPECT_EQ(workers["gone"], 1);
   EXPECT_EQ(workers["alive"], 1);
+}
+
+TEST_F(StoreTest, FindWorkerGivesTheNamesHolderAndItsState) {
+  WorkerRecord w;
+  std::string state;
+  ASSERT_OK(store_->FindWorker("w1", &w, &state));
+  EXPECT_EQ(w.name, "w1");
+  EXPECT_EQ(w.pid, 4242);
+  EXPECT_EQ(w.host, "localhost");
+  EXPECT_EQ(w.session, "session-1");
+  EXPECT_EQ(state, "alive");
+  WorkerRecord fresh = Worker("w1", {"default"}, "session-2");
+  fresh.pid = 777;
+  fresh.host = "other";
+  RegisterAs(fresh);
+  ASSERT_OK(store_->FindWorker("w1", &w, &state));
+  EXPECT_EQ(w.pid, 777);
+  EXPECT_EQ(w.host, "other");
+  EXPECT_EQ(w.session, "session-2");
+  EXPECT_EQ(store_->FindWorker("ghost", &w, &state).code(), Status::Code::kNotFound);
 }
 
 TEST_F(StoreTest, UnknownWorkerPidIsNotFound) {

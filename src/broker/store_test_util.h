@@ -96,13 +96,25 @@ class StoreTest : public ::testing::Test {
                                 std::vector<std::string> queues = {"default"}) {
     return ClaimAt(Worker(worker, std::move(queues)), n, Now());
   }
+  // As a broker pass does: wakes the tasks due at now, then claims.
   std::vector<Assignment> ClaimAt(const WorkerRecord& w, int64_t n, int64_t now) {
     std::vector<Assignment> out;
     EXPECT_TRUE(store_->Begin().ok());
+    int64_t woken = 0;
+    EXPECT_TRUE(store_->WakeDue(now, 10000, &woken).ok());
     Status s = store_->Claim(w, n, now, &out);
     EXPECT_TRUE(s.ok()) << s.message();
     EXPECT_TRUE(store_->Commit().ok());
     return out;
+  }
+  // One pass's wake-up of the tasks whose time has come (WakeDue).
+  int64_t WakeAt(int64_t now) {
+    int64_t woken = -1;
+    EXPECT_TRUE(store_->Begin().ok());
+    Status s = store_->WakeDue(now, 10000, &woken);
+    EXPECT_TRUE(s.ok()) << s.message();
+    EXPECT_TRUE(store_->Commit().ok());
+    return woken;
   }
   // Claims exactly one task and returns it (key checked when given).
   Assignment ClaimOne(const std::string& worker, const std::string& key = "") {

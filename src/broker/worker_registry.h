@@ -34,6 +34,9 @@ class WorkerRegistry {
   void Expect(const std::string& name, int64_t deadline_ms);
   // Names of expected workers past their deadline (removed from the list).
   std::vector<std::string> TakeOverdue(int64_t now);
+  // The name is expected (see Expect) and not yet overdue: its holder may
+  // be reconnecting, so the name is reserved for it (name_claim.h).
+  bool IsExpected(const std::string& name) const { return expected_.count(name) != 0; }
 
   // Names of connected workers silent for at least ttl_ms.
   std::vector<std::string> Silent(int64_t now, int64_t ttl_ms) const;

@@ -47,7 +47,7 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
       sent = transport::Send(socket, request);
       if (!sent) {
         zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
-        zmq::poll(&item, 1, std::chrono::milliseconds(20));
+        transport::Poll(&item, 1, std::chrono::milliseconds(20));
       }
     }
     while (sent) {
@@ -56,7 +56,7 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
       if (left.count() <= 0) break;
       zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
                                  {monitor.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, monitor.handle() != nullptr ? 2 : 1, left);
+      transport::Poll(items, monitor.handle() != nullptr ? 2 : 1, left);
       if (monitor.Poll()) return Status::Unavailable(monitor.refusal());
       if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
       std::string unused;

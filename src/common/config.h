@@ -40,6 +40,16 @@ inline constexpr int64_t kMaxMessageBytes = 512LL << 20;
 inline constexpr int64_t kMaxResultBytes = 256LL << 20;
 // How much of a failed command's stderr goes into tasks.error.
 inline constexpr size_t kStderrTailBytes = 2048;
+// Largest input (stdin bytes given with the task) of one task. A whole
+// submission travels in one message, an input that is not UTF-8 as base64
+// (4/3 of its size), and the broker holds the submission in memory while it
+// stores it: 64 MiB keeps all of that far below kMaxMessageBytes. Larger data
+// belongs in a file the command reads.
+inline constexpr int64_t kMaxInputBytes = 64LL << 20;
+
+// A command past its time limit gets SIGTERM (its whole process group), and
+// SIGKILL this long after if it is still there.
+inline constexpr int kTimeoutGraceMs = 2000;
 
 // A draining worker finishes its running tasks within this time, then kills
 // and hands back what is left. Fits inside GCP/Azure/Kubernetes' 30 s.

@@ -142,10 +142,40 @@ Status CheckKeyText(const std::string& text, const std::string& what) {
   return Status::Ok();
 }
 
+namespace {
+
+// mkdir -p with mode 0700 for each directory it creates.
+Status MakeDirectories(const std::filesystem::path& dir) {
+  std::filesystem::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::IoError("cannot create the directory " + partial.string() + ": " +
+                             std::strerror(errno));
+    }
+  }
+  if (!std::filesystem::is_directory(dir)) {
+    return Status::IoError(dir.string() + " exists and is not a directory");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status WriteKeyFiles(const std::string& path, const KeyPair& keys) {
   if (path.empty()) return Status::Invalid("no PATH given for the key files");
   const std::string secret = path + ".secret";
   const std::string pub = path + ".pub";
+  // Missing directories are made, readable by their owner only: they hold
+  // secrets (the README's recipe writes into a new /etc/leaseq).
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      Status s = MakeDirectories(dir);
+      if (!s.ok()) return s;
+    }
+  }
   struct stat st;
   if (lstat(pub.c_str(), &st) == 0) {
     return Status::Conflict(pub + " already exists: keygen never overwrites a key; remove it "

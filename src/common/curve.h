@@ -62,7 +62,8 @@ Status Generate(KeyPair* out);
 Status CheckKeyText(const std::string& text, const std::string& what);
 
 // Writes path + ".secret" (secret key, created with mode 0600) and path +
-// ".pub" (public key, 0644). Never overwrites: Conflict when either exists.
+// ".pub" (public key, 0644), making missing directories (mode 0700).
+// Never overwrites: Conflict when either exists.
 // On a failure nothing is left behind. IoError for a file system error.
 Status WriteKeyFiles(const std::string& path, const KeyPair& keys);
 

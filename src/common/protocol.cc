@@ -102,6 +102,12 @@ Message MakeUnavailable(const std::string& message, const nlohmann::json& id) {
   return m;
 }
 
+Message MakeNameRefusal(std::string_view code, const std::string& message) {
+  Message m = MakeError(message);
+  m.body["code"] = std::string(code);
+  return m;
+}
+
 Status GetInt(const nlohmann::json& body, const char* field, int64_t* out) {
   auto it = body.find(field);
   if (it == body.end() || !it->is_number_integer()) {

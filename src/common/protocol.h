@@ -28,16 +28,16 @@ inline constexpr size_t kMaxBlobs = 64;
 
 enum class Command {
   // worker -> broker
-  kRegister,   // {name, pid, session, host, slots, queues[], fns[], running[]}
+  kRegister,   // {name, pid, session, host, slots, queues[], fns[], running[], nanny?}
   kReady,      // {slots}: how many tasks the worker takes at once from now on
   kHeartbeat,  // both ways; from a worker: {running[]} = attempts it holds
-  kResult,     // {attempt, exit_code, signal, error}; blob 0 = stdout
+  kResult,     // {attempt, exit_code, signal, error, permanent?}; blob 0 = stdout
   kRelease,    // {attempts[]}: handed back by a draining worker
   kGoodbye,    // {}: the worker leaves cleanly
-  kLost,       // {name, pid}: from a nanny, its worker process died
+  kLost,       // {name, pid, session?}: from a nanny, its worker process died
   // broker -> worker
   kWelcome,     // {heartbeat_ms, liveness, abandon[]}
-  kTask,        // {attempt, key, attempt_no, cmd[] | fn}; blob 0 = stdin
+  kTask,        // {attempt, key, attempt_no, cmd[] | fn, timeout_ms?}; blob 0 = stdin
   kAck,         // {attempts[]}: results stored; forget them
   kAbort,       // {attempts[]}: kill these attempts, send nothing for them
   kReregister,  // {}: the broker does not know you; register again
@@ -52,7 +52,7 @@ enum class Command {
   kRetry,    // {id, keys[]}
   // broker -> client / worker
   kReply,  // {id, ...}
-  kError,  // {id?, message}
+  kError,  // {id?, message, unavailable? | code?}
 };
 
 struct Message {
@@ -78,6 +78,14 @@ Message MakeError(const std::string& message, const nlohmann::json& id = nullptr
 // (full disk, unwritable file): the same request may succeed later.
 // Body: `message`, `id`, `unavailable: true`.
 Message MakeUnavailable(const std::string& message, const nlohmann::json& id = nullptr);
+
+// A register refused because of its name (docs/protocol.md, "Worker
+// names"). Body: `message`, `code`: kNameInUse (another live process holds
+// the name: do not try again) or kNameReserved (its holder may be
+// reconnecting after a broker restart: try again in a heartbeat).
+inline constexpr std::string_view kNameInUse = "name_in_use";
+inline constexpr std::string_view kNameReserved = "name_reserved";
+Message MakeNameRefusal(std::string_view code, const std::string& message);
 
 // Typed reads of body fields that report a clear error instead of throwing.
 Status GetInt(const nlohmann::json& body, const char* field, int64_t* out);

@@ -3,18 +3,53 @@
 #include <random>
 #include <set>
 
+#include "common/base64.h"
+#include "common/config.h"
+#include "common/duration.h"
+#include "common/text_checks.h"
+#include "common/timestamp.h"
+
 namespace leaseq {
 
 namespace {
 
+constexpr const char* kKnownList =
+    "key, cmd, fn, input, input_base64, after, retries, priority, queue, timeout, delay, "
+    "not_before";
+
 const std::set<std::string>& KnownFields() {
-  static const std::set<std::string> kFields = {"key",   "cmd",     "fn",       "input",
-                                                "after", "retries", "priority", "queue"};
+  static const std::set<std::string> kFields = {
+      "key",   "cmd",      "fn",    "input",   "input_base64", "after",
+      "retries", "priority", "queue", "timeout", "delay",        "not_before"};
   return kFields;
 }
 
+// Year 9999: the largest time RFC 3339 can write.
+constexpr int64_t kMaxTimeMs = 253402300799999;
+
 Status FieldError(const std::string& field, const std::string& what) {
   return Status::Invalid("field '" + field + "' " + what);
+}
+// "field 'timeout': bad duration ..."
+Status FieldProblem(const std::string& field, const std::string& problem) {
+  return Status::Invalid("field '" + field + "': " + problem);
+}
+
+// A key, queue or function name: shown one a line, compared as bytes.
+Status CheckName(const std::string& field, const std::string& v) {
+  if (!IsValidUtf8(v)) return FieldError(field, "must be valid UTF-8");
+  if (HasControlCharacter(v)) {
+    return FieldError(field, "must not contain control characters (newline, tab, ...)");
+  }
+  return Status::Ok();
+}
+
+Status ReadName(const nlohmann::json& v, const std::string& field, std::string* out) {
+  if (!v.is_string() || v.get<std::string>().empty()) {
+    return FieldError(field, "must be a non-empty string");
+  }
+  *out = v.get<std::string>();
+  return CheckName(field, *out);
 }
 
 Status ReadStringList(const nlohmann::json& v, const std::string& field,
@@ -28,6 +63,109 @@ Status ReadStringList(const nlohmann::json& v, const std::string& field,
   return Status::Ok();
 }
 
+Status ReadCmd(const nlohmann::json& v, std::vector<std::string>* out) {
+  Status s = ReadStringList(v, "cmd", out);
+  if (s.ok() && out->empty()) s = FieldError("cmd", "must not be empty");
+  for (size_t i = 0; s.ok() && i < out->size(); ++i) {
+    const std::string& arg = (*out)[i];
+    const std::string which = i == 0 ? "the program name" : "argument " + std::to_string(i);
+    if (arg.find('\0') != std::string::npos) {
+      s = FieldProblem("cmd", which + " contains a NUL byte, which a command line cannot carry");
+    } else if (!IsValidUtf8(arg)) {
+      s = FieldProblem("cmd", which + " is not valid UTF-8");
+    }
+  }
+  return s;
+}
+
+// A duration: "30s" (duration.h) or integer milliseconds.
+Status ReadDuration(const nlohmann::json& v, const std::string& field, int64_t* ms) {
+  if (v.is_string()) {
+    Status s = ParseDuration(v.get<std::string>(), ms);
+    return s.ok() ? s : FieldProblem(field, s.message());
+  }
+  if (!v.is_number_integer()) {
+    return FieldError(field, "must be a duration such as \"30s\" or integer milliseconds");
+  }
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(kMaxDurationMs)
+                                           : v.get<int64_t>() >= 0;
+  if (!fits) return FieldError(field, "must be between 0 and 100 years in milliseconds");
+  *ms = v.get<int64_t>();
+  return Status::Ok();
+}
+
+// A time: RFC 3339 text or integer milliseconds since the Unix epoch.
+Status ReadTime(const nlohmann::json& v, const std::string& field, int64_t* ms) {
+  if (v.is_string()) {
+    Status s = ParseRfc3339(v.get<std::string>(), ms);
+    return s.ok() ? s : FieldProblem(field, s.message());
+  }
+  if (!v.is_number_integer()) {
+    return FieldError(field, "must be an RFC 3339 time such as \"2026-12-01T10:00:00Z\" or "
+                             "integer milliseconds since 1970");
+  }
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(kMaxTimeMs)
+                                           : v.get<int64_t>() >= 0;
+  if (!fits) return FieldError(field, "must be milliseconds between 1970 and the year 9999");
+  *ms = v.get<int64_t>();
+  return Status::Ok();
+}
+
+Status ReadField(const std::string& name, const nlohmann::json& v, TaskSpec* t) {
+  if (name == "key") return ReadName(v, name, &t->key);
+  if (name == "cmd") return ReadCmd(v, &t->cmd);
+  if (name == "fn") return ReadName(v, name, &t->fn);
+  if (name == "queue") return ReadName(v, name, &t->queue);
+  if (name == "input") {
+    if (!v.is_string()) return FieldError(name, "must be a string");
+    t->input = v.get<std::string>();
+    return Status::Ok();
+  }
+  if (name == "input_base64") {
+    if (!v.is_string()) return FieldError(name, "must be a string");
+    Status s = Base64Decode(v.get<std::string>(), &t->input);
+    return s.ok() ? s : FieldProblem(name, s.message());
+  }
+  if (name == "after") {
+    Status s = ReadStringList(v, name, &t->after);
+    for (size_t i = 0; s.ok() && i < t->after.size(); ++i) {
+      if (t->after[i].empty()) return FieldError(name, "must not name an empty key");
+      s = CheckName(name, t->after[i]);
+    }
+    return s;
+  }
+  if (name == "retries" || name == "priority") {
+    if (!v.is_number_integer()) return FieldError(name, "must be an integer");
+    (name == "retries" ? t->retries : t->priority) = v.get<int64_t>();
+    if (t->retries < 0) return FieldError(name, "must not be negative");
+    return Status::Ok();
+  }
+  if (name == "timeout") {
+    Status s = ReadDuration(v, name, &t->timeout_ms);
+    if (s.ok() && t->timeout_ms == 0) s = FieldError(name, "must be longer than 0");
+    return s;
+  }
+  if (name == "delay") return ReadDuration(v, name, &t->delay_ms);
+  if (name == "not_before") return ReadTime(v, name, &t->not_before_ms);
+  return Status::Invalid("unknown field '" + name + "' (known: " + kKnownList + ")");
+}
+
+// The input as JSON: text when it is UTF-8, else base64 (never altered).
+void PutInput(const std::string& input, nlohmann::json* j) {
+  if (IsValidUtf8(input)) {
+    (*j)["input"] = input;
+  } else {
+    (*j)["input_base64"] = Base64Encode(input);
+  }
+}
+
+// The fields added after version 1 of the schema, only when set.
+void PutTimes(const TaskSpec& t, nlohmann::json* j) {
+  if (t.timeout_ms != 0) (*j)["timeout"] = t.timeout_ms;
+  if (t.delay_ms != 0) (*j)["delay"] = t.delay_ms;
+  if (t.not_before_ms != 0) (*j)["not_before"] = t.not_before_ms;
+}
+
 }  // namespace
 
 Status ParseTaskJson(const nlohmann::json& j, TaskSpec* out) {
@@ -35,42 +173,24 @@ Status ParseTaskJson(const nlohmann::json& j, TaskSpec* out) {
   TaskSpec t;
   for (const auto& [name, v] : j.items()) {
     if (KnownFields().count(name) == 0) {
-      return Status::Invalid("unknown field '" + name +
-                             "' (known: key, cmd, fn, input, after, retries, priority, queue)");
+      return Status::Invalid("unknown field '" + name + "' (known: " + kKnownList + ")");
     }
-    Status s;
-    if (name == "key") {
-      if (!v.is_string() || v.get<std::string>().empty()) {
-        return FieldError(name, "must be a non-empty string");
-      }
-      t.key = v.get<std::string>();
-    } else if (name == "cmd") {
-      s = ReadStringList(v, name, &t.cmd);
-      if (s.ok() && t.cmd.empty()) s = FieldError(name, "must not be empty");
-    } else if (name == "fn") {
-      if (!v.is_string() || v.get<std::string>().empty()) {
-        return FieldError(name, "must be a non-empty string");
-      }
-      t.fn = v.get<std::string>();
-    } else if (name == "input") {
-      if (!v.is_string()) return FieldError(name, "must be a string");
-      t.input = v.get<std::string>();
-    } else if (name == "after") {
-      s = ReadStringList(v, name, &t.after);
-    } else if (name == "retries" || name == "priority") {
-      if (!v.is_number_integer()) return FieldError(name, "must be an integer");
-      (name == "retries" ? t.retries : t.priority) = v.get<int64_t>();
-      if (t.retries < 0) return FieldError(name, "must not be negative");
-    } else if (name == "queue") {
-      if (!v.is_string() || v.get<std::string>().empty()) {
-        return FieldError(name, "must be a non-empty string");
-      }
-      t.queue = v.get<std::string>();
-    }
+    Status s = ReadField(name, v, &t);
     if (!s.ok()) return s;
   }
   if (t.cmd.empty() && t.fn.empty()) return Status::Invalid("missing field 'cmd'");
   if (!t.cmd.empty() && !t.fn.empty()) return Status::Invalid("give 'cmd' or 'fn', not both");
+  if (j.contains("input") && j.contains("input_base64")) {
+    return Status::Invalid("give 'input' or 'input_base64', not both");
+  }
+  if (j.contains("delay") && j.contains("not_before")) {
+    return Status::Invalid("give 'delay' or 'not_before', not both");
+  }
+  if (static_cast<int64_t>(t.input.size()) > config::kMaxInputBytes) {
+    return FieldError(j.contains("input") ? "input" : "input_base64",
+                      "is " + std::to_string(t.input.size()) + " bytes, more than the limit of " +
+                          std::to_string(config::kMaxInputBytes) + " (64 MiB)");
+  }
   *out = std::move(t);
   return Status::Ok();
 }
@@ -82,13 +202,18 @@ Status ParseTaskLine(const std::string& line, TaskSpec* out) {
 }
 
 nlohmann::json TaskToJson(const TaskSpec& t) {
-  nlohmann::json j = {{"key", t.key},         {"input", t.input},       {"after", t.after},
-                      {"retries", t.retries}, {"priority", t.priority}, {"queue", t.queue}};
+  nlohmann::json j = {{"key", t.key},
+                      {"after", t.after},
+                      {"retries", t.retries},
+                      {"priority", t.priority},
+                      {"queue", t.queue}};
+  PutInput(t.input, &j);
   if (t.fn.empty()) {
     j["cmd"] = t.cmd;
   } else {
     j["fn"] = t.fn;
   }
+  PutTimes(t, &j);
   return j;
 }
 
@@ -99,11 +224,12 @@ std::string TaskToLine(const TaskSpec& t) {
   } else {
     j["fn"] = t.fn;
   }
-  if (!t.input.empty()) j["input"] = t.input;
+  if (!t.input.empty()) PutInput(t.input, &j);
   if (!t.after.empty()) j["after"] = t.after;
   if (t.retries != 0) j["retries"] = t.retries;
   if (t.priority != 0) j["priority"] = t.priority;
   if (t.queue != TaskSpec().queue) j["queue"] = t.queue;
+  PutTimes(t, &j);
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

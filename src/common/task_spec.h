@@ -3,6 +3,18 @@
 // empty command are errors that name the field. Shared by leaseq-submit
 // (to reject a bad file before anything is sent) and the broker (which
 // trusts no client). Value type; thread-compatible.
+//
+// Names (key, after[], queue, fn) must be UTF-8 without control
+// characters; an argv element must be UTF-8 without NUL (exec could only
+// cut it there). The input may be any bytes, up to config::kMaxInputBytes:
+// given as "input" (JSON text) or "input_base64", and written back as
+// "input_base64" exactly when it is not UTF-8, so that no byte is altered.
+// Time fields (README "Time limits and delayed tasks"): "timeout" and
+// "delay" take a duration ("30s", duration.h) or integer milliseconds;
+// "not_before" an RFC 3339 time (timestamp.h) or integer ms since the
+// epoch. They are written back as integers, and only when set, so that
+// tasks without them keep the canonical form they had before these fields
+// existed (a resubmission stays a no-op).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +35,9 @@ struct TaskSpec {
   int64_t retries = 0;             // re-runs after a failed attempt
   int64_t priority = 0;            // higher runs first
   std::string queue = "default";
+  int64_t timeout_ms = 0;     // time limit of each attempt; 0: none (the queue's default)
+  int64_t delay_ms = 0;       // not started before this long after it is stored; 0: none
+  int64_t not_before_ms = 0;  // or: not started before this time (ms since epoch); 0: none
 };
 
 // Parses one task object. Requires "cmd" (a non-empty list of strings) or

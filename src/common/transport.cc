@@ -64,4 +64,14 @@ bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
   return true;
 }
 
+int Poll(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, n, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    for (size_t i = 0; i < n; ++i) items[i].revents = 0;
+    return 0;
+  }
+}
+
 }  // namespace leaseq::transport

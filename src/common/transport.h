@@ -3,8 +3,10 @@
 // Functions here are thread-compatible (a socket belongs to one thread).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "common/protocol.h"
@@ -27,5 +29,15 @@ bool Send(zmq::socket_t& s, const wire::Message& m,
 // not decode is still consumed (and *routing_id is set, to reply with an error).
 bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
              wire::Message* out, Status* status);
+
+// zmq::poll that never throws for a signal: cppzmq turns zmq_poll's EINTR
+// (SIGTERM, SIGCHLD landing in the call) into an exception, which aborted
+// the nanny once. A signal ends the wait early with nothing ready (every
+// revents cleared) and returns 0; callers re-check their deadlines and
+// their signal pipe. Other errors still throw (they are bugs).
+int Poll(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeout);
+inline int Poll(std::vector<zmq::pollitem_t>& items, std::chrono::milliseconds timeout) {
+  return Poll(items.data(), items.size(), timeout);
+}
 
 }  // namespace leaseq::transport

@@ -6,7 +6,8 @@
 //                 [--memory-limit SIZE] [--queue NAME]... [--drain-timeout-ms MS]
 //                 [--heartbeat-ms MS] [--curve-secret FILE --curve-server FILE]
 // Exit status: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad flags,
-// 1 when it cannot run at all.
+// 1 when it cannot run at all, 4 (kExitNameInUse) when the broker refused
+// its name because another live worker holds it.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/curve.h"
 #include "worker/memory.h"
@@ -71,7 +73,13 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
                  "tasks held beyond --slots, started as soon as a slot frees (default: as "
                  "many as --slots; 0 for none)")
       ->check(CLI::Range(-1, 65536));
-  app.add_option("--name", w.name, "worker name (default: <hostname>-<pid>)");
+  app.add_option("--name", w.name,
+                 "worker name, one live worker each: a name held by another live worker is "
+                 "refused (exit 4) (default: <hostname>-<pid>-<8 random hex digits>)");
+  // Set by a nanny for its child (hidden): the child's session
+  // "<nanny-id>.<n>" and the nanny's id (Nanny, name_claim.h).
+  app.add_option("--session", w.session)->group("");
+  app.add_option("--nanny-id", w.nanny)->group("");
   app.add_flag("--nanny", nanny, "run the worker under a supervisor that restarts it");
   app.add_option("--memory-limit", memory_limit,
                  "with --nanny: kill and restart the worker at 95% of SIZE (e.g. 400MB, 1GiB)");
@@ -91,14 +99,8 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   app.add_option("--curve-server", curve_server,
                  "CURVE: the broker's public key, its .pub file (env " +
                      std::string(leaseq::config::kEnvCurveServer) + ")");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fprintf(stderr, "leaseq-worker: %s\nRun with --help for more information.\n", e.what());
-    return 2;
-  }
+  leaseq::cli::AddVersionFlag(app);
+  if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
 
   int64_t limit_bytes = 0;
   if (!memory_limit.empty()) {
@@ -128,7 +130,7 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
     return 2;
   }
   // Under a nanny the name is the nanny's, so that it survives restarts.
-  if (w.name.empty()) w.name = leaseq::worker::HostName() + "-" + std::to_string(getpid());
+  if (w.name.empty()) w.name = leaseq::worker::DefaultWorkerName();
 
   leaseq::Status s;
   if (nanny) {
@@ -145,7 +147,7 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   }
   if (!s.ok()) {
     fprintf(stderr, "leaseq-worker[%s]: %s\n", w.name.c_str(), s.message().c_str());
-    return 1;
+    return s.code() == leaseq::Status::Code::kConflict ? kExitNameInUse : 1;
   }
   return 0;
 }

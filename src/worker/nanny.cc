@@ -14,6 +14,8 @@
 #include "worker/child_setup.h"
 #include "worker/memory.h"
 #include "worker/signal_pipe.h"
+#include "worker/worker_identity.h"
+#include "worker/worker_main.h"
 
 namespace leaseq::worker {
 
@@ -57,6 +59,7 @@ std::string OwnExecutable() {
 Nanny::Nanny(NannyOptions options)
     : opt_(std::move(options)),
       log_prefix_("leaseq-worker[" + opt_.name + "] nanny:"),
+      id_(NewSessionId()),
       backoff_ms_(kRestartInitialMs) {}
 
 void Nanny::Log(const std::string& line) const {
@@ -98,6 +101,10 @@ Status Nanny::Run() {
       Log("stopped");
       return Status::Ok();
     }
+    if (refused_) {
+      return Status::Conflict("the broker refused the worker's name '" + opt_.name +
+                              "' (another live worker holds it): not restarting it");
+    }
     if (stopping_ && child_ > 0 && now >= stop_deadline_ms_) {
       Log("worker pid " + std::to_string(child_) + " did not stop in time: killing it");
       KillTree();
@@ -114,6 +121,10 @@ Status Nanny::Run() {
 
 void Nanny::StartChild(int64_t now) {
   std::vector<std::string> args = opt_.worker_argv;
+  // The child before this one (if any) was reaped: a session of ours tells
+  // the broker that the name's holder, if it is one of ours, is dead.
+  child_session_ = id_ + "." + std::to_string(++children_);
+  args.insert(args.end(), {"--session", child_session_, "--nanny-id", id_});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -148,19 +159,23 @@ bool Nanny::ReapChild(bool block, int64_t now) {
   const pid_t dead = child_;
   child_ = -1;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  refused_ = WIFEXITED(status) && WEXITSTATUS(status) == kExitNameInUse;
   const int64_t lived = now - child_started_ms_;
   // A clean exit is a drain (preemption notice), not a crash loop: the
   // replacement starts after the shortest delay.
   if (clean || lived >= kHealthyLifeMs) backoff_ms_ = kRestartInitialMs;
   std::string line = "worker pid " + std::to_string(dead) + " " + Describe(status) + " after " +
                      std::to_string(lived) + " ms";
-  if (!stopping_) {
+  if (refused_) {
+    line += "; its name is in use";
+  } else if (!stopping_) {
     restart_at_ms_ = now + backoff_ms_;
     line += "; restarting in " + std::to_string(backoff_ms_) + " ms";
     backoff_ms_ = std::min(backoff_ms_ * 2, kRestartMaxMs);
   }
   Log(line);
-  if (!clean) SendLost(dead);
+  if (!clean && !refused_) SendLost(dead, child_session_, kill_reason_);
+  kill_reason_.clear();
   return true;
 }
 
@@ -172,6 +187,8 @@ void Nanny::CheckMemory() {
   Log("worker pid " + std::to_string(child_) + " and its tasks use " + FormatBytes(rss) +
       ", over 95% of the memory limit " + FormatBytes(opt_.memory_limit_bytes) +
       ": killing them");
+  kill_reason_ = "its nanny killed the worker: " + FormatBytes(rss) + ", over 95% of the " +
+                 FormatBytes(opt_.memory_limit_bytes) + " memory limit";
   KillTree();
 }
 
@@ -186,12 +203,13 @@ void Nanny::KillTree() {
   }
 }
 
-void Nanny::SendLost(pid_t pid) {
+void Nanny::SendLost(pid_t pid, const std::string& session, const std::string& why) {
   Client client(opt_.broker, kLostTimeoutMs, kLostTries, opt_.curve);
   wire::Message reply;
-  Status s = client.Call(
-      wire::Make(wire::Command::kLost, {{"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}}),
-      &reply);
+  nlohmann::json body = {
+      {"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}, {"session", session}};
+  if (!why.empty()) body["why"] = why;
+  Status s = client.Call(wire::Make(wire::Command::kLost, body), &reply);
   if (s.ok()) {
     Log("told the broker that worker pid " + std::to_string(pid) + " is lost");
   } else {

@@ -60,6 +60,19 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   return p;
 }
 
+// What the child writes on the close-on-exec pipe when it cannot exec:
+// where it failed and the errno.
+struct ChildFailure {
+  int stage_exec;  // 1: execvpe itself failed; 0: the set-up before it
+  int error;
+};
+
+[[noreturn]] void ReportAndExit(int fd, int stage_exec) {
+  const ChildFailure f{stage_exec, errno};
+  [[maybe_unused]] ssize_t n = write(fd, &f, sizeof f);
+  _exit(127);
+}
+
 // Only async-signal-safe calls: see child_setup.h.
 [[noreturn]] void RunChild(pid_t parent, const int in[2], const int out[2], const int err[2],
                            int exec_err, char** argv, char** envp) {
@@ -71,20 +84,48 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   int fd_err = fcntl(err[1], F_DUPFD, 10);
   if (fd_in < 0 || fd_out < 0 || fd_err < 0 || dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 ||
       dup2(fd_err, 2) < 0) {
-    int e = errno;
-    [[maybe_unused]] ssize_t n = write(exec_err, &e, sizeof e);
-    _exit(127);
+    ReportAndExit(exec_err, 0);
   }
   // Every other fd (sockets, other tasks' pipes) must not leak into the
   // command: a leaked pipe end would keep another task's output open.
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   execvpe(argv[0], argv, envp);
-  int e = errno;
-  [[maybe_unused]] ssize_t n = write(exec_err, &e, sizeof e);
-  _exit(127);
+  ReportAndExit(exec_err, 1);
 }
 
 }  // namespace
+
+std::string StartErrorText(const std::string& program, int child_errno, bool stage_exec,
+                           bool* permanent) {
+  *permanent = false;
+  if (!stage_exec) {
+    return "cannot start '" + program + "': setting up its stdin/stdout/stderr failed: " +
+           strerror(child_errno);
+  }
+  switch (child_errno) {
+    case ENOENT:
+    case ENOTDIR:
+      // Not in PATH, or no such file at that path: it will not appear by
+      // itself. (A task needing a tool only some workers have belongs in
+      // a queue of its own.)
+      *permanent = true;
+      return "no such command: " + program;
+    case EACCES:
+    case EPERM:
+    case ENOEXEC:
+    case EISDIR:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case E2BIG:
+    case ELIBBAD:
+      *permanent = true;
+      return "cannot execute " + program + ": " + strerror(child_errno);
+    default:
+      // ENOMEM, EAGAIN, ETXTBSY (being written), EMFILE, EIO...: the
+      // worker's or the machine's trouble of the moment; retries apply.
+      return "cannot execute " + program + ": " + strerror(child_errno);
+  }
+}
 
 ProcessRunner::ProcessRunner(const ProcessSpec& spec)
     : input_(spec.input),
@@ -131,14 +172,15 @@ Status ProcessRunner::Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunn
   r->pid_ = pid;
   r->fds_ = {in[1], outp[0], err[0]};
   // exec succeeded exactly when the close-on-exec pipe closes with no data.
-  int child_errno = 0;
+  ChildFailure failure{};
   ssize_t n;
   do {
-    n = read(exec_err[0], &child_errno, sizeof child_errno);
+    n = read(exec_err[0], &failure, sizeof failure);
   } while (n < 0 && errno == EINTR);
   close(exec_err[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
-    r->start_error_ = "cannot run '" + spec.argv[0] + "': " + strerror(child_errno);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    r->start_error_ = StartErrorText(spec.argv[0], failure.error, failure.stage_exec != 0,
+                                     &r->start_permanent_);
     r->CloseFd(&r->fds_.stdin_fd);
     r->CloseFd(&r->fds_.stdout_fd);
     r->CloseFd(&r->fds_.stderr_fd);
@@ -233,6 +275,10 @@ void ProcessRunner::Reap() {
   CloseFd(&fds_.stdin_fd);  // nobody is left to read it
 }
 
+void ProcessRunner::Terminate() {
+  if (pid_ > 0 && !reaped_) kill(-pid_, SIGTERM);
+}
+
 void ProcessRunner::Kill() {
   if (pid_ > 0 && !reaped_) kill(-pid_, SIGKILL);
 }
@@ -250,6 +296,7 @@ ProcessOutcome ProcessRunner::TakeOutcome() {
   if (!start_error_.empty()) {
     o.exit_code = 127;  // what a shell reports for a command it cannot run
     o.error = start_error_;
+    o.permanent = start_permanent_;
     return o;
   }
   if (WIFEXITED(wait_status_)) {

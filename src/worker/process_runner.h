@@ -10,9 +10,13 @@
 //  - stdin is fed from ProcessSpec::input without blocking, then closed;
 //    stdout is kept whole up to max_stdout_bytes (more: the command is
 //    killed and the attempt fails); of stderr only the last stderr_tail_bytes.
-//  - A command that cannot be started ("cannot run 'x': No such file or
-//    directory") is a finished attempt with exit code 127 and that error,
-//    reported through a close-on-exec pipe; never a crash.
+//  - A command that cannot be started is a finished attempt with exit code
+//    127 and an error saying why ("no such command: foo", "cannot execute
+//    foo: Permission denied"), learnt from the child's errno through a
+//    close-on-exec pipe; never a crash. When the cause lies in the command
+//    itself (missing, not executable, not a program), the outcome is
+//    permanent: running it again cannot help. A failure of the worker's
+//    own resources (memory, fds) between fork and exec is not permanent.
 //  - When the command exits, whatever is left of its process group is killed
 //    (a task ends with its command; background children do not outlive it).
 //
@@ -51,7 +55,8 @@ struct ProcessOutcome {
   int signal = 0;      // 0 when it exited
   std::string output;  // stdout (empty when it was too large)
   std::string error;   // "" on success; else stderr tail, or why it failed
-  bool ok() const { return exit_code == 0 && signal == 0 && error.empty(); }
+  bool permanent = false;  // it could not start, and never will (see above)
+  bool ok() const { return exit_code == 0 && signal == 0 && error.empty() && !permanent; }
 };
 
 // The fds a caller polls for one runner; -1 when closed.
@@ -82,6 +87,9 @@ class ProcessRunner {
   // Collects the exit status if the child has ended (never blocks).
   void Reap();
 
+  // SIGTERM to the process group (a time limit: the command may clean up).
+  void Terminate();
+
   // SIGKILL to the process group. The outcome then reports the signal.
   void Kill();
 
@@ -109,6 +117,13 @@ class ProcessRunner {
   std::string stderr_;
   bool stdout_overflow_ = false;
   std::string start_error_;  // exec failure
+  bool start_permanent_ = false;
 };
+
+// Why a command could not be started, from the errno of the child's exec
+// (stage_exec) or of its set-up before exec: the error text and whether
+// another attempt could succeed. Exposed for tests.
+std::string StartErrorText(const std::string& program, int child_errno, bool stage_exec,
+                           bool* permanent);
 
 }  // namespace leaseq::worker

@@ -97,15 +97,68 @@ TEST_F(ProcessRunnerTest, DeathBySignal) {
   EXPECT_FALSE(o.ok());
 }
 
-TEST_F(ProcessRunnerTest, ExecFailureIsAFailedAttempt) {
+TEST_F(ProcessRunnerTest, ExecFailureIsAPermanentFailedAttempt) {
   ProcessSpec spec;
   spec.argv = {"leaseq-no-such-command-xyz", "arg"};
   ProcessOutcome o = RunSpec(spec);
   EXPECT_EQ(o.exit_code, 127);
-  EXPECT_EQ(o.error, "cannot run 'leaseq-no-such-command-xyz': No such file or directory");
-  spec.argv = {"/etc/passwd"};
+  EXPECT_EQ(o.error, "no such command: leaseq-no-such-command-xyz");
+  EXPECT_TRUE(o.permanent);
+  EXPECT_FALSE(o.ok());
+  spec.argv = {"/no/such/dir/tool"};
   o = RunSpec(spec);
-  EXPECT_NE(o.error.find("cannot run '/etc/passwd': Permission denied"), std::string::npos);
+  EXPECT_EQ(o.error, "no such command: /no/such/dir/tool");
+  EXPECT_TRUE(o.permanent);
+  spec.argv = {"/etc/passwd"};  // not executable (even for root: no x bit)
+  o = RunSpec(spec);
+  EXPECT_EQ(o.error, "cannot execute /etc/passwd: Permission denied");
+  EXPECT_TRUE(o.permanent);
+  spec.argv = {"/tmp"};
+  o = RunSpec(spec);
+  EXPECT_TRUE(o.permanent) << o.error;
+}
+
+TEST_F(ProcessRunnerTest, ACommandThatStartsAndFailsIsNotPermanent) {
+  ProcessOutcome o = RunSpec(Sh("exit 127"));  // a shell's "not found" is the command's
+  EXPECT_EQ(o.exit_code, 127);
+  EXPECT_FALSE(o.permanent);
+}
+
+TEST(StartErrorText, OnlyCausesInTheCommandArePermanent) {
+  bool permanent = true;
+  EXPECT_EQ(StartErrorText("foo", ENOENT, true, &permanent), "no such command: foo");
+  EXPECT_TRUE(permanent);
+  EXPECT_EQ(StartErrorText("foo", EACCES, true, &permanent),
+            "cannot execute foo: Permission denied");
+  EXPECT_TRUE(permanent);
+  StartErrorText("foo", ETXTBSY, true, &permanent);  // being written: try again later
+  EXPECT_FALSE(permanent);
+  StartErrorText("foo", ENOMEM, true, &permanent);
+  EXPECT_FALSE(permanent);
+  EXPECT_NE(StartErrorText("foo", EMFILE, false, &permanent).find("cannot start 'foo'"),
+            std::string::npos);
+  EXPECT_FALSE(permanent);
+  StartErrorText("foo", ENOENT, false, &permanent);  // the set-up, not the command
+  EXPECT_FALSE(permanent);
+}
+
+TEST_F(ProcessRunnerTest, TerminateStopsTheWholeProcessGroup) {
+  // The shell and its background child share the group: SIGTERM reaches
+  // both, and whatever would be left is killed once the shell is reaped.
+  std::unique_ptr<ProcessRunner> r;
+  ASSERT_TRUE(ProcessRunner::Start(Sh("sleep 30 & wait"), &r).ok());
+  r->Terminate();
+  ASSERT_TRUE(RunToEnd(*r, std::chrono::seconds(5)));
+  ProcessOutcome o = r->TakeOutcome();
+  EXPECT_EQ(o.signal, SIGTERM);
+  // The shell's child was killed when the shell was reaped; it is gone once
+  // its new parent (init) has reaped it too: wait for that, with a deadline.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!(kill(-r->pid(), 0) != 0 && errno == ESRCH) && Clock::now() < deadline) {
+    poll(nullptr, 0, 10);
+  }
+  EXPECT_NE(kill(-r->pid(), 0), 0) << "the process group is still there";
+  EXPECT_EQ(errno, ESRCH);
 }
 
 TEST_F(ProcessRunnerTest, EnvironmentAddsTaskVariables) {

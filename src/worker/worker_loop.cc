@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <random>
 
+#include "common/transport.h"
 #include "worker/signal_pipe.h"
 
 namespace leaseq::worker {
@@ -31,26 +31,9 @@ constexpr int kGoodbyeLingerMs = 500;
 
 }  // namespace
 
-std::string NewSessionId() {
-  std::random_device rd;
-  static const char* kHex = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 4; ++i) {
-    uint32_t v = rd();
-    for (int j = 0; j < 8; ++j, v >>= 4) id.push_back(kHex[v & 0xf]);
-  }
-  return id;
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
 WorkerLoop::WorkerLoop(WorkerOptions options)
     : opt_(std::move(options)),
-      session_(NewSessionId()),
+      session_(opt_.session.empty() ? NewSessionId() : opt_.session),
       host_(HostName()),
       log_prefix_("leaseq-worker[" + opt_.name + "]:"),
       context_(1),
@@ -93,9 +76,16 @@ Status WorkerLoop::Run() {
     HandleSignals(now);
     PumpTasks(now);
     HandleMessages(now);
+    if (!refused_.ok()) break;
     HandleTimers(now);
   }
   KillAndReleaseAll();  // normally nothing is left; a second signal may leave some
+  if (!refused_.ok()) {
+    // Not registered: there is nothing to say goodbye for, and a goodbye
+    // must not reach the broker as if from the name's holder.
+    link_.Close(0);
+    return refused_;
+  }
   if (goodbye_acked_) {
     Log("exit: goodbye acknowledged");
   } else {
@@ -124,13 +114,12 @@ void WorkerLoop::Poll(int64_t now) {
   int64_t deadline = std::min(now + kMaxPollMs, link_.NextDeadline(SilenceLimitMs()));
   if (welcomed_) deadline = std::min(deadline, next_heartbeat_ms_);
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
-  try {
-    zmq::poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
-    pool_ready_ = pool_ != nullptr && (items[pool_item].revents & ZMQ_POLLIN) != 0;
-  } catch (const zmq::error_t&) {
-    // EINTR: a signal arrived; the self-pipe tells which.
-    pool_ready_ = pool_ != nullptr;  // revents are not set: look anyway
-  }
+  deadline = std::min(deadline, NextTimeoutMs());
+  const int ready =
+      transport::Poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
+  // After a signal (ready 0, revents cleared) the self-pipe tells which;
+  // look at the pool anyway.
+  pool_ready_ = pool_ != nullptr && (ready == 0 || (items[pool_item].revents & ZMQ_POLLIN) != 0);
 }
 
 void WorkerLoop::HandleSignals(int64_t now) {
@@ -148,6 +137,7 @@ void WorkerLoop::HandleSignals(int64_t now) {
 }
 
 void WorkerLoop::PumpTasks(int64_t now) {
+  EnforceTimeouts(now);
   if (pool_ready_) {
     pool_ready_ = false;
     for (auto& [id, outcome] : pool_->TakeFinished()) {
@@ -181,9 +171,14 @@ void WorkerLoop::PumpTasks(int64_t now) {
         continue;
       }
       a.ended = r.TakeOutcome();
-      a.hold_until_ms = a.ended->signal == SIGTERM ? now + kSigtermHoldMs : now;
+      if (a.kill_at_ms != 0) {
+        a.ended = TimedOut(a, std::move(*a.ended));  // our own time limit stopped it
+        a.hold_until_ms = now;
+      } else {
+        a.hold_until_ms = a.ended->signal == SIGTERM ? now + kSigtermHoldMs : now;
+      }
     }
-    if (phase_ != Phase::kRunning && a.ended->signal == SIGTERM) {
+    if (phase_ != Phase::kRunning && a.kill_at_ms == 0 && a.ended->signal == SIGTERM) {
       // Slurm's preemption (and systemd's default KillMode) send SIGTERM to
       // every process of the job, our tasks included: a task that dies of
       // it while we drain was stopped with us, not failed. Handed back
@@ -217,15 +212,10 @@ void WorkerLoop::HandleMessages(int64_t now) {
         welcomed_ = false;
         register_wanted_ = true;
         break;
-      case Command::kError:
-        {
-          auto it = m.body.find("message");
-          Log("the broker reports an error: " +
-              (it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?")));
-        }
-        break;
+      case Command::kError: OnError(m); break;
       default: break;  // heartbeat: being heard was the point
     }
+    if (!refused_.ok()) return;  // what else came is no longer for us
   }
   StartQueued(now);
 }
@@ -273,7 +263,9 @@ void WorkerLoop::HandleTimers(int64_t now) {
 
 void WorkerLoop::SendHeartbeat(int64_t now) {
   std::vector<int64_t> queued = QueuedIds();
-  link_.Send(wire::Make(Command::kHeartbeat, {{"running", RunningIds()}, {"queued", queued}}));
+  // Held, not only running: a finished attempt keeps its lease until its
+  // result is acknowledged (the re-send comes after heartbeat x liveness).
+  link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
   next_heartbeat_ms_ = now + heartbeat_ms_;

@@ -13,6 +13,17 @@
 //    an ack names it, re-sent after each welcome and every heartbeat_ms x
 //    liveness); abort (a command is killed; a function call cannot be: it
 //    is abandoned, runs to its end on its thread, and its output is dropped);
+//  - a register refused for its name (docs/protocol.md, "Worker names"):
+//    code name_in_use ends Run() at once with a kConflict Status carrying
+//    the broker's message ("name 'x' is in use by pid N on host H"): no
+//    goodbye, nothing retried; name_reserved registers again every
+//    heartbeat_ms until the broker decides;
+//  - time limits (the task's `timeout_ms`, counted from its start here): a
+//    command past it gets SIGTERM to its process group, then SIGKILL after
+//    config::kTimeoutGraceMs; a function call is abandoned as for abort.
+//    Either way the result is an error "timed out after 30s (...)";
+//  - a command that cannot start at all is a result with `permanent: true`
+//    (the broker then fails the task without retrying it);
 //  - SIGTERM/SIGINT: drain (ready 0; running commands and calls get
 //    drain_timeout_ms, then commands are killed, calls abandoned, and both
 //    released; results delivered and acknowledged, goodbye acknowledged,
@@ -25,7 +36,8 @@
 // functions run on the pool's threads, which never fork.
 // Not thread-safe: one WorkerLoop per process, used from one thread.
 // worker_loop.cc has the loop and the drain; worker_messages.cc the
-// handling of each broker message and the messages sent.
+// handling of each broker message and the messages sent; worker_timeouts.cc
+// the time limits.
 #pragma once
 
 #include <cstdint>
@@ -46,12 +58,18 @@
 #include "worker/function_pool.h"
 #include "worker/function_registry.h"
 #include "worker/process_runner.h"
+#include "worker/worker_identity.h"
 
 namespace leaseq::worker {
 
 struct WorkerOptions {
   std::string broker = config::kDefaultBroker;
   std::string name;  // required
+  // Our `session`; empty: a new random one. A nanny chooses its child's,
+  // "<nanny>.<n>", and passes its own id as `nanny`, sent in register: the
+  // broker then lets its next child take the name at once (name_claim.h).
+  std::string session;
+  std::string nanny;
   int slots = 1;
   // Tasks held beyond the slots, started as soon as one frees, so that a
   // short task never waits for a round trip to the broker. -1: as many as slots.
@@ -72,7 +90,8 @@ class WorkerLoop {
   ~WorkerLoop();
 
   // Runs until drained (SIGTERM/SIGINT). Ok after a clean exit; an error
-  // only for what makes running impossible (a bad endpoint, no pipes).
+  // for what makes running impossible (a bad endpoint, no pipes), and
+  // kConflict when the broker refused our name.
   Status Run();
 
  private:
@@ -85,6 +104,10 @@ class WorkerLoop {
     std::string key;
     std::unique_ptr<ProcessRunner> runner;
     std::unique_ptr<FunctionPool::Call> call;
+    int64_t timeout_ms = 0;   // its time limit; 0: none
+    int64_t deadline_ms = 0;  // steady time the limit is reached; 0: none
+    int64_t kill_at_ms = 0;   // past the limit: SIGTERM was sent, SIGKILL is due then
+    bool killed = false;      // SIGKILL was sent too
     // A command's outcome, held until hold_until_ms before it is reported
     // (PumpTasks: a task ended by SIGTERM may be the first sign of a stop).
     std::optional<ProcessOutcome> ended;
@@ -112,9 +135,16 @@ class WorkerLoop {
   bool RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
   void OnAbort(const wire::Message& m);
+  // Time limits (worker_timeouts.cc): stops what ran past its limit; the
+  // earliest moment something is due (for the poll), or INT64_MAX.
+  void EnforceTimeouts(int64_t now);
+  int64_t NextTimeoutMs() const;
+  // The result of a command stopped for its time limit.
+  static ProcessOutcome TimedOut(const Attempt& a, ProcessOutcome ended);
   // Drops an attempt wherever it is: running (killed), queued, or its result.
   void Forget(int64_t attempt);
   void OnAck(const wire::Message& m);
+  void OnError(const wire::Message& m);
 
   void SendRegister(int64_t now);
   void SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now);
@@ -154,11 +184,8 @@ class WorkerLoop {
   Phase phase_ = Phase::kRunning;
   int64_t phase_deadline_ms_ = 0;
   bool goodbye_acked_ = false;
+  Status refused_;                // the broker refused our name: Run() returns it
+  bool reserved_logged_ = false;  // "asking again" was said
 };
-
-// A random hex id, made once per process: the worker's `session`.
-std::string NewSessionId();
-// gethostname(), or "localhost".
-std::string HostName();
 
 }  // namespace leaseq::worker

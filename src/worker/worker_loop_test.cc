@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -110,7 +111,12 @@ class WorkerLoopTest : public testing::Test {
     o.liveness = 3;
     o.drain_timeout_ms = drain_timeout_ms;
     o.functions = functions_;
-    thread_ = std::thread([this, o] { status_ = WorkerLoop(o).Run(); });
+    o.session = session_;
+    o.nanny = nanny_;
+    thread_ = std::thread([this, o] {
+      status_ = WorkerLoop(o).Run();
+      returned_ = true;
+    });
   }
   // SIGTERM, then the loop must say goodbye and return.
   void Stop() {
@@ -150,8 +156,10 @@ class WorkerLoopTest : public testing::Test {
 
   FakeBroker broker_;
   std::shared_ptr<const FunctionRegistry> functions_;
+  std::string session_, nanny_;  // as a nanny sets them
   std::thread thread_;
   Status status_;
+  std::atomic<bool> returned_{false};
 };
 
 TEST_F(WorkerLoopTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
@@ -183,6 +191,25 @@ TEST_F(WorkerLoopTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
   wire::Message hb;
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &hb));
   EXPECT_EQ(broker_.Count(Command::kResult), results);  // acked: never again
+}
+
+// A finished attempt whose result is not acknowledged is still held: its
+// lease must be renewed until the result gets through. (Heartbeats used to
+// list only running processes: after a broker restart a result that was
+// lost on the way sat unrenewed, its lease lapsed before the re-send, and a
+// healthy task was blamed for a lost worker.)
+TEST_F(WorkerLoopTest, HeartbeatsRenewAFinishedAttemptUntilItsResultIsAcked) {
+  Start(1);
+  Registered();
+  broker_.Task(7, {"true"});
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  EXPECT_EQ(m.body["running"], json({7}));
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {7}}}));
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json::array());
 }
 
 TEST_F(WorkerLoopTest, HeartbeatListsRunningAttemptsAbortKillsAndExtraTasksAreReleased) {
@@ -410,7 +437,8 @@ TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {
   wire::Message m;
   ASSERT_TRUE(broker_.Next(Command::kResult, &m));
   EXPECT_EQ(m.body["attempt"], 16);
-  EXPECT_EQ(m.body["error"], "cannot run 'leaseq-no-such-command-xyz': No such file or directory");
+  EXPECT_EQ(m.body["error"], "no such command: leaseq-no-such-command-xyz");
+  EXPECT_EQ(m.body["permanent"], true);
   broker_.Send(wire::Make(Command::kAck, {{"attempts", {16}}}));
 }
 
@@ -595,6 +623,136 @@ TEST_F(WorkerLoopTest, ADrainingWorkerSaysNoSlotsAgainWhenItGetsATaskOrAWelcome)
   broker_.Welcome();
   ASSERT_TRUE(broker_.Next(Command::kReady, &m));
   EXPECT_EQ(m.body["slots"], 0);
+}
+
+TEST_F(WorkerLoopTest, ANameInUseEndsRunWithTheBrokersMessageAndNoGoodbye) {
+  Start();
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  broker_.Send(wire::MakeNameRefusal(wire::kNameInUse,
+                                     "name 'test-worker' is in use by pid 9 on host h"));
+  // Run() returns by itself (no signal), without retrying or a goodbye.
+  const auto deadline = Clock::now() + 5s;
+  while (!returned_ && Clock::now() < deadline) broker_.Next(Command::kGoodbye, &m, 20ms);
+  ASSERT_TRUE(returned_);
+  thread_.join();
+  EXPECT_EQ(status_.code(), Status::Code::kConflict);
+  EXPECT_EQ(status_.message().rfind("name 'test-worker' is in use by pid 9 on host h", 0), 0u)
+      << status_.message();
+  EXPECT_FALSE(broker_.Next(Command::kRegister, &m, 300ms));
+  EXPECT_EQ(broker_.Count(Command::kGoodbye), 0u);
+}
+
+TEST_F(WorkerLoopTest, AReservedNameIsAskedForAgainWithTheSameSession) {
+  Start();
+  wire::Message first, again;
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &first));
+  broker_.Send(wire::MakeNameRefusal(wire::kNameReserved, "name 'test-worker' is in use (restart)"));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &again, 2s));
+  EXPECT_EQ(again.body["session"], first.body["session"]);
+  broker_.Welcome();
+  ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &again));
+  EXPECT_FALSE(returned_);
+}
+
+TEST_F(WorkerLoopTest, TheSessionAndNannyIdANannyChoseAreSentInEveryRegister) {
+  session_ = "n1.2";
+  nanny_ = "n1";
+  Start();
+  wire::Message m = Registered();
+  EXPECT_EQ(m.body["session"], "n1.2");
+  EXPECT_EQ(m.body["nanny"], "n1");
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  EXPECT_EQ(m.body["session"], "n1.2");
+  EXPECT_EQ(m.body["nanny"], "n1");
+  broker_.Welcome();
+}
+
+}  // namespace
+}  // namespace leaseq::worker
+
+namespace leaseq::worker {
+namespace {
+
+// A task message with a time limit, as the broker sends it.
+wire::Message TimedTask(int64_t attempt, json what, int64_t timeout_ms, std::string input = "") {
+  json body = {{"attempt", attempt}, {"key", "k" + std::to_string(attempt)}, {"attempt_no", 1},
+               {"timeout_ms", timeout_ms}};
+  body.update(what);
+  return wire::Make(Command::kTask, std::move(body), {std::move(input)});
+}
+
+TEST_F(WorkerLoopTest, CommandPastItsTimeLimitGetsSigtermAndFails) {
+  Start();
+  Registered();
+  const auto t0 = Clock::now();
+  broker_.Send(TimedTask(30, {{"cmd", {"sh", "-c", "echo started >&2; exec sleep 30"}}}, 300));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_EQ(r.body["attempt"], 30);
+  EXPECT_EQ(r.body["exit_code"], -1);
+  EXPECT_EQ(r.body["signal"], 0);
+  EXPECT_EQ(r.body["error"],
+            "timed out after 300ms (SIGTERM to its process group); stderr: started\n");
+  EXPECT_FALSE(r.body.contains("permanent"));
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {30}}}));
+}
+
+TEST_F(WorkerLoopTest, CommandIgnoringSigtermIsKilledAfterTheGrace) {
+  Start();
+  Registered();
+  const auto t0 = Clock::now();
+  // The ignored SIGTERM is inherited by sleep: only SIGKILL ends them.
+  broker_.Send(TimedTask(31, {{"cmd", {"sh", "-c", "trap '' TERM; sleep 30; true"}}}, 200));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(200 + config::kTimeoutGraceMs));
+  EXPECT_LT(took, 8s);
+  EXPECT_EQ(r.body["error"],
+            "timed out after 200ms (SIGTERM, then SIGKILL 2s later, to its process group)");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {31}}}));
+}
+
+TEST_F(WorkerLoopTest, ACommandWithinItsLimitIsUntouched) {
+  Start();
+  Registered();
+  broker_.Send(TimedTask(32, {{"cmd", {"sh", "-c", "printf ok"}}}, 10000));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["exit_code"], 0);
+  EXPECT_EQ(r.body["error"], "");
+  EXPECT_EQ(r.blobs.at(0), "ok");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {32}}}));
+}
+
+TEST_F(WorkerLoopTest, FunctionPastItsTimeLimitIsAbandonedAndItsSlotFreed) {
+  WithFunctions();
+  Start(1);
+  Registered();
+  const auto t0 = Clock::now();
+  broker_.Send(TimedTask(33, {{"fn", "sleep"}}, 200, "1500"));
+  wire::Message r;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_LT(Clock::now() - t0, 1400ms);
+  EXPECT_EQ(r.body["attempt"], 33);
+  EXPECT_EQ(r.body["exit_code"], -1);
+  EXPECT_EQ(r.body["error"],
+            "timed out after 200ms (the function call was abandoned: it runs on, its output "
+            "dropped)");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {33}}}));
+  // The one slot is free although the call still sleeps.
+  broker_.FnTask(34, "upper", "x");
+  ASSERT_TRUE(broker_.Next(Command::kResult, &r));
+  EXPECT_EQ(r.body["attempt"], 34);
+  EXPECT_EQ(r.blobs.at(0), "X");
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {34}}}));
+  // The abandoned call's own end (1.5 s in) sends nothing. Next() keeps
+  // heartbeating meanwhile, so the worker stays connected.
+  EXPECT_FALSE(broker_.Next(Command::kResult, &r, 2s));
+  WaitNoCalls();
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "common/duration.h"
+
 namespace leaseq::worker {
 
 using wire::Command;
@@ -103,6 +105,15 @@ void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
   Attempt a;
   a.key = key;
+  // The limit counts from the start here, not from the lease: a prefetched
+  // task's wait is not its run time.
+  if (s.ok() && m.body.contains("timeout_ms")) {
+    s = wire::GetInt(m.body, "timeout_ms", &a.timeout_ms);
+    if (s.ok() && a.timeout_ms < 0) s = Status::Invalid("field 'timeout_ms' must not be negative");
+    // No overflow of now + limit, whatever a broker sends.
+    a.timeout_ms = std::min(a.timeout_ms, kMaxDurationMs);
+    if (s.ok() && a.timeout_ms > 0) a.deadline_ms = now + a.timeout_ms;
+  }
   if (s.ok() && RunInstantFunction(attempt, m, now)) return;
   if (s.ok()) {
     s = m.body.contains("fn") ? StartFunction(attempt, m, &a)
@@ -181,6 +192,30 @@ void WorkerLoop::Forget(int64_t attempt) {
   }
 }
 
+void WorkerLoop::OnError(const wire::Message& m) {
+  auto it = m.body.find("message");
+  const std::string message =
+      it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  auto code = m.body.find("code");
+  const std::string code_text =
+      code != m.body.end() && code->is_string() ? code->get<std::string>() : std::string();
+  if (code_text == wire::kNameInUse) {
+    // Another live process holds our name: retrying would only be refused
+    // again (or, before this rule, steal its leases). Leave, non-zero.
+    refused_ = Status::Conflict(message + "; every worker needs a name of its own (--name)");
+    phase_ = Phase::kDone;
+    return;
+  }
+  if (code_text == wire::kNameReserved) {
+    // Its holder may be reconnecting after a broker restart: ask again.
+    if (!reserved_logged_) Log(message + "; asking again every heartbeat");
+    reserved_logged_ = true;
+    register_wanted_ = true;
+    return;
+  }
+  Log("the broker reports an error: " + message);
+}
+
 void WorkerLoop::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
@@ -203,6 +238,7 @@ void WorkerLoop::SendRegister(int64_t now) {
                {"queues", opt_.queues},
                {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {"running", HeldIds()}};
+  if (!opt_.nanny.empty()) body["nanny"] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
   register_wanted_ = false;
@@ -213,6 +249,7 @@ void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int6
                {"exit_code", outcome.exit_code},
                {"signal", outcome.signal},
                {"error", outcome.error}};
+  if (outcome.permanent) body["permanent"] = true;
   PendingResult& r = results_[attempt];
   r.message = wire::Make(Command::kResult, std::move(body), {outcome.output});
   r.sent_ms = now;

@@ -1,10 +1,12 @@
 #include "tools/common/waiter.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
 #include <unordered_set>
 
+#include "common/duration.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/request.h"
 
@@ -73,8 +75,22 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
   const int64_t n = static_cast<int64_t>(unique.size());
   const size_t chunk = std::max<size_t>(1, options.chunk);
   Clock::time_point last_answer = Clock::now();
+  const Clock::time_point deadline =
+      options.max_wait_ms > 0 ? last_answer + std::chrono::milliseconds(options.max_wait_ms)
+                              : Clock::time_point::max();
+  StateCounts last_seen;
+  bool seen_any = false;
   bool noted_outage = false;
   while (true) {
+    if (Clock::now() >= deadline) {
+      if (progress) progress->Finish();
+      *final = last_seen;
+      const int64_t unfinished = seen_any ? n - last_seen.Terminal() : n;
+      // leaseq::, not progress.h's tools::FormatDuration (seconds, for the bar).
+      return Status::Timeout("gave up waiting after " + leaseq::FormatDuration(options.max_wait_ms) +
+                             ": " + std::to_string(unfinished) +
+                             " task(s) not finished; they keep running");
+    }
     const Clock::time_point poll_start = Clock::now();
     StateCounts counts;
     bool outage = false;
@@ -94,6 +110,8 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
       return s;
     }
     last_answer = Clock::now();
+    last_seen = counts;
+    seen_any = true;
     noted_outage = false;
     if (progress) progress->Update(counts, n);
     if (counts.Terminal() >= n) {
@@ -101,14 +119,17 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
       *final = counts;
       return Status::Ok();
     }
-    std::this_thread::sleep_until(poll_start + std::chrono::milliseconds(options.poll_ms));
+    std::this_thread::sleep_until(
+        std::min(deadline, poll_start + std::chrono::milliseconds(options.poll_ms)));
   }
 }
 
 int ReportWait(const std::string& tool, const Status& s, const StateCounts& final) {
   if (!s.ok()) {
     std::fprintf(stderr, "%s: %s\n", tool.c_str(), s.message().c_str());
-    return s.code() == Status::Code::kNotFound ? exit_code::kNotDone : exit_code::kBroker;
+    const bool about_tasks =
+        s.code() == Status::Code::kNotFound || s.code() == Status::Code::kTimeout;
+    return about_tasks ? exit_code::kNotDone : exit_code::kBroker;
   }
   const int64_t not_done = final.Total() - final[TaskState::kDone];
   if (not_done == 0) return exit_code::kOk;

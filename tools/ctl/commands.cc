@@ -124,10 +124,9 @@ int RunKeygen(const std::string& path) {
   Status s = curve::Generate(&keys);
   if (!s.ok()) return Fail(exit_code::kUsage, s.message());
   s = curve::WriteKeyFiles(path, keys);
-  if (!s.ok()) {
-    return Fail(s.code() == Status::Code::kIoError ? exit_code::kOutput : exit_code::kUsage,
-                s.message());
-  }
+  // A PATH that cannot be written (or that would overwrite a key) is bad
+  // input: the message names the file and why.
+  if (!s.ok()) return Fail(exit_code::kUsage, s.message());
   return Print("secret key: " + path + ".secret (keep it; mode 0600)\npublic key: " + path +
                ".pub " + keys.public_key + "\n");
 }

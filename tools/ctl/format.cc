@@ -47,6 +47,11 @@ Status FormatStatus(const nlohmann::json& body, std::string* out) {
   std::string text;
   for (size_t i = 0; i < kTaskStateNames.size(); ++i) {
     text += Row(std::string(kTaskStateNames[i]), std::to_string(counts.n[i]));
+    // Delayed tasks are queued ones whose time has not come: shown beneath
+    // (a broker from before delayed tasks sends no count, and gets no row).
+    if (kTaskStateNames[i] == "queued" && body.contains("delayed")) {
+      text += Row("  delayed", std::to_string(IntOr0(body, "delayed")));
+    }
   }
   text += Row("workers", "alive " + std::to_string(IntOr0(*w, "alive")) + ", lost " +
                              std::to_string(IntOr0(*w, "lost")) + ", gone " +

@@ -20,6 +20,22 @@ TEST(CtlFormat, StatusListsEveryStateInOrderThenWorkers) {
             "workers    alive 4, lost 1, gone 2\n");
 }
 
+TEST(CtlFormat, StatusShowsTheDelayedTasksUnderQueued) {
+  std::string out;
+  auto body = nlohmann::json::parse(R"({"counts": {"queued": 12}, "delayed": 5,
+      "workers": {"alive": 1}})");
+  ASSERT_TRUE(FormatStatus(body, &out).ok());
+  EXPECT_EQ(out,
+            "waiting    0\n"
+            "queued     12\n"
+            "  delayed  5\n"
+            "running    0\n"
+            "done       0\n"
+            "failed     0\n"
+            "cancelled  0\n"
+            "workers    alive 1, lost 0, gone 0\n");
+}
+
 TEST(CtlFormat, StatusWithoutCountsIsABadReply) {
   std::string out;
   EXPECT_FALSE(FormatStatus(nlohmann::json{{"workers", nlohmann::json::object()}}, &out).ok());

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/client.h"
 #include "common/config.h"
 #include "common/curve.h"
@@ -61,11 +62,8 @@ int main(int argc, char** argv) {
       "keygen", "write a new CURVE key pair: PATH.secret (secret, mode 0600) and PATH.pub");
   keygen->add_option("PATH", key, "where to write, without the .secret/.pub suffix")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? exit_code::kOk : exit_code::kUsage;
-  }
+  cli::AddVersionFlag(app);
+  if (auto done = cli::Parse(app, argc, argv)) return *done;
   if (*keygen) return ctl::RunKeygen(key);
   if (Status s = CheckEndpoint(broker); !s.ok()) {
     std::fprintf(stderr, "leaseq-ctl: %s\n", s.message().c_str());

@@ -1,7 +1,9 @@
 // leaseq-submit: submits tasks to the broker and prints their keys.
 //
-//   leaseq-submit [--broker EP] [--key KEY] [--after KEY]... [--input TEXT]
-//                 [--retries N] [--priority N] [--queue Q] [--wait] -- CMD [ARG...]
+//   leaseq-submit [--broker EP] [--key KEY] [--after KEY]... [--input TEXT |
+//                 --input-file PATH] [--retries N] [--priority N] [--queue Q]
+//                 [--timeout DURATION] [--delay DURATION | --at TIME]
+//                 [--wait] [--wait-timeout DURATION] -- CMD [ARG...]
 //   leaseq-submit [--broker EP] --fn NAME [--input TEXT] [...]   (in-process function)
 //   leaseq-submit [--broker EP] --file FILE|- [--wait]           (JSON Lines)
 //   any of them with --curve-secret FILE --curve-server FILE (or env
@@ -13,18 +15,26 @@
 // only after the broker has committed them. Tasks without a key get a
 // generated one here, so the client's retries of the request are idempotent.
 // --wait then blocks until every task is terminal; exit 0 only if all are
-// done. Exit codes: tools/common/exit_codes.h.
+// done; --wait-timeout stops waiting (exit 1; the tasks keep running).
+// Exit codes: tools/common/exit_codes.h.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/client.h"
 #include "common/config.h"
 #include "common/curve.h"
+#include "common/duration.h"
 #include "common/task_spec.h"
 #include "tools/common/exit_codes.h"
 #include "tools/common/request.h"
@@ -46,12 +56,50 @@ int Fail(int code, const std::string& message) {
 struct Flags {
   std::string broker = config::BrokerEndpointFromEnv();
   int timeout_ms = config::kClientTimeoutMs;
-  std::string key, input, queue, fn, file;
+  std::string key, input, input_file, queue, fn, file;
+  std::string timeout, delay, at, wait_timeout;
   std::string curve_secret, curve_server;
   std::vector<std::string> after, cmd;
   int64_t retries = 0, priority = 0;
   bool wait = false;
 };
+
+// The flags that describe the one task given on the command line.
+constexpr const char* kPerTaskFlags[] = {"--key",   "--after",      "--input", "--input-file",
+                                         "--retries", "--priority", "--queue", "--timeout",
+                                         "--delay", "--at"};
+
+// The bytes of --input-file (any bytes; "-" is stdin), refusing more than
+// the input limit before reading it all.
+Status ReadInputFile(const std::string& path, std::string* out) {
+  const int64_t limit = config::kMaxInputBytes;
+  const auto too_big = [&](int64_t size) {
+    return Status::Invalid("--input-file " + path + ": " + std::to_string(size) +
+                           " bytes or more, more than the input limit of " +
+                           std::to_string(limit) + " bytes (64 MiB); give the command a path "
+                           "to read instead");
+  };
+  struct stat st {};
+  if (path != "-" && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > limit) {
+    return too_big(st.st_size);
+  }
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return Status::IoError("--input-file " + path + ": " + std::strerror(errno));
+    in = &file;
+  }
+  std::string data;
+  char buf[1 << 16];
+  while (in->read(buf, sizeof buf) || in->gcount() > 0) {
+    data.append(buf, static_cast<size_t>(in->gcount()));
+    if (static_cast<int64_t>(data.size()) > limit) return too_big(static_cast<int64_t>(data.size()));
+  }
+  if (in->bad()) return Status::IoError("--input-file " + path + ": read error");
+  *out = std::move(data);
+  return Status::Ok();
+}
 
 // The one task given by flags, checked by the same parser as a file line so
 // that both forms accept and refuse exactly the same things.
@@ -61,6 +109,15 @@ Status TaskFromFlags(const Flags& f, const CLI::App& app, TaskSpec* out) {
   if (!f.fn.empty() || app.count("--fn") > 0) j["fn"] = f.fn;
   if (app.count("--key") > 0) j["key"] = f.key;
   if (app.count("--input") > 0) j["input"] = f.input;
+  if (app.count("--input-file") > 0) {
+    std::string bytes;
+    Status read = ReadInputFile(f.input_file, &bytes);
+    if (!read.ok()) return read;
+    j["input"] = std::move(bytes);  // raw bytes: sent as base64 when not UTF-8
+  }
+  if (app.count("--timeout") > 0) j["timeout"] = f.timeout;
+  if (app.count("--delay") > 0) j["delay"] = f.delay;
+  if (app.count("--at") > 0) j["not_before"] = f.at;
   if (!f.after.empty()) j["after"] = f.after;
   if (app.count("--retries") > 0) j["retries"] = f.retries;
   if (app.count("--priority") > 0) j["priority"] = f.priority;
@@ -77,6 +134,16 @@ int Submit(Client& client, const std::vector<TaskSpec>& tasks,
   for (const auto& t : tasks) {
     lines += TaskToLine(t);
     lines += '\n';
+  }
+  // One request is one message: a larger one would only be cut off by the
+  // broker's socket (and look like a broker that does not answer).
+  constexpr size_t kEnvelopeBytes = 4096;
+  if (lines.size() + kEnvelopeBytes > static_cast<size_t>(config::kMaxMessageBytes)) {
+    return Fail(exit_code::kUsage,
+                "the submission is " + std::to_string(lines.size()) +
+                    " bytes, more than one message can carry (" +
+                    std::to_string(config::kMaxMessageBytes) + " bytes): split it into "
+                    "several files");
   }
   CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(), {std::move(lines)});
   if (r.outcome == CallOutcome::kRefused) {
@@ -99,9 +166,8 @@ int Submit(Client& client, const std::vector<TaskSpec>& tasks,
 }
 
 int Run(const Flags& f, const CLI::App& app) {
-  const bool per_task_flags = app.count("--key") + app.count("--after") + app.count("--input") +
-                                  app.count("--retries") + app.count("--priority") +
-                                  app.count("--queue") > 0;
+  bool per_task_flags = false;
+  for (const char* flag : kPerTaskFlags) per_task_flags = per_task_flags || app.count(flag) > 0;
   const bool has_fn = app.count("--fn") > 0;
   const bool has_file = app.count("--file") > 0;
   if (has_file && (per_task_flags || has_fn || !f.cmd.empty())) {
@@ -130,6 +196,12 @@ int Run(const Flags& f, const CLI::App& app) {
     if (!s.ok()) return Fail(exit_code::kUsage, s.message());
     tasks.push_back(std::move(t));
   }
+  int64_t wait_timeout_ms = 0;
+  if (app.count("--wait-timeout") > 0) {
+    Status s = ParseDuration(f.wait_timeout, &wait_timeout_ms);
+    if (s.ok() && wait_timeout_ms == 0) s = Status::Invalid("it must be longer than 0");
+    if (!s.ok()) return Fail(exit_code::kUsage, "--wait-timeout: " + s.message());
+  }
   AssignMissingKeys(&tasks);
   if (Status s = CheckEndpoint(f.broker); !s.ok()) return Fail(exit_code::kUsage, s.message());
   curve::ClientSettings curve;
@@ -137,17 +209,24 @@ int Run(const Flags& f, const CLI::App& app) {
   if (!loaded.ok()) return Fail(exit_code::kUsage, loaded.message());
 
   // The broker validates and commits every task before answering: give a
-  // big submission more time than a small one (about 20 tasks per ms).
-  const int timeout = std::max<int>(f.timeout_ms, static_cast<int>(tasks.size() / 20));
+  // big submission more time than a small one (about 20 tasks per ms, and
+  // its bytes at 10 MB/s).
+  int64_t input_bytes = 0;
+  for (const auto& t : tasks) input_bytes += static_cast<int64_t>(t.input.size());
+  const int timeout = static_cast<int>(std::max<int64_t>(
+      {f.timeout_ms, static_cast<int64_t>(tasks.size() / 20), input_bytes / 10000}));
   Client client(f.broker, timeout, -1, curve);
-  if (int rc = Submit(client, tasks, where); rc != exit_code::kOk || !f.wait) return rc;
+  const bool wait = f.wait || wait_timeout_ms > 0;
+  if (int rc = Submit(client, tasks, where); rc != exit_code::kOk || !wait) return rc;
 
   std::vector<std::string> keys;
   for (const auto& t : tasks) keys.push_back(t.key);
   ProgressBar progress;
   StateCounts final;
   Client waiter_client(f.broker, f.timeout_ms, -1, curve);
-  Status s = WaitForKeys(waiter_client, keys, &progress, &final);
+  WaitOptions wait_options;
+  wait_options.max_wait_ms = wait_timeout_ms;
+  Status s = WaitForKeys(waiter_client, keys, &progress, &final, wait_options);
   return ReportWait(kTool, s, final);
 }
 
@@ -165,13 +244,36 @@ int main(int argc, char** argv) {
   app.add_option("--key", f.key, "the task's key (default: generated)");
   app.add_option("--after", f.after, "run after the task KEY is done (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--input", f.input, "bytes given to the task on stdin");
+  CLI::Option* input = app.add_option("--input", f.input, "bytes given to the task on stdin");
+  app.add_option("--input-file", f.input_file,
+                 "the task's stdin from this file, byte for byte ('-' = our stdin; at most "
+                 "64 MiB)")
+      ->type_name("PATH")
+      ->excludes(input);
   app.add_option("--retries", f.retries, "re-runs after a failed attempt (default 0)");
   app.add_option("--priority", f.priority, "higher runs first (default 0)");
   app.add_option("--queue", f.queue, "queue name (default \"default\")");
+  app.add_option("--timeout", f.timeout,
+                 "time limit of each attempt, e.g. 30s, 5m, 2h, 1500ms: past it the command "
+                 "gets SIGTERM (SIGKILL 2 s later) and the attempt fails \"timed out after "
+                 "...\" (retries apply). Default: the broker's --default-timeout, else none")
+      ->type_name("DURATION");
+  CLI::Option* delay = app.add_option(
+      "--delay", f.delay,
+      "do not start the task before this long after it is stored (e.g. 10m)")
+      ->type_name("DURATION");
+  app.add_option("--at", f.at,
+                 "do not start the task before this time, RFC 3339 (e.g. 2026-12-01T10:00:00Z "
+                 "or 2026-12-01T11:00:00+01:00); a past time starts at once")
+      ->type_name("TIME")
+      ->excludes(delay);
   app.add_option("--fn", f.fn, "run the worker's in-process function NAME instead of a command");
   app.add_option("--file", f.file, "JSON Lines file of tasks, one a line ('-' = stdin)");
   app.add_flag("--wait", f.wait, "block until every task is terminal; exit 0 only if all done");
+  app.add_option("--wait-timeout", f.wait_timeout,
+                 "with --wait (implied): stop waiting after this long, exit 1; the tasks keep "
+                 "running (not the tasks' time limit: that is --timeout)")
+      ->type_name("DURATION");
   app.add_option("--curve-secret", f.curve_secret,
                  "CURVE: our key pair, a .secret file of leaseq-ctl keygen (env "
                  "LEASEQ_CURVE_SECRET)");
@@ -179,11 +281,10 @@ int main(int argc, char** argv) {
                  "CURVE: the broker's public key, its .pub file (env LEASEQ_CURVE_SERVER)");
   app.add_option("cmd", f.cmd, "the command and its arguments, after --");
   app.footer("Put the command after --, e.g.  leaseq-submit --key k -- sh -c 'echo hi'\n"
-             "Exit: 0 ok, 1 not all done (--wait), 2 bad usage or input, 3 broker unreachable.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? exit_code::kOk : exit_code::kUsage;
-  }
+             "Durations: 1500ms, 30s, 5m, 2h, 1m30s (whole numbers, a unit is required).\n"
+             "Exit: 0 ok, 1 not all done (--wait, or --wait-timeout passed), 2 bad usage or\n"
+             "input, 3 broker unreachable.");
+  cli::AddVersionFlag(app);
+  if (auto done = cli::Parse(app, argc, argv)) return *done;
   return Run(f, app);
 }
