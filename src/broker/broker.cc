@@ -6,7 +6,9 @@
 
 #include <cstdio>
 
+#include "broker/store_schema.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/transport.h"
 
 namespace leaseq {
@@ -26,6 +28,10 @@ Status Broker::Create(const BrokerOptions& options, const Clock* clock,
   std::unique_ptr<Store> store;
   Status s = Store::Open(options.db_path, options.durability, options.settings, &store);
   if (!s.ok()) return s;
+  if (store->migrated_from() != 0) {
+    std::fprintf(stderr, "leaseq-broker: upgraded %s from schema version %d to %d\n",
+                 options.db_path.c_str(), store->migrated_from(), schema::kCurrentVersion);
+  }
   std::unique_ptr<Broker> broker(new Broker(options, clock, std::move(store)));
   s = broker->Start();
   if (!s.ok()) return s;
@@ -43,8 +49,7 @@ Broker::Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr
 Status Broker::Start() {
   if (options_.curve.enabled) {
     // The ZAP handler first: a CURVE socket without one admits everybody.
-    Status z = curve::Authenticator::Start(context_, options_.curve.allow_dir, "leaseq-broker:",
-                                           &zap_);
+    Status z = curve::Authenticator::Start(context_, options_.curve.allow_dir, &zap_);
     if (!z.ok()) return z;
     curve::ApplyServer(socket_, options_.curve);
   }
@@ -79,11 +84,14 @@ std::string Broker::endpoint() const { return socket_.get(zmq::sockopt::last_end
 Status Broker::Run(int stop_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
-    transport::Poll(items, 2, std::chrono::milliseconds(kReclaimIntervalMs));
+    // A backup or a purge in progress goes on at once when nothing arrives.
+    const bool busy = BackupRunning() || RetentionDue();
+    transport::Poll(items, 2, std::chrono::milliseconds(busy ? 0 : kReclaimIntervalMs));
     if (items[1].revents & ZMQ_POLLIN) break;
     Pass();
+    StepBackup();  // between transactions: the copy takes its own read lock
   }
-  std::fprintf(stderr, "leaseq-broker: %lld loop passes, %lld commits, %lld messages\n",
+  log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages",
                static_cast<long long>(passes_), static_cast<long long>(commits_),
                static_cast<long long>(messages_));
   return Status::Ok();
@@ -99,7 +107,7 @@ void Broker::Pass() {
   outbox_.clear();
   Status begun = store_->Begin();
   if (!begun.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", begun.message().c_str());
+    log::Printf(log::Level::kWarn, "%s", begun.message().c_str());
     // Drain what is waiting so that clients get an answer, then give up this pass.
     pass_error_ = begun;
   }
@@ -108,12 +116,14 @@ void Broker::Pass() {
   if (begun.ok() && leases_stale_) {
     CheckStatus(store_->HonourLeases(clock_->WallMs() + rules::LeaseTtlMs(options_.settings)));
   }
+  int received = 0;
   for (int i = 0; i < config::kMaxBatchMessages; ++i) {
     std::string routing_id;
     wire::Message m;
     Status decoded;
     if (!transport::Receive(socket_, true, &routing_id, &m, &decoded)) break;
     ++messages_;
+    ++received;
     if (!decoded.ok()) {
       Reply(routing_id, wire::MakeError(decoded.message()), false);
       continue;
@@ -137,6 +147,7 @@ void Broker::Pass() {
       work_changed_ = true;
     }
     if (work_changed_) Dispatch();
+    RetainStep(/*idle=*/received == 0);
   }
   for (auto& [routing_id, ids] : acks_) {
     Reply(routing_id, wire::Make(wire::Command::kAck, {{"attempts", std::move(ids)}}), true);
@@ -153,7 +164,7 @@ void Broker::Pass() {
   leases_stale_ = !committed;
   if (!committed && begun.ok()) {
     store_->Rollback();
-    std::fprintf(stderr, "leaseq-broker: pass rolled back: %s\n", error.c_str());
+    log::Printf(log::Level::kWarn, "pass rolled back: %s", error.c_str());
   }
   Flush(committed, error);
   SendHeartbeats();
@@ -202,7 +213,7 @@ void Broker::SendHeartbeats() {
 void Broker::LoseWorker(const std::string& name, const std::string& why) {
   int reclaimed = 0;
   CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed));
-  std::fprintf(stderr, "leaseq-broker: worker %s lost (%s); %d attempt(s) reclaimed\n",
+  log::Printf(log::Level::kInfo, "worker %s lost (%s); %d attempt(s) reclaimed",
                name.c_str(), why.c_str(), reclaimed);
   workers_.Remove(name);
   work_changed_ = true;

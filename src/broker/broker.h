@@ -19,6 +19,7 @@
 #include "broker/default_timeouts.h"
 #include "broker/lease_rules.h"
 #include "broker/name_claim.h"
+#include "broker/online_backup.h"
 #include "broker/store.h"
 #include "broker/worker_registry.h"
 #include "common/clock.h"
@@ -38,6 +39,9 @@ struct BrokerOptions {
   curve::ServerSettings curve;
   // --default-timeout: the time limit of tasks without one of their own.
   DefaultTimeouts default_timeouts;
+  // --retain: finished tasks that ended longer ago than this are purged, a
+  // small batch at a time (broker_retention.cc). 0: keep everything.
+  int64_t retain_ms = 0;
 };
 
 class Broker {
@@ -75,6 +79,27 @@ class Broker {
   // Client requests (broker_requests.cc).
   void OnRequest(const std::string& routing_id, const wire::Message& m);
   Status Submit(const wire::Message& m, nlohmann::json* reply);
+  // Operators' requests (broker_ops.cc): status per queue, list, pause and
+  // resume, bulk retry and cancel, purge. *needs_commit: the reply
+  // acknowledges a change.
+  Status OnOpsRequest(const wire::Message& m, nlohmann::json* reply, bool* needs_commit);
+  Status AddQueueStatus(nlohmann::json* reply);
+  Status List(const wire::Message& m, nlohmann::json* reply);
+  Status BulkRetry(const wire::Message& m, nlohmann::json* reply);
+  Status BulkCancel(const wire::Message& m, nlohmann::json* reply);
+  Status Purge(const wire::Message& m, nlohmann::json* reply);
+  void SendAborts(const std::vector<LeasedAttempt>& aborts);
+  // Why a queued task of this queue (and function) cannot be served by any
+  // connected worker now; empty when one can.
+  std::string Unservable(const std::string& queue, const std::string& fn) const;
+  // Online backup (broker_backup.cc): the request starts or reports on it;
+  // StepBackup copies a few pages between passes.
+  Status Backup(const wire::Message& m, nlohmann::json* reply);
+  void StepBackup();
+  bool BackupRunning() const { return backup_ && backup_->copy != nullptr; }
+  // Retention (broker_retention.cc): one purge batch when it is due.
+  void RetainStep(bool idle);
+  bool RetentionDue() const;
   // Time-driven work of a pass.
   void ReclaimLapsed();
   void WakeDue();
@@ -109,6 +134,25 @@ class Broker {
   // system after the pass, so that RSS does not keep the peak.
   bool trim_memory_ = false;
   bool leases_stale_ = false;  // a pass was rolled back: renewals were lost
+
+  struct BackupJob {
+    std::string token;  // the client's: its polls find this job
+    std::string path;   // absolute, on this host
+    std::unique_ptr<OnlineBackup> copy;  // null once finished or failed
+    BackupProgress progress;
+    Status error;
+  };
+  std::unique_ptr<BackupJob> backup_;  // the running or last backup
+
+  struct Retention {
+    size_t state = 0;       // index into the finished states
+    ScanCursor cursor;
+    bool cursor_set = false;
+    int64_t next_sweep_ms = 0;  // steady
+    int64_t last_batch_ms = 0;  // steady
+    int64_t swept = 0;          // deleted in this sweep of all states
+  };
+  Retention retention_;
 };
 
 }  // namespace leaseq

@@ -9,6 +9,8 @@ namespace leaseq {
 namespace {
 // Submissions at least this large are followed by malloc_trim().
 constexpr int64_t kTrimAfterTasks = 1000;
+// `states` names at most this many failed tasks (what a wait prints).
+constexpr int64_t kMaxNamedFailures = 100;
 }  // namespace
 
 Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
@@ -80,6 +82,7 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       reply["counts"] = counts;
       reply["workers"] = workers;
       reply["delayed"] = delayed;  // of counts.queued: not before a future time
+      if (s.ok()) s = AddQueueStatus(&reply);
       break;
     }
     case wire::Command::kWorkers: {
@@ -106,14 +109,24 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
     }
     case wire::Command::kStates: {
       std::vector<std::string> keys, missing;
-      nlohmann::json counts;
+      nlohmann::json counts, failed;
+      int64_t failures = 0;  // how many failed keys to name (a wait's end)
       s = wire::GetStringList(m.body, "keys", &keys);
-      if (s.ok()) s = store_->States(keys, &counts, &missing);
+      if (s.ok() && m.body.contains("failures")) s = wire::GetInt(m.body, "failures", &failures);
+      failures = std::clamp<int64_t>(failures, 0, kMaxNamedFailures);
+      if (s.ok()) s = store_->States(keys, &counts, &missing, static_cast<int>(failures), &failed);
       reply["counts"] = counts;
       reply["missing"] = missing;
+      if (failures > 0) reply["failures"] = failed;
       break;
     }
     case wire::Command::kCancel: {
+      if (!m.body.contains("keys")) {  // cancel --queue: one batch
+        s = BulkCancel(m, &reply);
+        needs_commit = true;
+        work_changed_ = true;
+        break;
+      }
       std::vector<std::string> keys, changed;
       std::vector<LeasedAttempt> aborts;
       s = wire::GetStringList(m.body, "keys", &keys);
@@ -129,6 +142,12 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       break;
     }
     case wire::Command::kRetry: {
+      if (!m.body.contains("keys")) {  // retry --state: one batch
+        s = BulkRetry(m, &reply);
+        needs_commit = true;
+        work_changed_ = true;
+        break;
+      }
       std::vector<std::string> keys, changed;
       s = wire::GetStringList(m.body, "keys", &keys);
       if (s.ok()) s = store_->Retry(keys, now, &changed);
@@ -137,6 +156,13 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       work_changed_ = true;
       break;
     }
+    case wire::Command::kPause:
+    case wire::Command::kResume:
+    case wire::Command::kList:
+    case wire::Command::kPurge:
+    case wire::Command::kBackup:
+      s = OnOpsRequest(m, &reply, &needs_commit);
+      break;
     default:
       s = Status::Invalid("command '" + std::string(wire::CommandName(m.command)) +
                           "' is not a request the broker takes");
@@ -146,10 +172,14 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
     return;
   }
   // Store failures (full disk) spoil the pass; refusals (bad input) do not.
+  // Unavailable: a trouble of the broker's that changed nothing here (a
+  // backup that cannot be written, one already running): try again later.
   if (s.code() == Status::Code::kIoError) CheckStatus(s);
   nlohmann::json err = {{"message", s.message()}};
   if (!id.is_null()) err["id"] = id;
-  if (s.code() == Status::Code::kIoError) err["unavailable"] = true;
+  if (s.code() == Status::Code::kIoError || s.code() == Status::Code::kUnavailable) {
+    err["unavailable"] = true;
+  }
   if (reply.contains("index")) err["index"] = reply["index"];
   Reply(routing_id, wire::Make(wire::Command::kError, std::move(err)), false);
 }

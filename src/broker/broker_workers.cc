@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "broker/broker.h"
+#include "common/log.h"
 
 namespace leaseq {
 
@@ -92,7 +93,7 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
     const bool for_good = verdict == rules::NameVerdict::kInUse;
     const std::string message = for_good ? rules::NameInUseMessage(record.name, holder)
                                          : rules::NameReservedMessage(record.name, holder);
-    std::fprintf(stderr, "leaseq-broker: refused worker %s (pid %lld on host %s): %s\n",
+    log::Printf(log::Level::kWarn, "refused worker %s (pid %lld on host %s): %s",
                  record.name.c_str(), static_cast<long long>(record.pid), record.host.c_str(),
                  message.c_str());
     Reply(routing_id,
@@ -116,7 +117,7 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   }
   workers_.Add(record, routing_id, clock_->SteadyMs());
   work_changed_ = true;
-  std::fprintf(stderr, "leaseq-broker: worker %s (pid %lld) %s, %zu attempt(s) kept\n",
+  log::Printf(log::Level::kInfo, "worker %s (pid %lld) %s, %zu attempt(s) kept",
                record.name.c_str(), static_cast<long long>(record.pid),
                same_session ? "reconnected" : "registered", held.size() - abandon.size());
   Reply(routing_id,
@@ -205,7 +206,7 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
     case wire::Command::kGoodbye: {
       int released = 0;
       CheckStatus(store_->WorkerGone(name, now, &released));
-      std::fprintf(stderr, "leaseq-broker: worker %s left (%d attempt(s) released)\n", name.c_str(),
+      log::Printf(log::Level::kInfo, "worker %s left (%d attempt(s) released)", name.c_str(),
                    released);
       // Acknowledged after the commit: until then the worker waits (and,
       // after a broker restart, registers and says goodbye again).

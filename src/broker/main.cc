@@ -13,6 +13,8 @@
 #include "broker/db_lock.h"
 #include "common/cli.h"
 #include "common/config.h"
+#include "common/duration.h"
+#include "common/log.h"
 #include "common/sd_notify.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   std::string sync = "normal";
   bool insecure = false;
   std::string curve_secret, curve_allow;
+  std::string retain;
 
   CLI::App app{"leaseq-broker: the durable queue (tasks, leases and suspicion in one SQLite file)"};
   app.add_option("--db", options.db_path, "SQLite database file (env LEASEQ_DB)")->capture_default_str();
@@ -58,12 +61,35 @@ int main(int argc, char** argv) {
                  "own beats the general one). Durations: 1500ms, 30s, 5m, 2h. Default: none")
       ->type_name("[QUEUE=]DURATION")
       ->allow_extra_args(false);
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text: a line per event with an RFC 3339 time and a level; json: one JSON "
+                 "object per line, for log shippers")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--retain", retain,
+                 "purge finished tasks (done, failed, cancelled) that ended longer ago than "
+                 "this (1500ms, 30s, 5m, 2h), with their attempts, a small batch at a time; "
+                 "a task another stored task runs after is kept until that one goes. "
+                 "Default: keep everything")
+      ->type_name("DURATION");
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
+  leaseq::log::Format format;
+  (void)leaseq::log::ParseFormat(log_format, &format);  // checked by IsMember
+  leaseq::log::Configure("leaseq-broker", format);
+  if (!retain.empty()) {
+    leaseq::Status d = leaseq::ParseDuration(retain, &options.retain_ms);
+    if (d.ok() && options.retain_ms <= 0) d = leaseq::Status::Invalid("--retain must be more than 0");
+    if (!d.ok()) {
+      leaseq::log::Error("--retain: " + d.message());
+      return 2;
+    }
+  }
   for (const auto& flag : default_timeouts) {
     leaseq::Status added = options.default_timeouts.Add(flag);
     if (!added.ok()) {
-      std::fprintf(stderr, "leaseq-broker: %s\n", added.message().c_str());
+      leaseq::log::Error(added.message());
       return 2;
     }
   }
@@ -71,12 +97,12 @@ int main(int argc, char** argv) {
 
   leaseq::Status s = leaseq::curve::LoadServer(curve_secret, curve_allow, &options.curve);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return 2;
   }
   s = leaseq::CheckBindAddress(options.bind, insecure, options.curve.enabled);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return 2;
   }
 
@@ -95,23 +121,24 @@ int main(int argc, char** argv) {
   std::unique_ptr<leaseq::DbLock> lock;
   s = leaseq::DbLock::Acquire(options.db_path, &lock);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
+    leaseq::log::Error(s.message());
     return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
   std::unique_ptr<leaseq::Broker> broker;
   s = leaseq::Broker::Create(options, &clock, &broker);
   if (!s.ok()) {
-    std::fprintf(stderr, "leaseq-broker: %s\n", s.message().c_str());
-    return 1;
+    leaseq::log::Error(s.message());
+    // Conflict: a database this broker cannot use (a newer schema version,
+    // not a leaseq file): like a bad flag, nothing to retry.
+    return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
-  std::fprintf(stderr, "leaseq-broker: listening on %s, database %s\n", broker->endpoint().c_str(),
-               options.db_path.c_str());
+  leaseq::log::Info("listening on " + broker->endpoint() + ", database " + options.db_path);
   // Bound and the database open: a Type=notify unit is ready now (a no-op
   // outside systemd). A failure to notify is logged, not fatal.
   leaseq::Status ready = leaseq::sd::Notify("READY=1\nSTATUS=accepting work on " + broker->endpoint());
-  if (!ready.ok()) std::fprintf(stderr, "leaseq-broker: %s\n", ready.message().c_str());
+  if (!ready.ok()) leaseq::log::Error(ready.message());
   s = broker->Run(stop_fd);
-  std::fprintf(stderr, "leaseq-broker: stopped\n");
+  leaseq::log::Info("stopped");
   close(stop_fd);
   return s.ok() ? 0 : 1;
 }

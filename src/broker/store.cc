@@ -6,14 +6,13 @@
 #include <set>
 
 #include "broker/store_internal.h"
-#include "leaseq_schema_sql.h"
+#include "broker/store_schema.h"
 
 namespace leaseq {
 
 using store_internal::Guarded;
 
 namespace {
-constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
 // Cap the WAL after a checkpoint so that it does not keep a large file.
 constexpr int64_t kJournalSizeLimit = 64LL << 20;
@@ -42,6 +41,7 @@ Status Store::Open(const std::string& path, Durability durability,
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     db->setBusyTimeout(kBusyTimeoutMs);
+    schema::SetUpNewFile(*db);  // before WAL mode: it writes the file
     db->exec("PRAGMA journal_mode = WAL");
     db->exec(durability == Durability::kFull ? "PRAGMA synchronous = FULL"
                                              : "PRAGMA synchronous = NORMAL");
@@ -49,27 +49,16 @@ Status Store::Open(const std::string& path, Durability durability,
     // Hot pages (the dispatch index, recent tasks and attempts) stay in
     // memory; the cache fills only with pages touched, up to this bound.
     db->exec("PRAGMA cache_size = -" + std::to_string(kCacheKiB));
+    int migrated_from = 0;
+    Status s = schema::Prepare(*db, path, &migrated_from);
+    if (!s.ok()) return s;
     std::unique_ptr<Store> store(new Store(std::move(db), settings));
-    Status s = store->CreateOrCheckSchema();
+    store->migrated_from_ = migrated_from;
+    s = store->LoadPausedQueues();
     if (!s.ok()) return s;
     *out = std::move(store);
     return Status::Ok();
   });
-}
-
-Status Store::CreateOrCheckSchema() {
-  int version = db_->execAndGet("PRAGMA user_version").getInt();
-  if (version == 0) {
-    SQLite::Transaction tx(*db_);
-    db_->exec(kSql_schema);
-    tx.commit();
-  } else if (version != kSchemaVersion) {
-    return Status::Invalid("database schema version " + std::to_string(version) +
-                           " is not supported (this broker knows version " +
-                           std::to_string(kSchemaVersion) + ")");
-  }
-  db_->exec(kSql_views);  // CREATE VIEW IF NOT EXISTS: new views reach old files
-  return Status::Ok();
 }
 
 SQLite::Statement& Store::Prepared(const char* sql) {
@@ -109,6 +98,9 @@ void Store::Rollback() {
   } catch (const SQLite::Exception&) {
     // Nothing left to undo.
   }
+  // A pause or resume of the pass was undone: the set follows the file. If
+  // even this read fails, the next rollback tries again.
+  LoadPausedQueues();
 }
 
 Status Store::Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_index) {

@@ -14,13 +14,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "broker/lease_rules.h"
+#include "broker/store_ops.h"
 #include "common/status.h"
 #include "common/task_spec.h"
 
@@ -30,6 +33,8 @@ class Statement;
 }  // namespace SQLite
 
 namespace leaseq {
+
+class OnlineBackup;
 
 // A task leased to a worker, as the worker must receive it.
 struct Assignment {
@@ -82,9 +87,13 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Opens (creating from the compiled-in schema when new) the database.
+  // Opens the database: creates it from the compiled-in schema when new,
+  // upgrades an older schema version in place (one transaction), refuses a
+  // newer one with Status::Conflict (store_schema.h).
   static Status Open(const std::string& path, Durability durability,
                      const rules::Settings& settings, std::unique_ptr<Store>* out);
+  // The schema version Open upgraded the file from; 0 when it did not.
+  int migrated_from() const { return migrated_from_; }
 
   Status Begin();
   Status Commit();
@@ -120,7 +129,8 @@ class Store {
   Status AliveWorkers(std::vector<std::string>* names);
 
   // --- leases ---
-  // Leases up to n queued tasks of the worker's queues to it. Those beyond
+  // Leases up to n queued tasks of the worker's queues, but the paused ones,
+  // to it (the paused set is in memory: no read of tasks). Those beyond
   // the first free_slots are prefetched: marked unstarted, so that losing
   // the worker before it starts them blames nothing.
   Status Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<Assignment>* out,
@@ -156,11 +166,17 @@ class Store {
 
   // --- users' requests ---
   Status Counts(nlohmann::json* counts, nlohmann::json* workers);
+  // Every worker row: name, pid, host, state, slots, queues[], fns[], running
+  // (attempts it started) and prefetched (held, not started).
   Status Workers(nlohmann::json* out);
   Status Show(const std::string& key, nlohmann::json* out);
   Status Fetch(const std::string& key, std::string* state, std::string* result);
+  // Counts of the keys by state. With failures > 0, *failed also gets the
+  // first `failures` of them that are failed or cancelled, in the order
+  // given: {key, state, error (first line)}.
   Status States(const std::vector<std::string>& keys, nlohmann::json* counts,
-                std::vector<std::string>* missing);
+                std::vector<std::string>* missing, int failures = 0,
+                nlohmann::json* failed = nullptr);
   // Cancels tasks not done; running attempts to abort come back in *aborts.
   Status Cancel(const std::vector<std::string>& keys, int64_t now,
                 std::vector<std::string>* changed, std::vector<LeasedAttempt>* aborts);
@@ -168,13 +184,74 @@ class Store {
   Status Retry(const std::vector<std::string>& keys, int64_t now,
                std::vector<std::string>* changed);
 
+  // --- queues (store_queues.cc) ---
+  // Pause: Claim leases nothing more from the queue until Resume; running
+  // tasks go on. Durable (paused_queues), and kept in memory for Claim;
+  // Rollback reloads it. Any name is taken (a queue with no tasks yet too).
+  // *changed: false when it already was (not) paused.
+  Status Pause(const std::string& queue, int64_t now, bool* changed);
+  Status Resume(const std::string& queue, bool* changed);
+  const std::set<std::string>& paused_queues() const { return paused_; }
+  // Every queue with tasks, or paused: counts by state, queued tasks by
+  // function, and (with_oldest) its oldest queued task. From counters and a
+  // few index seeks per queue: no scan.
+  Status QueueStatuses(std::map<std::string, QueueStatus>* out, bool with_oldest = true);
+
+  // --- finding and changing many tasks (store_list.cc, store_bulk.cc) ---
+  // At most filter.limit tasks: by state (failed, cancelled, running,
+  // queued, waiting, done), then queue, then oldest change first (queued
+  // ones in the order they go out). Ranges of indexes, never a scan of tasks.
+  Status List(const ListFilter& filter, std::vector<TaskRow>* out);
+  // One batch of `retry --state`: up to limit tasks in state (failed or
+  // cancelled) of queue (empty: every queue), not changed since
+  // cursor->bound, from the cursor on, go back as Retry puts them back.
+  // *changed counts them; *more: call again with the cursor.
+  Status RetryMatching(const std::string& state, const std::string& queue, int limit,
+                       int64_t now, ScanCursor* cursor, int64_t* changed, bool* more);
+  // One batch of `cancel --queue`: up to limit unfinished tasks of the queue
+  // (waiting, then queued, then running) are cancelled as Cancel does.
+  // *more: some may be left (call again until it is false).
+  Status CancelQueue(const std::string& queue, int limit, int64_t now, int64_t* changed,
+                     std::vector<LeasedAttempt>* aborts, bool* more);
+
+  // --- retention (store_retention.cc) ---
+  // One batch of purge: deletes up to limit tasks in state (a finished one)
+  // of queue (empty: every queue) changed before cursor->bound, with their
+  // attempts and dependency rows; the counters follow (triggers). A task
+  // that a stored task runs after is kept until that one is deleted (its
+  // result is that one's stdin, should it be retried). Sweeps repeat while a
+  // sweep deletes something; *more: call again with the cursor.
+  Status Purge(const std::string& state, const std::string& queue, int limit,
+               ScanCursor* cursor, int64_t* deleted, bool* more);
+  // Gives up to `pages` free pages back to the file system (files with
+  // auto_vacuum = INCREMENTAL; a no-op for the others). *reclaimed: how many.
+  Status ReclaimFreePages(int pages, int64_t* reclaimed = nullptr);
+
+  // --- online backup (online_backup.h) ---
+  // Starts a copy of this database to path (outside a transaction). The
+  // OnlineBackup must not outlive the Store.
+  Status StartBackup(const std::string& path, std::unique_ptr<OnlineBackup>* out);
+
  private:
   Store(std::unique_ptr<SQLite::Database> db, const rules::Settings& settings);
-  Status CreateOrCheckSchema();
   // A prepared statement, cached by its SQL text's address, reset for reuse.
   SQLite::Statement& Prepared(const char* sql);
 
   Status SubmitOne(const TaskSpec& t, int64_t now);
+  Status LoadPausedQueues();
+  // created_at of the first submitted queued task of the queue; 0: none.
+  int64_t OldestQueued(const std::string& queue);
+  // Up to limit ids of tasks in state, from the cursor on (see ScanCursor);
+  // *end: nothing is left after them.
+  Status ScanState(const std::string& state, const std::string& queue, int limit,
+                   ScanCursor* cursor, std::vector<int64_t>* ids, bool* end);
+  // True when the task went back in the queue (or its root cause did).
+  bool RetryTask(int64_t id, int64_t now);
+  void CancelTask(int64_t id, const std::string& state, int64_t now,
+                  std::vector<LeasedAttempt>* aborts);
+  // Deletes a finished task nothing depends on; false (and nothing done)
+  // when a stored task runs after it.
+  bool DeleteTask(int64_t id);
   void FinishTaskDone(int64_t task_id, int64_t now);
   // The task ends failed or cancelled; its dependents fail (transitively).
   void FinishTaskFailed(int64_t task_id, const std::string& state, const std::string& error,
@@ -187,6 +264,8 @@ class Store {
 
   std::unique_ptr<SQLite::Database> db_;
   rules::Settings settings_;
+  int migrated_from_ = 0;
+  std::set<std::string> paused_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
 };
 

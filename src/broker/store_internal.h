@@ -29,6 +29,9 @@ Status Guarded(const char* what, F&& f) {
   }
 }
 
+// The first line of a task's error (the rest is the tail of its stderr).
+inline std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 inline std::string ColumnText(SQLite::Statement& q, int i) {
   return q.getColumn(i).isNull() ? std::string() : q.getColumn(i).getString();
 }

@@ -135,6 +135,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
     const std::string fns = nlohmann::json(w.fns).dump();
     for (const auto& queue : w.queues) {
       if (n <= 0) break;
+      if (paused_.count(queue) > 0) continue;
       struct Picked {
         int64_t id;
         int64_t priority;

@@ -1,5 +1,5 @@
-// Store: what users ask through leaseq-ctl (status, show, result, wait) and
-// the two transitions they request (cancel, retry).
+// Store: what users ask through leaseq-ctl (status, workers, show, result,
+// wait). The transitions they request are in store_changes.cc.
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "broker/store.h"
@@ -8,21 +8,10 @@
 namespace leaseq {
 
 using store_internal::ColumnText;
+using store_internal::FirstLine;
 using store_internal::Guarded;
 
 namespace {
-// Every key must name a task before anything changes: a request with an
-// unknown key is refused whole.
-Status RequireKeys(SQLite::Statement& q, const std::vector<std::string>& keys) {
-  for (const auto& key : keys) {
-    q.reset();
-    q.clearBindings();
-    q.bind(1, key);
-    if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
-  }
-  return Status::Ok();
-}
-
 nlohmann::json NullableInt(SQLite::Statement& q, int i) {
   return q.getColumn(i).isNull() ? nlohmann::json(nullptr) : nlohmann::json(q.getColumn(i).getInt64());
 }
@@ -58,9 +47,13 @@ Status Store::DelayedCount(int64_t now, int64_t* n) {
 Status Store::Workers(nlohmann::json* out) {
   return Guarded("workers", [&]() -> Status {
     *out = nlohmann::json::array();
+    // attempts_running holds only the leases: a handful per worker.
     auto& q = Prepared(
-        "SELECT w.name, w.pid, w.host, w.state, w.slots, "
-        "(SELECT count(*) FROM attempts a WHERE a.worker = w.name AND a.outcome = 'running') "
+        "SELECT w.name, w.pid, w.host, w.state, w.slots, w.queues, w.fns, "
+        "(SELECT count(*) FROM attempts a WHERE a.worker = w.name AND a.outcome = 'running' "
+        " AND a.unstarted = 0), "
+        "(SELECT count(*) FROM attempts a WHERE a.worker = w.name AND a.outcome = 'running' "
+        " AND a.unstarted <> 0) "
         "FROM workers w ORDER BY w.name");
     while (q.executeStep()) {
       out->push_back({{"name", q.getColumn(0).getString()},
@@ -68,7 +61,10 @@ Status Store::Workers(nlohmann::json* out) {
                       {"host", q.getColumn(2).getString()},
                       {"state", q.getColumn(3).getString()},
                       {"slots", q.getColumn(4).getInt64()},
-                      {"running", q.getColumn(5).getInt64()}});
+                      {"queues", nlohmann::json::parse(q.getColumn(5).getString(), nullptr, false)},
+                      {"fns", nlohmann::json::parse(q.getColumn(6).getString(), nullptr, false)},
+                      {"running", q.getColumn(7).getInt64()},
+                      {"prefetched", q.getColumn(8).getInt64()}});
     }
     return Status::Ok();
   });
@@ -140,11 +136,12 @@ Status Store::Fetch(const std::string& key, std::string* state, std::string* res
 }
 
 Status Store::States(const std::vector<std::string>& keys, nlohmann::json* counts,
-                     std::vector<std::string>* missing) {
+                     std::vector<std::string>* missing, int failures, nlohmann::json* failed) {
   return Guarded("states", [&]() -> Status {
     *counts = nlohmann::json::object();
+    if (failed) *failed = nlohmann::json::array();
     for (const auto& key : keys) {
-      auto& q = Prepared("SELECT state FROM tasks WHERE key = ?");
+      auto& q = Prepared("SELECT state, error FROM tasks WHERE key = ?");
       q.bind(1, key);
       if (!q.executeStep()) {
         missing->push_back(key);
@@ -152,84 +149,10 @@ Status Store::States(const std::vector<std::string>& keys, nlohmann::json* count
       }
       auto state = q.getColumn(0).getString();
       (*counts)[state] = counts->value(state, 0) + 1;
-    }
-    return Status::Ok();
-  });
-}
-
-Status Store::Cancel(const std::vector<std::string>& keys, int64_t now,
-                     std::vector<std::string>* changed, std::vector<LeasedAttempt>* aborts) {
-  return Guarded("cancel", [&]() -> Status {
-    Status known = RequireKeys(Prepared("SELECT 1 FROM tasks WHERE key = ?"), keys);
-    if (!known.ok()) return known;
-    for (const auto& key : keys) {
-      int64_t id = 0;
-      std::string state;
-      {
-        auto& q = Prepared("SELECT id, state FROM tasks WHERE key = ?");
-        q.bind(1, key);
-        if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
-        id = q.getColumn(0).getInt64();
-        state = q.getColumn(1).getString();
+      if (failed && static_cast<int>(failed->size()) < failures &&
+          (state == "failed" || state == "cancelled")) {
+        failed->push_back({{"key", key}, {"state", state}, {"error", FirstLine(ColumnText(q, 1))}});
       }
-      if (state == "done" || state == "cancelled") continue;
-      if (state == "running") {
-        auto& a = Prepared(
-            "SELECT id, worker FROM attempts WHERE task_id = ? AND outcome = 'running'");
-        a.bind(1, id);
-        std::vector<LeasedAttempt> running;
-        while (a.executeStep()) running.push_back({a.getColumn(0).getInt64(), a.getColumn(1).getString()});
-        for (const auto& r : running) {
-          EndAttempt(r.attempt_id, "error", now, INT32_MIN, "cancelled");
-          aborts->push_back(r);
-        }
-      }
-      FinishTaskFailed(id, "cancelled", "cancelled", now);
-      changed->push_back(key);
-    }
-    return Status::Ok();
-  });
-}
-
-Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
-                    std::vector<std::string>* changed) {
-  return Guarded("retry", [&]() -> Status {
-    Status known = RequireKeys(Prepared("SELECT 1 FROM tasks WHERE key = ?"), keys);
-    if (!known.ok()) return known;
-    for (const auto& key : keys) {
-      int64_t id = 0;
-      std::string state;
-      int64_t failed_dep = 0;
-      {
-        auto& q = Prepared("SELECT id, state, failed_dep FROM tasks WHERE key = ?");
-        q.bind(1, key);
-        if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
-        id = q.getColumn(0).getInt64();
-        state = q.getColumn(1).getString();
-        failed_dep = q.getColumn(2).isNull() ? 0 : q.getColumn(2).getInt64();
-      }
-      if (state != "failed" && state != "cancelled") continue;
-      // A task failed by its dependency is retried by retrying the root cause
-      // (the first task up the chain that failed by itself).
-      while (failed_dep != 0) {
-        auto& up = Prepared("SELECT id, state, failed_dep FROM tasks WHERE id = ?");
-        up.bind(1, failed_dep);
-        if (!up.executeStep()) break;
-        const std::string up_state = up.getColumn(1).getString();
-        if (up_state != "failed" && up_state != "cancelled") break;
-        id = up.getColumn(0).getInt64();
-        failed_dep = up.getColumn(2).isNull() ? 0 : up.getColumn(2).getInt64();
-      }
-      auto& u = Prepared(
-          "UPDATE tasks SET state = CASE WHEN unfinished_deps > 0 THEN 'waiting' ELSE 'queued' END, "
-          "suspicious = 0, errors = 0, error = NULL, failed_dep = NULL, "
-          "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END, "
-          "updated_at = ?1 WHERE id = ?2 AND state IN ('failed', 'cancelled')");
-      u.bind(1, now);
-      u.bind(2, id);
-      if (u.exec() == 0) continue;
-      RequeueDependentsOf(id, now);
-      changed->push_back(key);
     }
     return Status::Ok();
   });

@@ -42,6 +42,7 @@ class WorkerRegistry {
   std::vector<std::string> Silent(int64_t now, int64_t ttl_ms) const;
 
   std::map<std::string, ConnectedWorker>& all() { return by_name_; }
+  const std::map<std::string, ConnectedWorker>& all() const { return by_name_; }
 
  private:
   std::map<std::string, ConnectedWorker> by_name_;

@@ -12,6 +12,7 @@
 #include <zmq_addon.hpp>
 
 #include "common/config.h"
+#include "common/log.h"
 
 namespace leaseq::curve {
 
@@ -317,7 +318,7 @@ Status ReadAllowDir(const std::string& dir, std::map<std::string, std::string>* 
 // --- Authenticator ---------------------------------------------------------
 
 Status Authenticator::Start(zmq::context_t& context, const std::string& allow_dir,
-                            const std::string& log_prefix, std::unique_ptr<Authenticator>* out) {
+                            std::unique_ptr<Authenticator>* out) {
   std::map<std::string, std::string> keys;
   std::vector<std::string> bad;
   Status s = ReadAllowDir(allow_dir, &keys, &bad);
@@ -327,15 +328,15 @@ Status Authenticator::Start(zmq::context_t& context, const std::string& allow_di
     for (const auto& b : bad) all += (all.empty() ? "" : "; ") + b;
     return Status::Invalid("--curve-allow " + allow_dir + ": " + all);
   }
-  std::unique_ptr<Authenticator> a(new Authenticator(context, allow_dir, log_prefix, std::move(keys)));
+  std::unique_ptr<Authenticator> a(new Authenticator(context, allow_dir, std::move(keys)));
   try {
     a->socket_.bind(kZapEndpoint);
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(std::string("cannot start the CURVE authenticator (ZAP handler at ") +
                                kZapEndpoint + "): " + e.what());
   }
-  std::fprintf(stderr, "%s CURVE on: admitting %zu public key(s) from %s/*.pub%s\n",
-               log_prefix.c_str(), a->keys_.size(), allow_dir.c_str(),
+  log::Printf(log::Level::kInfo, "CURVE on: admitting %zu public key(s) from %s/*.pub%s",
+              a->keys_.size(), allow_dir.c_str(),
                a->keys_.empty() ? " (none yet: no peer can connect until one is added)" : "");
   a->last_read_ms_ = SteadyMs();
   // The thread takes the socket over: std::thread's start is the full
@@ -345,11 +346,9 @@ Status Authenticator::Start(zmq::context_t& context, const std::string& allow_di
   return Status::Ok();
 }
 
-Authenticator::Authenticator(zmq::context_t& context, std::string allow_dir, std::string log_prefix,
-                             std::map<std::string, std::string> keys)
+Authenticator::Authenticator(zmq::context_t& context, std::string allow_dir, std::map<std::string, std::string> keys)
     : socket_(context, zmq::socket_type::rep),
       allow_dir_(std::move(allow_dir)),
-      log_prefix_(std::move(log_prefix)),
       keys_(std::move(keys)) {
   socket_.set(zmq::sockopt::linger, 0);
 }
@@ -382,7 +381,7 @@ void Authenticator::Loop() {
       zmq::send_multipart(socket_, reply);
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
-      std::fprintf(stderr, "%s CURVE authenticator: %s\n", log_prefix_.c_str(), e.what());
+      log::Printf(log::Level::kError, "CURVE authenticator: %s", e.what());
     }
   }
 }
@@ -397,7 +396,7 @@ void Authenticator::Reload(int64_t now_ms) {
     auto& last = last_logged_ms_[b];
     if (last == 0 || now_ms - last >= kLogEveryMs) {
       last = now_ms;
-      std::fprintf(stderr, "%s CURVE: %s\n", log_prefix_.c_str(), b.c_str());
+      log::Printf(log::Level::kWarn, "CURVE: %s", b.c_str());
     }
   }
   if (s.ok()) keys_ = std::move(keys);
@@ -439,9 +438,9 @@ void Authenticator::Decide(const std::vector<zmq::message_t>& request, std::stri
   auto& last = last_logged_ms_[key];
   if (last == 0 || now - last >= kLogEveryMs) {
     last = now;
-    std::fprintf(stderr,
-                 "%s CURVE: refused a peer from %s: its public key %s is in no .pub file of %s\n",
-                 log_prefix_.c_str(), request[3].to_string().c_str(), key.c_str(),
+    log::Printf(log::Level::kWarn,
+                "CURVE: refused a peer from %s: its public key %s is in no .pub file of %s",
+                request[3].to_string().c_str(), key.c_str(),
                  allow_dir_.c_str());
   }
 }

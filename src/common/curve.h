@@ -123,7 +123,7 @@ Status ReadAllowDir(const std::string& dir, std::map<std::string, std::string>* 
 // inproc://zeromq.zap.01 in the given context, served by a thread of its own
 // until destruction. Admits a CURVE handshake whose client key is in the
 // allow directory (ZAP 200, user id = the .pub file's name), refuses
-// anything else (ZAP 400). Refusals are logged to stderr with log_prefix, at
+// anything else (ZAP 400). Refusals are logged (common/log.h), at
 // most once per key per 10 s.
 // Start() and the destructor belong to the owner's thread; the destructor
 // stops and joins the thread (within ~100 ms) and closes the socket, so it
@@ -136,14 +136,13 @@ class Authenticator {
   // *.pub holds no valid key), binds the ZAP endpoint (Unavailable if it is
   // taken) and starts the thread. Logs the number of keys admitted.
   static Status Start(zmq::context_t& context, const std::string& allow_dir,
-                      const std::string& log_prefix, std::unique_ptr<Authenticator>* out);
+                      std::unique_ptr<Authenticator>* out);
   ~Authenticator();
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
 
  private:
-  Authenticator(zmq::context_t& context, std::string allow_dir, std::string log_prefix,
-                std::map<std::string, std::string> keys);
+  Authenticator(zmq::context_t& context, std::string allow_dir, std::map<std::string, std::string> keys);
   void Loop();
   // One request's frames -> the reply's status code, text and user id.
   void Decide(const std::vector<zmq::message_t>& request, std::string* code, std::string* text,
@@ -152,7 +151,6 @@ class Authenticator {
 
   zmq::socket_t socket_;  // used by the thread only, once started
   const std::string allow_dir_;
-  const std::string log_prefix_;
   // Owned by the thread once started.
   std::map<std::string, std::string> keys_;
   int64_t last_read_ms_ = 0;

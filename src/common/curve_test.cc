@@ -247,7 +247,7 @@ TEST(Curve, AllowDirReadsPubFilesOnly) {
   // A malformed key stops the broker at start-up, naming the file.
   zmq::context_t context(1);
   std::unique_ptr<Authenticator> auth;
-  Status s = Authenticator::Start(context, dir.path(), "test:", &auth);
+  Status s = Authenticator::Start(context, dir.path(), &auth);
   EXPECT_EQ(s.code(), Status::Code::kInvalid);
   EXPECT_NE(s.message().find("broken.pub"), std::string::npos) << s.message();
 }
@@ -267,7 +267,7 @@ class CurveServerTest : public ::testing::Test {
 
     ServerSettings settings;
     ASSERT_TRUE(LoadServer(dir_.File("broker.secret"), allow_dir(), &settings).ok());
-    Status s = Authenticator::Start(server_context_, allow_dir(), "test:", &auth_);
+    Status s = Authenticator::Start(server_context_, allow_dir(), &auth_);
     ASSERT_TRUE(s.ok()) << s.message();
     server_ = std::make_unique<zmq::socket_t>(server_context_, zmq::socket_type::router);
     server_->set(zmq::sockopt::linger, 0);
@@ -373,7 +373,7 @@ TEST_F(CurveServerTest, KeyRemovedIsRefusedForNewConnections) {
 
 TEST_F(CurveServerTest, OneAuthenticatorPerContext) {
   std::unique_ptr<Authenticator> second;
-  Status s = Authenticator::Start(server_context_, allow_dir(), "test:", &second);
+  Status s = Authenticator::Start(server_context_, allow_dir(), &second);
   EXPECT_EQ(s.code(), Status::Code::kUnavailable);
   EXPECT_NE(s.message().find("zeromq.zap.01"), std::string::npos) << s.message();
 }

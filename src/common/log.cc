@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -73,6 +74,19 @@ void Write(Level level, const std::string& message) {
                           .count();
   const std::string line = FormatLine(level, message, now) + "\n";
   std::fputs(line.c_str(), stderr);
+}
+
+void Printf(Level level, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  std::string message(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) std::vsnprintf(message.data(), message.size() + 1, format, args);
+  va_end(args);
+  Write(level, message);
 }
 
 }  // namespace leaseq::log

@@ -13,6 +13,7 @@
 // between fork and exec.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -35,6 +36,8 @@ void Write(Level level, const std::string& message);
 inline void Info(const std::string& message) { Write(Level::kInfo, message); }
 inline void Warn(const std::string& message) { Write(Level::kWarn, message); }
 inline void Error(const std::string& message) { Write(Level::kError, message); }
+// printf-style, for lines with numbers.
+void Printf(Level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
 // The line Write would print (without its newline) at the given time, in
 // milliseconds since the Unix epoch; for tests.

@@ -12,7 +12,7 @@ struct NamedCommand {
   std::string_view name;
 };
 
-constexpr std::array<NamedCommand, 22> kCommands = {{
+constexpr std::array<NamedCommand, 27> kCommands = {{
     {Command::kRegister, "register"}, {Command::kReady, "ready"},
     {Command::kHeartbeat, "heartbeat"}, {Command::kResult, "result"},
     {Command::kRelease, "release"},   {Command::kGoodbye, "goodbye"},
@@ -23,6 +23,9 @@ constexpr std::array<NamedCommand, 22> kCommands = {{
     {Command::kWorkers, "workers"},   {Command::kShow, "show"},
     {Command::kFetch, "fetch"},       {Command::kStates, "states"},
     {Command::kCancel, "cancel"},     {Command::kRetry, "retry"},
+    {Command::kPause, "pause"},       {Command::kResume, "resume"},
+    {Command::kList, "list"},         {Command::kPurge, "purge"},
+    {Command::kBackup, "backup"},
     {Command::kReply, "reply"},       {Command::kError, "error"},
 }};
 

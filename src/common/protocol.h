@@ -47,9 +47,14 @@ enum class Command {
   kWorkers,  // {id}
   kShow,     // {id, key}
   kFetch,    // {id, key}: the result bytes come back as blob 0
-  kStates,   // {id, keys[]}: counts of those tasks by state
-  kCancel,   // {id, keys[]}
-  kRetry,    // {id, keys[]}
+  kStates,   // {id, keys[], failures?}: counts of those tasks by state
+  kCancel,   // {id, keys[]} or {id, queue}: one batch of a queue
+  kRetry,    // {id, keys[]} or {id, state, queue?, cursor?}: one batch
+  kPause,    // {id, queue}: nothing more is leased from it
+  kResume,   // {id, queue}
+  kList,     // {id, state?, queue?, limit?}: tasks, bounded
+  kPurge,    // {id, state, queue?, older_than_ms?, cursor?}: one batch
+  kBackup,   // {id, path, token}: start (or ask about) an online backup
   // broker -> client / worker
   kReply,  // {id, ...}
   kError,  // {id?, message, unavailable? | code?}

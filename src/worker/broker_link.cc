@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/transport.h"
 
 namespace leaseq::worker {
@@ -12,11 +13,9 @@ namespace {
 constexpr int64_t kRefusalLogEveryMs = 30000;
 }  // namespace
 
-BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix,
-                       curve::ClientSettings curve)
+BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, curve::ClientSettings curve)
     : context_(context),
       endpoint_(std::move(endpoint)),
-      log_prefix_(std::move(log_prefix)),
       curve_(std::move(curve)),
       backoff_ms_(config::kReconnectInitialMs) {}
 
@@ -58,8 +57,7 @@ bool BrokerLink::Receive(wire::Message* m, int64_t now_ms) {
     if (!transport::Receive(*socket_, false, &unused, m, &decoded)) return false;
     last_heard_ms_ = now_ms;
     if (decoded.ok()) return true;
-    fprintf(stderr, "%s ignoring a bad message from the broker: %s\n", log_prefix_.c_str(),
-            decoded.message().c_str());
+    log::Warn("ignoring a bad message from the broker: " + decoded.message());
   }
   return false;
 }
@@ -73,8 +71,8 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
     if (monitor_.refusal() != last_refusal_ || now_ms - last_refusal_ms_ >= kRefusalLogEveryMs) {
       last_refusal_ = monitor_.refusal();
       last_refusal_ms_ = now_ms;
-      fprintf(stderr, "%s %s; retrying (backoff up to %d ms)\n", log_prefix_.c_str(),
-              last_refusal_.c_str(), config::kReconnectMaxMs);
+      log::Printf(log::Level::kWarn, "%s; retrying (backoff up to %d ms)", last_refusal_.c_str(),
+                  config::kReconnectMaxMs);
     }
     backoff_ms_ = std::min(backoff_ms_ * 2, config::kReconnectMaxMs);
     return Event::kLost;
@@ -82,9 +80,8 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
   if (socket_ && now_ms - last_heard_ms_ >= silence_limit_ms) {
     Close(0);
     reconnect_at_ms_ = now_ms + backoff_ms_;
-    fprintf(stderr, "%s no word from the broker at %s for %lld ms: reconnecting in %d ms\n",
-            log_prefix_.c_str(), endpoint_.c_str(),
-            static_cast<long long>(now_ms - last_heard_ms_), backoff_ms_);
+    log::Printf(log::Level::kWarn, "no word from the broker at %s for %lld ms: reconnecting in %d ms",
+                endpoint_.c_str(), static_cast<long long>(now_ms - last_heard_ms_), backoff_ms_);
     backoff_ms_ = std::min(backoff_ms_ * 2, config::kReconnectMaxMs);
     return Event::kLost;
   }

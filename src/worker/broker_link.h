@@ -30,8 +30,7 @@ namespace leaseq::worker {
 
 class BrokerLink {
  public:
-  BrokerLink(zmq::context_t& context, std::string endpoint, std::string log_prefix,
-             curve::ClientSettings curve = {});
+  BrokerLink(zmq::context_t& context, std::string endpoint, curve::ClientSettings curve = {});
 
   // Opens a new socket (closing any old one) and connects it.
   Status Open(int64_t now_ms);
@@ -64,7 +63,6 @@ class BrokerLink {
  private:
   zmq::context_t& context_;
   std::string endpoint_;
-  std::string log_prefix_;
   curve::ClientSettings curve_;
   curve::HandshakeMonitor monitor_;  // of socket_, while open
   std::string last_refusal_;         // logged at last_refusal_ms_

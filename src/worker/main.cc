@@ -18,6 +18,7 @@
 
 #include "common/cli.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/curve.h"
 #include "worker/memory.h"
 #include "worker/nanny.h"
@@ -39,7 +40,8 @@ std::vector<std::string> WorkerArgv(const char* argv0, const WorkerOptions& w) {
                                 "--prefetch", std::to_string(w.prefetch),
                                 "--name", w.name,
                                 "--drain-timeout-ms", std::to_string(w.drain_timeout_ms),
-                                "--heartbeat-ms", std::to_string(w.heartbeat_ms)};
+                                "--heartbeat-ms", std::to_string(w.heartbeat_ms),
+                                "--log-format", leaseq::log::FormatName(leaseq::log::CurrentFormat())};
   for (const auto& q : w.queues) {
     a.push_back("--queue");
     a.push_back(q);
@@ -99,8 +101,16 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   app.add_option("--curve-server", curve_server,
                  "CURVE: the broker's public key, its .pub file (env " +
                      std::string(leaseq::config::kEnvCurveServer) + ")");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text: a line per event with an RFC 3339 time and a level; json: one JSON "
+                 "object per line, for log shippers (passed on by a nanny to its worker)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
+  leaseq::log::Format format;
+  (void)leaseq::log::ParseFormat(log_format, &format);  // checked by IsMember
 
   int64_t limit_bytes = 0;
   if (!memory_limit.empty()) {
@@ -131,6 +141,7 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   }
   // Under a nanny the name is the nanny's, so that it survives restarts.
   if (w.name.empty()) w.name = leaseq::worker::DefaultWorkerName();
+  leaseq::log::Configure("leaseq-worker[" + w.name + "]", format);
 
   leaseq::Status s;
   if (nanny) {
@@ -146,7 +157,7 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
     s = leaseq::worker::WorkerLoop(w).Run();
   }
   if (!s.ok()) {
-    fprintf(stderr, "leaseq-worker[%s]: %s\n", w.name.c_str(), s.message().c_str());
+    leaseq::log::Error(s.message());
     return s.code() == leaseq::Status::Code::kConflict ? kExitNameInUse : 1;
   }
   return 0;

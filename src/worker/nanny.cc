@@ -11,6 +11,7 @@
 
 #include "common/client.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "worker/child_setup.h"
 #include "worker/memory.h"
 #include "worker/signal_pipe.h"
@@ -58,13 +59,10 @@ std::string OwnExecutable() {
 
 Nanny::Nanny(NannyOptions options)
     : opt_(std::move(options)),
-      log_prefix_("leaseq-worker[" + opt_.name + "] nanny:"),
       id_(NewSessionId()),
       backoff_ms_(kRestartInitialMs) {}
 
-void Nanny::Log(const std::string& line) const {
-  fprintf(stderr, "%s %s\n", log_prefix_.c_str(), line.c_str());
-}
+void Nanny::Log(const std::string& line) const { log::Info("nanny: " + line); }
 
 Status Nanny::Run() {
   Status s = SignalPipe::Install({SIGTERM, SIGINT, SIGCHLD});

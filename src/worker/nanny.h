@@ -75,7 +75,6 @@ class Nanny {
   void Log(const std::string& line) const;
 
   NannyOptions opt_;
-  std::string log_prefix_;
   std::string exe_path_;  // the worker binary: our own
   pid_t child_ = -1;
   const std::string id_;       // random; our children's sessions are "<id>.<n>"

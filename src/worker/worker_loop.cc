@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "common/log.h"
 #include "common/transport.h"
 #include "worker/signal_pipe.h"
 
@@ -35,9 +36,8 @@ WorkerLoop::WorkerLoop(WorkerOptions options)
     : opt_(std::move(options)),
       session_(opt_.session.empty() ? NewSessionId() : opt_.session),
       host_(HostName()),
-      log_prefix_("leaseq-worker[" + opt_.name + "]:"),
       context_(1),
-      link_(context_, opt_.broker, log_prefix_, opt_.curve),
+      link_(context_, opt_.broker, opt_.curve),
       heartbeat_ms_(opt_.heartbeat_ms),
       liveness_(opt_.liveness) {}
 
@@ -45,9 +45,7 @@ WorkerLoop::WorkerLoop(WorkerOptions options)
 // before the socket and the context go.
 WorkerLoop::~WorkerLoop() = default;
 
-void WorkerLoop::Log(const std::string& line) const {
-  fprintf(stderr, "%s %s\n", log_prefix_.c_str(), line.c_str());
-}
+void WorkerLoop::Log(const std::string& line) const { log::Info(line); }
 
 Status WorkerLoop::Run() {
   Status s = SignalPipe::Install({SIGTERM, SIGINT, SIGCHLD});

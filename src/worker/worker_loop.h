@@ -160,7 +160,6 @@ class WorkerLoop {
   WorkerOptions opt_;
   std::string session_;
   std::string host_;
-  std::string log_prefix_;
   SystemClock clock_;
   zmq::context_t context_;
   BrokerLink link_;

@@ -248,7 +248,7 @@ TEST_F(WorkerLoopTest, PrefetchedTaskWaitsForASlotIsReportedQueuedThenRunning) {
   EXPECT_EQ(m.body["attempt"], 20);
   // 21 was reported queued: starting it is announced at once.
   ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m, 50ms));
-  EXPECT_EQ(m.body["running"], json({21}));
+  EXPECT_EQ(m.body["running"], json({20, 21}));  // 20: its result is not acked yet
   EXPECT_EQ(m.body["queued"], json::array());
   ASSERT_TRUE(broker_.Next(Command::kResult, &m));
   EXPECT_EQ(m.body["attempt"], 21);
@@ -489,10 +489,21 @@ TEST_F(WorkerLoopTest, ARunningFunctionDoesNotStopHeartbeatsOrOtherTasks) {
   EXPECT_EQ(m.body["attempt"], 24);
   EXPECT_EQ(m.blobs.at(0), "beside\n");
   broker_.Send(wire::Make(Command::kAck, {{"attempts", {24}}}));
+  // Heartbeats every 100 ms while the call sleeps (and, holding 23 until
+  // its result is acked, after it too): count them until that result.
   int beats = 0;
-  while (broker_.Next(Command::kHeartbeat, &m, 400ms) && m.body["running"] == json({23})) ++beats;
-  EXPECT_GE(beats, 2);  // every 100 ms, while the call sleeps
-  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  while (broker_.Count(Command::kResult) < 2 && broker_.Next(Command::kHeartbeat, &m, 400ms) &&
+         m.body["running"] == json({23})) {
+    ++beats;
+  }
+  EXPECT_GE(beats, 2);
+  if (broker_.Count(Command::kResult) < 2) {
+    ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  }
+  auto last = std::find_if(broker_.seen.rbegin(), broker_.seen.rend(),
+                           [](const auto& s) { return s.command == Command::kResult; });
+  ASSERT_NE(last, broker_.seen.rend());
+  m = *last;
   EXPECT_EQ(m.body["attempt"], 23);
   EXPECT_EQ(m.body["exit_code"], 0);
   broker_.Send(wire::Make(Command::kAck, {{"attempts", {23}}}));

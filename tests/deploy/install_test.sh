@@ -43,7 +43,7 @@ mkdir -p "$tmp/outside"
 cat > "$tmp/outside/CMakeLists.txt" <<'CMAKE'
 cmake_minimum_required(VERSION 3.25)
 project(outside_worker LANGUAGES CXX)
-find_package(leaseq 0.1 REQUIRED)
+find_package(leaseq REQUIRED)
 add_executable(my-worker main.cc)
 target_link_libraries(my-worker PRIVATE leaseq::worker)
 CMAKE

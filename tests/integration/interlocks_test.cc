@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 #include "harness.h"
 
@@ -134,6 +136,36 @@ TEST(CommandLine, UsageErrorsExitTwoAndSuggestTheNearestName) {
   r = RunCommand(BinDir() + "/leaseq-worker", {"--slot", "2"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("did you mean '--slots'"), std::string::npos) << r.err;
+}
+
+TEST(Logs, TextLinesHaveATimeAndALevelAndJsonLinesAreObjects) {
+  Cluster cluster({"--heartbeat-ms", "200", "--log-format", "json"});
+  Process& broker = cluster.StartBroker();
+  Process& worker = cluster.StartWorker({"--name", "w1", "--nanny"});
+  ASSERT_EQ(cluster.Submit({"--wait", "--", "true"}).exit_code, 0);
+  broker.Signal(SIGTERM);
+  ASSERT_TRUE(broker.WaitExit(std::chrono::seconds(10)));
+  std::istringstream json_lines(broker.Stderr());
+  int n = 0;
+  for (std::string line; std::getline(json_lines, line); ++n) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_EQ(j["component"], "leaseq-broker") << line;
+    EXPECT_TRUE(std::regex_match(j["time"].get<std::string>(),
+                                 std::regex("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z")))
+        << line;
+    EXPECT_TRUE(j["level"] == "info" || j["level"] == "warn" || j["level"] == "error") << line;
+  }
+  EXPECT_GE(n, 3);  // listening, registered, stopped at least
+  worker.Signal(SIGTERM);
+  ASSERT_TRUE(worker.WaitExit(std::chrono::seconds(30)));
+  const std::regex text("\\d{4}-\\d\\d-\\d\\dT[0-9:.]{12}Z (info|warn|error) leaseq-worker\\[w1\\]: .*");
+  std::istringstream text_lines(worker.Stderr());
+  n = 0;
+  for (std::string line; std::getline(text_lines, line); ++n) {
+    EXPECT_TRUE(std::regex_match(line, text)) << line;
+  }
+  EXPECT_GE(n, 3);  // the nanny's and its worker's lines
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "common/duration.h"
 #include "tools/common/exit_codes.h"
+#include "tools/common/progress.h"
 #include "tools/common/request.h"
 
 namespace leaseq::tools {
@@ -74,20 +75,21 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
   const std::vector<std::string> unique = Unique(keys);
   const int64_t n = static_cast<int64_t>(unique.size());
   const size_t chunk = std::max<size_t>(1, options.chunk);
-  Clock::time_point last_answer = Clock::now();
+  const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
-      options.max_wait_ms > 0 ? last_answer + std::chrono::milliseconds(options.max_wait_ms)
-                              : Clock::time_point::max();
-  StateCounts last_seen;
+      options.timeout_ms > 0 ? start + std::chrono::milliseconds(options.timeout_ms)
+                             : Clock::time_point::max();
+  Clock::time_point last_answer = start;
   bool seen_any = false;
   bool noted_outage = false;
+  StateCounts last;  // the counts of the last answer, for a timeout's message
   while (true) {
     if (Clock::now() >= deadline) {
       if (progress) progress->Finish();
-      *final = last_seen;
-      const int64_t unfinished = seen_any ? n - last_seen.Terminal() : n;
+      *final = last;
+      const int64_t unfinished = seen_any ? n - last.Terminal() : n;
       // leaseq::, not progress.h's tools::FormatDuration (seconds, for the bar).
-      return Status::Timeout("gave up waiting after " + leaseq::FormatDuration(options.max_wait_ms) +
+      return Status::Timeout("gave up waiting after " + leaseq::FormatDuration(options.timeout_ms) +
                              ": " + std::to_string(unfinished) +
                              " task(s) not finished; they keep running");
     }
@@ -110,7 +112,7 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
       return s;
     }
     last_answer = Clock::now();
-    last_seen = counts;
+    last = counts;
     seen_any = true;
     noted_outage = false;
     if (progress) progress->Update(counts, n);
@@ -124,7 +126,68 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
   }
 }
 
-int ReportWait(const std::string& tool, const Status& s, const StateCounts& final) {
+Status NameFailures(Client& client, const std::vector<std::string>& keys, size_t max,
+                    size_t chunk, std::vector<std::string>* lines) {
+  lines->clear();
+  const std::vector<std::string> unique = Unique(keys);
+  chunk = std::max<size_t>(1, chunk);
+  for (size_t at = 0; at < unique.size() && lines->size() < max; at += chunk) {
+    const size_t end = std::min(unique.size(), at + chunk);
+    nlohmann::json body = {
+        {"keys", std::vector<std::string>(unique.begin() + static_cast<ptrdiff_t>(at),
+                                          unique.begin() + static_cast<ptrdiff_t>(end))},
+        {"failures", max - lines->size()}};
+    CallResult r = Request(client, wire::Command::kStates, std::move(body));
+    if (!r.ok()) return Status::Unavailable(r.message);
+    auto failures = r.reply.body.find("failures");
+    if (failures == r.reply.body.end() || !failures->is_array()) {
+      return Status::IoError("the `states` reply names no failures (an older broker?)");
+    }
+    for (const auto& f : *failures) {
+      if (!f.is_object() || !f.value("key", nlohmann::json()).is_string()) continue;
+      std::string error = f.value("error", nlohmann::json()).is_string() ? f["error"].get<std::string>() : "";
+      if (error.empty()) error = f.value("state", std::string("failed"));
+      lines->push_back(f["key"].get<std::string>() + ": " + error);
+      if (lines->size() >= max) break;
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+std::string NotDoneBreakdown(const StateCounts& c) {
+  std::string s;
+  for (TaskState st : {TaskState::kFailed, TaskState::kCancelled, TaskState::kRunning,
+                       TaskState::kQueued, TaskState::kWaiting}) {
+    if (c[st] == 0) continue;
+    s += (s.empty() ? "" : ", ") + std::to_string(c[st]) + " " +
+         std::string(kTaskStateNames[static_cast<size_t>(st)]);
+  }
+  return s;
+}
+
+void PrintFailures(const StateCounts& final, const std::vector<std::string>& failures) {
+  for (const auto& line : failures) std::fprintf(stderr, "  %s\n", line.c_str());
+  const int64_t failed = final[TaskState::kFailed] + final[TaskState::kCancelled];
+  if (!failures.empty() && failed > static_cast<int64_t>(failures.size())) {
+    std::fprintf(stderr, "  ... and %lld more\n",
+                 static_cast<long long>(failed - static_cast<int64_t>(failures.size())));
+  }
+}
+
+}  // namespace
+
+int ReportWait(const std::string& tool, const Status& s, const StateCounts& final,
+               const std::vector<std::string>& failures) {
+  if (s.code() == Status::Code::kTimeout) {
+    const int64_t not_done = final.Total() - final[TaskState::kDone];
+    std::fprintf(stderr, "%s: %s: %lld of %lld tasks not done (%s)\n", tool.c_str(),
+                 s.message().c_str(), static_cast<long long>(not_done),
+                 static_cast<long long>(final.Total()), NotDoneBreakdown(final).c_str());
+    PrintFailures(final, failures);
+    return exit_code::kNotDone;
+  }
   if (!s.ok()) {
     std::fprintf(stderr, "%s: %s\n", tool.c_str(), s.message().c_str());
     const bool about_tasks =
@@ -138,7 +201,22 @@ int ReportWait(const std::string& tool, const Status& s, const StateCounts& fina
                static_cast<long long>(final.Total()),
                static_cast<long long>(final[TaskState::kFailed]),
                static_cast<long long>(final[TaskState::kCancelled]));
+  PrintFailures(final, failures);
   return exit_code::kNotDone;
+}
+
+int WaitAndReport(const std::string& tool, Client& client, const std::vector<std::string>& keys,
+                  ProgressBar* progress, const WaitOptions& options) {
+  StateCounts final;
+  Status s = WaitForKeys(client, keys, progress, &final, options);
+  std::vector<std::string> failures;
+  const bool some_failed = final[TaskState::kFailed] + final[TaskState::kCancelled] > 0;
+  if ((s.ok() || s.code() == Status::Code::kTimeout) && some_failed) {
+    // Naming them is a courtesy: if the broker does not answer now, the
+    // counts still say it all.
+    NameFailures(client, keys, kNamedFailures, options.chunk, &failures);
+  }
+  return ReportWait(tool, s, final, failures);
 }
 
 }  // namespace leaseq::tools

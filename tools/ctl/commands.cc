@@ -80,11 +80,11 @@ int RunResult(Client& client, const std::string& key) {
   return exit_code::kOk;
 }
 
-int RunWait(Client& client, const std::vector<std::string>& keys) {
+int RunWait(Client& client, const std::vector<std::string>& keys, int64_t timeout_ms) {
   ProgressBar progress;
-  StateCounts final;
-  Status s = WaitForKeys(client, keys, &progress, &final);
-  return ReportWait(kTool, s, final);
+  WaitOptions options;
+  options.timeout_ms = timeout_ms;
+  return WaitAndReport(kTool, client, keys, &progress, options);
 }
 
 int RunChange(Client& client, wire::Command command, const std::vector<std::string>& keys) {

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "common/protocol.h"
+#include "tools/common/progress.h"
 #include "tools/common/state_counts.h"
+#include "tools/ctl/format_table.h"
 
 namespace leaseq::tools {
 
@@ -23,14 +25,56 @@ int64_t IntOr0(const nlohmann::json& obj, const char* field) {
   return it != obj.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
 
-// A table cell: strings as they are, a list by its length (e.g. running[]
-// attempts), anything else as JSON.
+// A table cell: strings as they are, a list of strings joined by commas
+// (queues, functions; "-" when empty), another list by its length (the
+// running[] attempt ids of an older broker), anything else as JSON.
 std::string Cell(const nlohmann::json& row, const char* field) {
   auto it = row.find(field);
   if (it == row.end() || it->is_null()) return "-";
   if (it->is_string()) return it->get<std::string>();
+  if (it->is_array() && (it->empty() || (*it)[0].is_string())) {
+    std::string joined;
+    for (const auto& v : *it) joined += (joined.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : "?");
+    return joined.empty() ? "-" : joined;
+  }
   if (it->is_array()) return std::to_string(it->size());
   return wire::DumpJson(*it);
+}
+
+// The queue table and the queued tasks nobody can serve, after the totals.
+std::string QueueLines(const nlohmann::json& body) {
+  auto queues = body.find("queues");
+  if (queues == body.end() || !queues->is_object() || queues->empty()) return "";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"QUEUE", "STATE", "WAITING", "QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED",
+                  "OLDEST QUEUED"});
+  for (const auto& [name, q] : queues->items()) {
+    std::vector<std::string> r = {name, q.value("paused", false) ? "paused" : "active"};
+    const nlohmann::json counts = q.value("counts", nlohmann::json::object());
+    for (auto state : kTaskStateNames) r.push_back(std::to_string(IntOr0(counts, std::string(state).c_str())));
+    auto age = q.find("oldest_queued_age_ms");
+    r.push_back(age != q.end() && age->is_number_integer()
+                    ? FormatDuration(static_cast<double>(age->get<int64_t>()) / 1000.0)
+                    : "-");
+    rows.push_back(std::move(r));
+  }
+  std::string text = "\n" + AlignColumns(rows);
+  auto unservable = body.find("unservable");
+  if (unservable != body.end() && unservable->is_array() && !unservable->empty()) {
+    text += "\n";
+    for (const auto& u : *unservable) {
+      const std::string queue = u.value("queue", std::string("?"));
+      const std::string n = std::to_string(IntOr0(u, "queued"));
+      auto fn = u.find("fn");
+      if (fn != u.end() && fn->is_string()) {
+        text += "queue " + queue + ": " + n + " queued for function '" + fn->get<std::string>() +
+                "', which no live worker of the queue has\n";
+      } else {
+        text += "queue " + queue + ": " + n + " queued, no live worker serves it\n";
+      }
+    }
+  }
+  return text;
 }
 
 }  // namespace
@@ -56,6 +100,13 @@ Status FormatStatus(const nlohmann::json& body, std::string* out) {
   text += Row("workers", "alive " + std::to_string(IntOr0(*w, "alive")) + ", lost " +
                              std::to_string(IntOr0(*w, "lost")) + ", gone " +
                              std::to_string(IntOr0(*w, "gone")));
+  auto paused = body.find("paused");
+  if (paused != body.end() && paused->is_array() && !paused->empty()) {
+    std::string names;
+    for (const auto& q : *paused) names += (names.empty() ? "" : ", ") + (q.is_string() ? q.get<std::string>() : "?");
+    text += Row("paused", names);
+  }
+  text += QueueLines(body);
   *out = std::move(text);
   return Status::Ok();
 }
@@ -65,30 +116,18 @@ Status FormatWorkers(const nlohmann::json& body, std::string* out) {
   if (list == body.end() || !list->is_array()) {
     return Status::Invalid("the `workers` reply has no 'workers' list");
   }
-  static constexpr std::array<const char*, 6> kFields = {"name",  "pid",   "host",
-                                                         "state", "slots", "running"};
-  std::vector<std::array<std::string, 6>> rows;
-  rows.push_back({"NAME", "PID", "HOST", "STATE", "SLOTS", "RUNNING"});
+  static constexpr std::array<const char*, 9> kFields = {
+      "name", "pid", "host", "state", "slots", "running", "prefetched", "queues", "fns"};
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "PID", "HOST", "STATE", "SLOTS", "RUNNING", "PREFETCHED", "QUEUES",
+                  "FUNCTIONS"});
   for (const auto& w : *list) {
     if (!w.is_object()) return Status::Invalid("a worker in the `workers` reply is not an object");
-    std::array<std::string, 6> r;
-    for (size_t i = 0; i < kFields.size(); ++i) r[i] = Cell(w, kFields[i]);
+    std::vector<std::string> r;
+    for (const char* field : kFields) r.push_back(Cell(w, field));
     rows.push_back(std::move(r));
   }
-  std::array<size_t, 6> width{};
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string text;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    text += line + "\n";
-  }
-  *out = std::move(text);
+  *out = AlignColumns(rows);
   return Status::Ok();
 }
 

@@ -222,12 +222,10 @@ int Run(const Flags& f, const CLI::App& app) {
   std::vector<std::string> keys;
   for (const auto& t : tasks) keys.push_back(t.key);
   ProgressBar progress;
-  StateCounts final;
   Client waiter_client(f.broker, f.timeout_ms, -1, curve);
   WaitOptions wait_options;
-  wait_options.max_wait_ms = wait_timeout_ms;
-  Status s = WaitForKeys(waiter_client, keys, &progress, &final, wait_options);
-  return ReportWait(kTool, s, final);
+  wait_options.timeout_ms = wait_timeout_ms;
+  return WaitAndReport(kTool, waiter_client, keys, &progress, wait_options);
 }
 
 }  // namespace

@@ -1,0 +1,63 @@
+-- leaseq schema migration: version 1 -> 2. The broker runs every step a file
+-- needs, in order, in ONE transaction with the user_version update
+-- (src/broker/store_schema.cc): a file is either upgraded whole or not at all.
+-- A new file gets schema.sql instead, which must end up with the same tables,
+-- columns, indexes and triggers (store_schema_test.cc compares the two).
+--
+-- Adding to version 2 (until it is released): append statements here, or
+-- add another sql/*.sql file to this step's list in store_schema.cc (and to
+-- embed_sql in CMakeLists.txt); mirror every change in schema.sql.
+
+-- Queues from which nothing new is leased (leaseq-ctl pause / resume).
+-- Durable, and small: the broker keeps it in memory and filters a worker's
+-- queues by it at dispatch, without touching tasks.
+CREATE TABLE paused_queues (
+  queue     TEXT    PRIMARY KEY,
+  paused_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Finished tasks by state, queue and the time they ended: `leaseq-ctl list`,
+-- retry --state and purge (by age) read ranges of it. A task enters it once,
+-- when it ends, so dispatch pays one insert per task. Partial, with an IN
+-- list that only those queries name: the planner never trades one of the
+-- lookups by id for a range over a whole state.
+CREATE INDEX tasks_finished ON tasks (state, queue, updated_at)
+  WHERE state IN ('done', 'failed', 'cancelled');
+-- Waiting tasks by queue (list, cancel --queue). Only tasks with
+-- dependencies pass through it. Queued tasks are found through
+-- tasks_dispatch and running ones through attempts_running: neither state
+-- needs another index on the hot path.
+CREATE INDEX tasks_waiting ON tasks (queue, updated_at) WHERE state = 'waiting';
+
+-- Counts of tasks by queue, function ('' for a command) and state, kept by
+-- triggers like task_state_counts: `status` per queue, and the queued tasks
+-- that no live worker can serve, without a scan.
+CREATE TABLE queue_counts (
+  queue TEXT    NOT NULL,
+  fn    TEXT    NOT NULL,
+  state TEXT    NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (queue, fn, state)
+) WITHOUT ROWID;
+INSERT INTO queue_counts (queue, fn, state, n)
+  SELECT queue, coalesce(fn, ''), state, count(*) FROM tasks GROUP BY 1, 2, 3;
+
+CREATE TRIGGER tasks_queue_count_insert AFTER INSERT ON tasks BEGIN
+  INSERT INTO queue_counts (queue, fn, state, n)
+    VALUES (NEW.queue, coalesce(NEW.fn, ''), NEW.state, 1)
+    ON CONFLICT (queue, fn, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER tasks_queue_count_update AFTER UPDATE OF state ON tasks
+  WHEN OLD.state <> NEW.state BEGIN
+  UPDATE queue_counts SET n = n - 1
+    WHERE queue = OLD.queue AND fn = coalesce(OLD.fn, '') AND state = OLD.state;
+  INSERT INTO queue_counts (queue, fn, state, n)
+    VALUES (NEW.queue, coalesce(NEW.fn, ''), NEW.state, 1)
+    ON CONFLICT (queue, fn, state) DO UPDATE SET n = n + 1;
+END;
+-- Purge deletes finished tasks: both counters follow.
+CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+  UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE queue_counts SET n = n - 1
+    WHERE queue = OLD.queue AND fn = coalesce(OLD.fn, '') AND state = OLD.state;
+END;

@@ -1,0 +1,105 @@
+-- leaseq schema, version 1 (PRAGMA user_version), FROZEN: the schema of the
+-- releases before migrations existed, kept as it was so that the tests can
+-- make a version 1 file and check its upgrade (store_schema_test.cc). The
+-- broker never runs it: a new file gets schema.sql. Do not edit.
+-- Times are integers: milliseconds since the Unix epoch (UTC).
+-- Readers: see views.sql for the questions people usually ask.
+
+CREATE TABLE tasks (
+  id              INTEGER PRIMARY KEY,
+  key             TEXT    NOT NULL UNIQUE,
+  state           TEXT    NOT NULL CHECK (state IN
+                    ('waiting', 'queued', 'running', 'done', 'failed', 'cancelled')),
+  cmd             TEXT,               -- JSON array of argv, or NULL for an in-process fn
+  fn              TEXT,               -- in-process function name, or NULL
+  input           BLOB    NOT NULL DEFAULT x'',
+  queue           TEXT    NOT NULL DEFAULT 'default',
+  priority        INTEGER NOT NULL DEFAULT 0,
+  retries         INTEGER NOT NULL DEFAULT 0,  -- re-runs allowed after failed attempts
+  errors          INTEGER NOT NULL DEFAULT 0,  -- failed attempts so far
+  suspicious      INTEGER NOT NULL DEFAULT 0,  -- workers lost while running it
+  attempts_count  INTEGER NOT NULL DEFAULT 0,  -- LEASEQ_ATTEMPT of the last attempt
+  unfinished_deps INTEGER NOT NULL DEFAULT 0,  -- dependencies not yet done
+  dep_count       INTEGER NOT NULL DEFAULT 0,  -- entries of `after` (0: no stdin to assemble)
+  dependents      INTEGER NOT NULL DEFAULT 0,  -- tasks after this one (0: nothing to release)
+  failed_dep      INTEGER,            -- the dependency whose failure failed this task
+  ready_at        INTEGER NOT NULL DEFAULT 0,  -- not dispatched before (retry backoff)
+  result          BLOB,               -- stdout of the successful attempt
+  error           TEXT,
+  spec            TEXT    NOT NULL,   -- canonical fields but input, for idempotent resubmission
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+);
+
+-- Dispatch: the next queued task of a queue by priority, without a scan.
+CREATE INDEX tasks_dispatch ON tasks (queue, priority DESC, id) WHERE state = 'queued';
+
+-- Dependencies: task_id runs after dep_id; pos keeps the order of `after`
+-- (stdin concatenates the results in that order).
+CREATE TABLE task_deps (
+  task_id INTEGER NOT NULL REFERENCES tasks (id),
+  pos     INTEGER NOT NULL,
+  dep_id  INTEGER NOT NULL REFERENCES tasks (id),
+  PRIMARY KEY (task_id, pos)
+) WITHOUT ROWID;
+-- Release: the tasks waiting for a dependency, without a scan.
+CREATE INDEX task_deps_by_dep ON task_deps (dep_id);
+
+CREATE TABLE workers (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT    NOT NULL UNIQUE,
+  pid          INTEGER NOT NULL,   -- the process that runs tasks (not its nanny)
+  host         TEXT    NOT NULL DEFAULT '',
+  session      TEXT    NOT NULL,   -- one per worker process; tells a restart from a reconnect
+  state        TEXT    NOT NULL CHECK (state IN ('alive', 'lost', 'gone')),
+  slots        INTEGER NOT NULL DEFAULT 1,
+  queues       TEXT    NOT NULL DEFAULT '["default"]',  -- JSON array
+  fns          TEXT    NOT NULL DEFAULT '[]',           -- JSON array
+  started_at   INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+);
+
+-- One row per assignment of a task to a worker; the lease is the row's
+-- lease_expires_at while outcome = 'running'.
+CREATE TABLE attempts (
+  id               INTEGER PRIMARY KEY,
+  task_id          INTEGER NOT NULL REFERENCES tasks (id),
+  task_key         TEXT    NOT NULL,
+  attempt_no       INTEGER NOT NULL,   -- LEASEQ_ATTEMPT
+  worker           TEXT    NOT NULL,   -- workers.name
+  started_at       INTEGER NOT NULL,
+  ended_at         INTEGER,
+  outcome          TEXT    NOT NULL CHECK (outcome IN
+                     ('running', 'done', 'error', 'lost', 'released')),
+  lease_expires_at INTEGER,
+  -- 1 while the worker reports the attempt as prefetched, not started: a lost
+  -- worker's unstarted attempts are released without suspicion.
+  unstarted        INTEGER NOT NULL DEFAULT 0,
+  exit_code        INTEGER,
+  error            TEXT
+);
+CREATE INDEX attempts_by_task ON attempts (task_id);
+-- The running attempts (the leases), by worker: a lost worker, a goodbye, a
+-- register; and reclaim, which reads this whole partial index for lapsed
+-- leases. It holds only running attempts (at most the workers' credit), so
+-- that read does not grow with the number of tasks or attempts stored.
+CREATE INDEX attempts_running ON attempts (worker) WHERE outcome = 'running';
+
+-- Counts of tasks by state, kept by triggers so that `status` never scans.
+CREATE TABLE task_state_counts (
+  state TEXT PRIMARY KEY,
+  n     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO task_state_counts (state, n) VALUES
+  ('waiting', 0), ('queued', 0), ('running', 0), ('done', 0), ('failed', 0), ('cancelled', 0);
+
+CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+  UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+CREATE TRIGGER tasks_count_update AFTER UPDATE OF state ON tasks
+  WHEN OLD.state <> NEW.state BEGIN
+  UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
+  UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
+END;
+
+PRAGMA user_version = 1;

@@ -1,0 +1,112 @@
+// Store: `leaseq-ctl list`, bounded by its limit and read from indexes,
+// never a scan of tasks: tasks_finished, tasks_waiting, tasks_dispatch
+// (queued, in the order they go out) and attempts_running (running).
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <array>
+
+#include "broker/store.h"
+#include "broker/store_internal.h"
+
+namespace leaseq {
+
+using store_internal::ColumnText;
+using store_internal::FirstLine;
+using store_internal::Guarded;
+
+namespace {
+
+#define LEASEQ_LIST_COLUMNS \
+  "SELECT t.key, t.state, t.queue, t.fn, t.attempts_count, t.created_at, t.updated_at, t.error "
+// Finished: tasks_finished, which only queries naming its IN list use. A
+// queue, when given, is part of the range (not a filter over it).
+constexpr const char* kFinished =
+    LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_finished "
+    "WHERE t.state IN ('done', 'failed', 'cancelled') AND t.state = ?1 "
+    "ORDER BY t.queue, t.updated_at, t.id LIMIT ?2";
+constexpr const char* kFinishedInQueue =
+    LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_finished "
+    "WHERE t.state IN ('done', 'failed', 'cancelled') AND t.state = ?1 AND t.queue = ?3 "
+    "ORDER BY t.updated_at, t.id LIMIT ?2";
+constexpr const char* kWaiting =
+    LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_waiting WHERE t.state = 'waiting' "
+    "ORDER BY t.queue, t.updated_at, t.id LIMIT ?2";
+constexpr const char* kWaitingInQueue =
+    LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_waiting WHERE t.state = 'waiting' "
+    "AND t.queue = ?3 ORDER BY t.updated_at, t.id LIMIT ?2";
+// Queued: one queue at a time, in the order they go out (tasks_dispatch).
+constexpr const char* kQueued =
+    LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_dispatch WHERE t.state = 'queued' "
+    "AND t.queue = ?3 ORDER BY t.priority DESC, t.id LIMIT ?2";
+constexpr const char* kQueuesWithQueued =
+    "SELECT DISTINCT queue FROM queue_counts WHERE state = 'queued' AND n > 0 ORDER BY queue";
+// Running: through the leases (attempts_running), at most the workers'
+// credit, sorted in memory.
+constexpr const char* kRunning =
+    LEASEQ_LIST_COLUMNS "FROM attempts a INDEXED BY attempts_running "
+    "JOIN tasks t ON t.id = a.task_id WHERE a.outcome = 'running' AND t.state = 'running' "
+    "AND (?3 IS NULL OR t.queue = ?3) ORDER BY t.queue, t.updated_at, t.id LIMIT ?2";
+#undef LEASEQ_LIST_COLUMNS
+
+// Without --state: what needs a look first, the bulk of done tasks last.
+constexpr std::array<const char*, 6> kListOrder = {"failed", "cancelled", "running",
+                                                   "queued", "waiting",   "done"};
+
+TaskRow ReadRow(SQLite::Statement& q) {
+  TaskRow r;
+  r.key = q.getColumn(0).getString();
+  r.state = q.getColumn(1).getString();
+  r.queue = q.getColumn(2).getString();
+  r.fn = ColumnText(q, 3);
+  r.attempts = q.getColumn(4).getInt64();
+  r.created_at = q.getColumn(5).getInt64();
+  r.updated_at = q.getColumn(6).getInt64();
+  r.error = FirstLine(ColumnText(q, 7));
+  return r;
+}
+
+}  // namespace
+
+Status Store::List(const ListFilter& f, std::vector<TaskRow>* out) {
+  return Guarded("list", [&]() -> Status {
+    out->clear();
+    if (!f.state.empty() && !IsTaskState(f.state)) {
+      return Status::Invalid("unknown state '" + f.state +
+                             "' (waiting, queued, running, done, failed or cancelled)");
+    }
+    auto left = [&] { return f.limit - static_cast<int64_t>(out->size()); };
+    auto read = [&](const char* sql, const std::string& state, const std::string& queue) {
+      auto& q = Prepared(sql);
+      if (IsFinishedState(state)) q.bind(1, state);
+      q.bind(2, left());
+      if (sql == kRunning && queue.empty()) q.bind(3);  // NULL: every queue
+      if (!queue.empty()) q.bind(3, queue);
+      while (q.executeStep()) out->push_back(ReadRow(q));
+    };
+    for (const std::string state : kListOrder) {
+      if (left() <= 0) break;
+      if (!f.state.empty() && f.state != state) continue;
+      const bool one = !f.queue.empty();
+      if (IsFinishedState(state)) {
+        read(one ? kFinishedInQueue : kFinished, state, f.queue);
+      } else if (state == "waiting") {
+        read(one ? kWaitingInQueue : kWaiting, state, f.queue);
+      } else if (state == "running") {
+        read(kRunning, state, f.queue);
+      } else if (!f.queue.empty()) {
+        read(kQueued, state, f.queue);
+      } else {
+        std::vector<std::string> queues;
+        auto& q = Prepared(kQueuesWithQueued);
+        while (q.executeStep()) queues.push_back(q.getColumn(0).getString());
+        for (const auto& queue : queues) {
+          if (left() <= 0) break;
+          read(kQueued, state, queue);
+        }
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace leaseq
