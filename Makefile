@@ -5,13 +5,18 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
-	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev
+	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
+	help2man dpkg-dev systemd
 BENCH_PACKAGES := python3-distributed beanstalkd
+# Only for `make slurm-test` (a one-node Slurm cluster inside the test).
+SLURM_PACKAGES := slurm-wlm munge
+# Only for `make container-test` (a Debian 12 root for the image's runtime stage).
+CONTAINER_PACKAGES := debootstrap
 # Only for `make fuzz` (libFuzzer needs clang and its runtime).
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan release fuzz chaos clean
+.PHONY: all deps build test demo bench asan release fuzz chaos slurm-test container-test clean
 
 all: build
 
@@ -35,10 +40,11 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The whole suite, then again under ASan+UBSan, then a Release (-O3) build
-# with its unit tests: every build type a user may pick must build.
+# The whole suite (but the Slurm and container tests, which have their own
+# targets), then again under ASan+UBSan, then a Release (-O3) build with its
+# unit tests: every build type a user may pick must build.
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE "slurm|container"
 	$(MAKE) asan
 	$(MAKE) release
 
@@ -80,6 +86,18 @@ BENCH_ARGS ?=
 bench: build
 	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_PYTHON) bench/leaseq_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
+
+# leaseq workers as jobs of a real one-node Slurm cluster, preempted for real
+# (tests/deploy/slurm_test.sh, docs/deploy.md): about 5 minutes.
+slurm-test: build
+	$(MAKE) deps DEB_PACKAGES="$(SLURM_PACKAGES)"
+	cd $(BUILD_DIR) && ctest --output-on-failure -L slurm
+
+# deploy/container/Containerfile's runtime stage, run in a debootstrapped
+# Debian 12 chroot (no container engine here): about 1-2 minutes.
+container-test: build
+	$(MAKE) deps DEB_PACKAGES="$(CONTAINER_PACKAGES)"
+	cd $(BUILD_DIR) && ctest --output-on-failure -L container
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-release

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/sd_notify.h"
 
 int main(int argc, char** argv) {
   leaseq::BrokerOptions options;
@@ -132,6 +133,10 @@ int main(int argc, char** argv) {
     return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
   leaseq::log::Info("listening on " + broker->endpoint() + ", database " + options.db_path);
+  // Bound and the database open: a Type=notify unit is ready now (a no-op
+  // outside systemd). A failure to notify is logged, not fatal.
+  leaseq::Status ready = leaseq::sd::Notify("READY=1\nSTATUS=accepting work on " + broker->endpoint());
+  if (!ready.ok()) leaseq::log::Error(ready.message());
   s = broker->Run(stop_fd);
   leaseq::log::Info("stopped");
   close(stop_fd);

@@ -23,6 +23,10 @@ constexpr int64_t kAckWaitMs = 2000;
 // Longest poll: bounds how late a timer without its own deadline runs
 // (a finished command's pipe grace, the resending of results).
 constexpr int64_t kMaxPollMs = 100;
+// A task that dies of SIGTERM while the worker runs normally is reported
+// this much later: Slurm's preemption signals every process of the job, and
+// the task's end can be seen before the worker's own SIGTERM arrives.
+constexpr int64_t kSigtermHoldMs = 1000;
 // The goodbye is the last message: give it this long to leave on close.
 constexpr int kGoodbyeLingerMs = 500;
 
@@ -151,20 +155,41 @@ void WorkerLoop::PumpTasks(int64_t now) {
     }
   }
   for (auto it = running_.begin(); it != running_.end();) {
-    if (it->second.runner == nullptr) {
+    Attempt& a = it->second;
+    if (a.runner == nullptr) {
       ++it;
       continue;
     }
-    ProcessRunner& r = *it->second.runner;
-    r.Reap();  // cheap; also covers a SIGCHLD lost to a full self-pipe
-    r.Pump();
-    if (!r.Finished()) {
-      ++it;
+    if (!a.ended) {
+      ProcessRunner& r = *a.runner;
+      r.Reap();  // cheap; also covers a SIGCHLD lost to a full self-pipe
+      r.Pump();
+      if (!r.Finished()) {
+        ++it;
+        continue;
+      }
+      a.ended = r.TakeOutcome();
+      if (a.kill_at_ms != 0) {
+        a.ended = TimedOut(a, std::move(*a.ended));  // our own time limit stopped it
+        a.hold_until_ms = now;
+      } else {
+        a.hold_until_ms = a.ended->signal == SIGTERM ? now + kSigtermHoldMs : now;
+      }
+    }
+    if (phase_ != Phase::kRunning && a.kill_at_ms == 0 && a.ended->signal == SIGTERM) {
+      // Slurm's preemption (and systemd's default KillMode) send SIGTERM to
+      // every process of the job, our tasks included: a task that dies of
+      // it while we drain was stopped with us, not failed. Handed back
+      // without blame, like one cut short by the drain timeout.
+      Log("task attempt " + std::to_string(it->first) +
+          " ended by SIGTERM while draining: handing it back");
+      Release({it->first});
+    } else if (now >= a.hold_until_ms) {
+      SendResult(it->first, *a.ended, now);
+    } else {
+      ++it;  // held: our own SIGTERM may be on its way
       continue;
     }
-    ProcessOutcome outcome = r.TakeOutcome();
-    if (it->second.kill_at_ms != 0) outcome = TimedOut(it->second, std::move(outcome));
-    SendResult(it->first, outcome, now);
     it = running_.erase(it);
   }
   StartQueued(now);

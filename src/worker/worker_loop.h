@@ -45,6 +45,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -107,6 +108,10 @@ class WorkerLoop {
     int64_t deadline_ms = 0;  // steady time the limit is reached; 0: none
     int64_t kill_at_ms = 0;   // past the limit: SIGTERM was sent, SIGKILL is due then
     bool killed = false;      // SIGKILL was sent too
+    // A command's outcome, held until hold_until_ms before it is reported
+    // (PumpTasks: a task ended by SIGTERM may be the first sign of a stop).
+    std::optional<ProcessOutcome> ended;
+    int64_t hold_until_ms = 0;
   };
   struct PendingResult {
     wire::Message message;

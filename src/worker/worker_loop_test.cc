@@ -9,6 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "common/transport.h"
@@ -328,6 +331,103 @@ TEST_F(WorkerLoopTest, DrainTimeoutKillsAndReleases) {
   ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
   thread_.join();
   EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+}
+
+// A task that writes its pid to a file in a fresh directory, then sleeps;
+// the pid once the file is there (0 if it never came).
+class PidFileTask {
+ public:
+  PidFileTask() {
+    char dir[] = "/tmp/leaseq-worker-test-XXXXXX";
+    if (mkdtemp(dir) != nullptr) dir_ = dir;
+    file_ = dir_ + "/pid";
+  }
+  ~PidFileTask() {
+    unlink(file_.c_str());
+    rmdir(dir_.c_str());
+  }
+  std::vector<std::string> cmd() const { return {"sh", "-c", "echo $$ > " + file_ + "; exec sleep 30"}; }
+  pid_t WaitPid() const {
+    const auto deadline = Clock::now() + 5s;
+    while (Clock::now() < deadline) {
+      FILE* f = fopen(file_.c_str(), "r");
+      pid_t pid = 0;
+      if (f != nullptr) {
+        if (fscanf(f, "%d", &pid) != 1) pid = 0;
+        fclose(f);
+      }
+      if (pid > 0) return pid;
+      std::this_thread::sleep_for(10ms);
+    }
+    return 0;
+  }
+
+ private:
+  std::string dir_, file_;
+};
+
+// Slurm signals every process of a preempted job: the task gets SIGTERM
+// too, and is handed back, not reported as failed.
+TEST_F(WorkerLoopTest, ATaskEndedBySigtermDuringTheDrainIsReleasedNotFailed) {
+  Start(1);
+  Registered();
+  PidFileTask task;
+  broker_.Task(16, task.cmd());
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({16}));
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kReady, &m));  // draining
+  const pid_t pid = task.WaitPid();
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({16}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+}
+
+// The same signal can reach the task first (Slurm signals the processes
+// one by one): its end is held a moment, and the worker's own SIGTERM,
+// arriving meanwhile, makes it a release too.
+TEST_F(WorkerLoopTest, ATaskEndedBySigtermJustBeforeTheWorkerIsReleasedNotFailed) {
+  Start(1);
+  Registered();
+  PidFileTask task;
+  broker_.Task(17, task.cmd());
+  wire::Message m;
+  do {
+    ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  } while (m.body["running"] != json({17}));
+  const pid_t pid = task.WaitPid();
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGTERM);
+  std::this_thread::sleep_for(200ms);  // the worker has reaped it by now
+  kill(getpid(), SIGTERM);
+  ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
+  EXPECT_EQ(m.body["attempts"], json({17}));
+  ASSERT_TRUE(broker_.Next(Command::kGoodbye, &m));
+  thread_.join();
+  EXPECT_EQ(broker_.Count(Command::kResult), 0u);
+}
+
+// Without a stop of the worker, a task killed by SIGTERM failed: reported
+// after the hold, with the signal.
+TEST_F(WorkerLoopTest, ATaskEndedBySigtermWhileRunningIsAFailedResult) {
+  Start(1);
+  Registered();
+  PidFileTask task;
+  broker_.Task(18, task.cmd());
+  const pid_t pid = task.WaitPid();
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGTERM);
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 18);
+  EXPECT_EQ(m.body["signal"], SIGTERM);
+  broker_.Send(wire::Make(Command::kAck, {{"attempts", {18}}}));
 }
 
 TEST_F(WorkerLoopTest, UnrunnableCommandIsAFailedResult) {

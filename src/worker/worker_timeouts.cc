@@ -12,7 +12,8 @@ namespace leaseq::worker {
 void WorkerLoop::EnforceTimeouts(int64_t now) {
   for (auto it = running_.begin(); it != running_.end();) {
     Attempt& a = it->second;
-    if (a.deadline_ms == 0 || now < a.deadline_ms) {
+    // a.ended: the process is gone, its outcome only held (PumpTasks).
+    if (a.deadline_ms == 0 || now < a.deadline_ms || a.ended) {
       ++it;
       continue;
     }
@@ -45,7 +46,7 @@ void WorkerLoop::EnforceTimeouts(int64_t now) {
 int64_t WorkerLoop::NextTimeoutMs() const {
   int64_t next = INT64_MAX;
   for (const auto& [id, a] : running_) {
-    if (a.deadline_ms == 0 || a.killed) continue;
+    if (a.deadline_ms == 0 || a.killed || a.ended) continue;
     next = std::min(next, a.kill_at_ms != 0 ? a.kill_at_ms : a.deadline_ms);
   }
   return next;
