@@ -29,9 +29,14 @@ constexpr const char* kNextQueue =
 // The unfinished tasks of a queue, each state through its own index. Cancel
 // takes the waiting ones first: then they end cancelled themselves, not
 // failed by a dependency cancelled before them.
-constexpr std::array<const char*, 3> kUnfinishedOfQueue = {
+// Queued tasks are in tasks_dispatch when due, in tasks_timed while delayed
+// or backing off (that one has no queue column: it reads the timed tasks).
+constexpr std::array<const char*, 4> kUnfinishedOfQueue = {
     "SELECT id FROM tasks INDEXED BY tasks_waiting WHERE state = 'waiting' AND queue = ?1 LIMIT ?2",
-    "SELECT id FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND queue = ?1 LIMIT ?2",
+    "SELECT id FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND ready_at = 0 "
+    "AND queue = ?1 LIMIT ?2",
+    "SELECT id FROM tasks INDEXED BY tasks_timed WHERE state = 'queued' AND ready_at > 0 "
+    "AND queue = ?1 LIMIT ?2",
     "SELECT t.id FROM attempts a INDEXED BY attempts_running JOIN tasks t ON t.id = a.task_id "
     "WHERE a.outcome = 'running' AND t.state = 'running' AND t.queue = ?1 LIMIT ?2"};
 

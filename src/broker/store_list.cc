@@ -34,10 +34,15 @@ constexpr const char* kWaiting =
 constexpr const char* kWaitingInQueue =
     LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_waiting WHERE t.state = 'waiting' "
     "AND t.queue = ?3 ORDER BY t.updated_at, t.id LIMIT ?2";
-// Queued: one queue at a time, in the order they go out (tasks_dispatch).
+// Queued: one queue at a time, in the order they go out (tasks_dispatch,
+// the due ones), then those not due yet, delayed or backing off, by the time
+// they become due (tasks_timed).
 constexpr const char* kQueued =
     LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_dispatch WHERE t.state = 'queued' "
-    "AND t.queue = ?3 ORDER BY t.priority DESC, t.id LIMIT ?2";
+    "AND t.ready_at = 0 AND t.queue = ?3 ORDER BY t.priority DESC, t.id LIMIT ?2";
+constexpr const char* kQueuedLater =
+    LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_timed WHERE t.state = 'queued' "
+    "AND t.ready_at > 0 AND t.queue = ?3 ORDER BY t.ready_at, t.id LIMIT ?2";
 constexpr const char* kQueuesWithQueued =
     "SELECT DISTINCT queue FROM queue_counts WHERE state = 'queued' AND n > 0 ORDER BY queue";
 // Running: through the leases (attempts_running), at most the workers'
@@ -95,6 +100,7 @@ Status Store::List(const ListFilter& f, std::vector<TaskRow>* out) {
         read(kRunning, state, f.queue);
       } else if (!f.queue.empty()) {
         read(kQueued, state, f.queue);
+        if (left() > 0) read(kQueuedLater, state, f.queue);
       } else {
         std::vector<std::string> queues;
         auto& q = Prepared(kQueuesWithQueued);
@@ -102,6 +108,7 @@ Status Store::List(const ListFilter& f, std::vector<TaskRow>* out) {
         for (const auto& queue : queues) {
           if (left() <= 0) break;
           read(kQueued, state, queue);
+          if (left() > 0) read(kQueuedLater, state, queue);
         }
       }
     }

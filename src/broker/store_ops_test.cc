@@ -180,8 +180,8 @@ TEST_F(StoreOpsTest, ListAndPurgeReadIndexRangesNotTheTable) {
            "'cancelled') AND state = 'failed' ORDER BY queue, updated_at, id LIMIT 5",
            "SELECT key FROM tasks INDEXED BY tasks_waiting WHERE state = 'waiting' AND queue = 'q' "
            "ORDER BY updated_at, id LIMIT 5",
-           "SELECT key FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND queue = 'q' "
-           "AND priority < 3 ORDER BY priority DESC, id LIMIT 1",
+           "SELECT key FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND ready_at = 0 "
+           "AND queue = 'q' AND priority < 3 ORDER BY priority DESC, id LIMIT 1",
            "SELECT id FROM tasks INDEXED BY tasks_finished WHERE state IN ('done', 'failed', "
            "'cancelled') AND state = 'done' AND queue = 'q' AND (updated_at, id) < (5, 0) "
            "ORDER BY updated_at DESC, id DESC LIMIT 5"}) {

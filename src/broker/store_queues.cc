@@ -42,6 +42,7 @@ Status Store::Resume(const std::string& queue, bool* changed) {
 }
 
 int64_t Store::OldestQueued(const std::string& queue) {
+  // The oldest task that could run now (a delayed one is not waiting yet).
   // The first task of each priority in tasks_dispatch (queue, priority DESC,
   // id) is the oldest of that priority: one seek per distinct priority
   // (a handful), not a count of the queue.
@@ -51,10 +52,10 @@ int64_t Store::OldestQueued(const std::string& queue) {
   int64_t below = 0;
   for (int i = 0; i < kMaxPriorities; ++i) {
     auto& q = Prepared(first ? "SELECT priority, id, created_at FROM tasks INDEXED BY tasks_dispatch "
-                               "WHERE state = 'queued' AND queue = ?1 "
+                               "WHERE state = 'queued' AND ready_at = 0 AND queue = ?1 "
                                "ORDER BY priority DESC, id LIMIT 1"
                              : "SELECT priority, id, created_at FROM tasks INDEXED BY tasks_dispatch "
-                               "WHERE state = 'queued' AND queue = ?1 AND priority < ?2 "
+                               "WHERE state = 'queued' AND ready_at = 0 AND queue = ?1 AND priority < ?2 "
                                "ORDER BY priority DESC, id LIMIT 1");
     q.bind(1, queue);
     if (!first) q.bind(2, below);
