@@ -1,5 +1,5 @@
 // leaseq in-process functions: the type of a function a worker runs inside
-// its own process instead of a command (SPEC.md, "In-process functions").
+// its own process instead of a command (README, "In-process functions").
 //
 // A function takes the task's stdin (its `input`, then the results of the
 // tasks it runs after, in the order listed) and writes the task's result

@@ -11,7 +11,7 @@ namespace leaseq::config {
 // Heartbeats both ways: every kHeartbeatMs each side sends a heartbeat if it
 // has sent nothing else. A peer unheard for kHeartbeatMs * kLiveness is dead:
 // the broker declares the worker lost (its leases lapse), the worker
-// reconnects. 1000 x 3 = 3 s, SPEC's "at most 3 s in all".
+// reconnects. 1000 x 3 = 3 s, the README's "1 s x 3".
 inline constexpr int kHeartbeatMs = 1000;
 inline constexpr int kLiveness = 3;
 

@@ -1,4 +1,4 @@
-// Curve: ZeroMQ CURVE security for leaseq (README "Security", SPEC "Security").
+// Curve: ZeroMQ CURVE security for leaseq (README "Security").
 //
 // Key files (written by `leaseq-ctl keygen PATH`):
 //   PATH.secret  the SECRET key only: one line of 40 Z85 characters and a

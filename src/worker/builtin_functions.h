@@ -1,4 +1,4 @@
-// The in-process functions built into every leaseq worker (SPEC.md,
+// The in-process functions built into every leaseq worker (README,
 // "In-process functions"):
 //   noop   the result is empty (whatever the input)
 //   echo   the result is the input (stdin: `input`, then the results of the

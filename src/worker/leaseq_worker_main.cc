@@ -1,4 +1,4 @@
-// leaseq-worker: runs tasks from a leaseq broker (SPEC.md, "leaseq-worker"):
+// leaseq-worker: runs tasks from a leaseq broker (README, "Using it"; docs/semantics.md):
 // commands, and the built-in in-process functions noop, echo and sleep. It
 // is the smallest worker written with the public API (include/leaseq/).
 #include <leaseq/worker.h>

@@ -1,7 +1,7 @@
 // leaseq-worker's command line: WorkerMain() (worker_main.h), the main() of
 // leaseq-worker and of every custom worker (leaseq::Worker::Run), so that
 // every flag here works for both. Runs tasks from a leaseq broker (see
-// SPEC.md, "leaseq-worker").
+// README, "Using it"; docs/semantics.md).
 //   leaseq-worker [--broker EP] [--slots N] [--name NAME] [--nanny]
 //                 [--memory-limit SIZE] [--queue NAME]... [--drain-timeout-ms MS]
 //                 [--heartbeat-ms MS] [--curve-secret FILE --curve-server FILE]
@@ -86,7 +86,7 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
   app.add_option("--memory-limit", memory_limit,
                  "with --nanny: kill and restart the worker at 95% of SIZE (e.g. 400MB, 1GiB)");
   app.add_option("--queue", w.queues, "queue to take tasks from (repeatable; default: default)")
-      ->allow_extra_args(false);  // one name per --queue, as SPEC writes it
+      ->allow_extra_args(false);  // one name per --queue, as the README writes it
   app.add_option("--drain-timeout-ms", w.drain_timeout_ms,
                  "on SIGTERM, how long running tasks may finish")
       ->default_val(leaseq::config::kDrainTimeoutMs)

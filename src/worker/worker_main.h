@@ -1,6 +1,6 @@
 // WorkerMain: the worker's command line, shared by leaseq-worker and every
 // worker built on the public API (include/leaseq/worker.h): parses the flags
-// of SPEC.md's "leaseq-worker" (and --drain-timeout-ms, --heartbeat-ms),
+// of the README's leaseq-worker (and --drain-timeout-ms, --heartbeat-ms),
 // then runs a Nanny (--nanny: it re-execs this same binary as its worker)
 // or a WorkerLoop offering `functions`. Returns the exit status: 0 after a
 // clean stop, 2 for bad flags, 1 when the worker cannot run,

@@ -1,4 +1,4 @@
-// CURVE security (SPEC "Security"): keygen, a broker that admits only the
+// CURVE security (README "Security"): keygen, a broker that admits only the
 // keys of its --curve-allow directory, permitted and refused workers and
 // clients, and the bind policy with and without CURVE.
 #include <signal.h>

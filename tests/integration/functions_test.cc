@@ -1,4 +1,4 @@
-// In-process functions (SPEC.md, "In-process functions"), with the real
+// In-process functions (README, "In-process functions"), with the real
 // binaries: leaseq-worker's built-ins (noop, echo, sleep), stdin made of the
 // input and the dependencies' results, heartbeats while a function runs,
 // cancel and drain of a call that cannot be killed, and a custom worker

@@ -1,6 +1,6 @@
 // StateCounts: how many tasks are in each state, as the broker's `status` and
 // `states` replies give them ({"queued": 12, ...}). The six states and their
-// display order (the lifecycle order of SPEC) live here, once. Value type.
+// display order (the lifecycle order of docs/semantics.md) live here, once. Value type.
 #pragma once
 
 #include <array>

@@ -9,7 +9,7 @@
 //   any of them with --curve-secret FILE --curve-server FILE (or env
 //   LEASEQ_CURVE_SECRET / LEASEQ_CURVE_SERVER) against a CURVE broker
 //
-// Contract (SPEC "leaseq-submit"): every task is checked before anything is
+// Contract (README, "leaseq-submit"; docs/semantics.md): every task is checked before anything is
 // sent; all of them go in ONE `submit` request, which the broker stores
 // whole or not at all; the keys are printed, one a line in submission order,
 // only after the broker has committed them. Tasks without a key get a
