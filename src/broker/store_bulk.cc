@@ -14,11 +14,10 @@ using store_internal::Guarded;
 
 namespace {
 
-// tasks_finished is used only by queries that name its IN list
-// (sql/migrate_v2.sql).
+// tasks_finished is used only by queries that name its condition.
 constexpr const char* kScanFinished =
     "SELECT id, updated_at FROM tasks INDEXED BY tasks_finished "
-    "WHERE state IN ('done', 'failed', 'cancelled') AND state = ?1 AND queue = ?2 "
+    "WHERE " LEASEQ_FINISHED " AND state = ?1 AND queue = ?2 "
     "AND (updated_at, id) < (?3, ?4) ORDER BY updated_at DESC, id DESC LIMIT ?5";
 constexpr const char* kFirstQueue =
     "SELECT queue FROM queue_counts WHERE state = ? AND n > 0 ORDER BY queue LIMIT 1";

@@ -9,6 +9,11 @@
 
 #include "common/status.h"
 
+// The condition of the partial index tasks_finished (sql/migrate_v2.sql),
+// which a query must name, word for word, to use it: spliced into the SQL
+// text of those queries.
+#define LEASEQ_FINISHED "state <> 'waiting' AND state <> 'queued' AND state <> 'running'"
+
 namespace leaseq::store_internal {
 
 // Runs f, turning SQLite's (and JSON's) exceptions into a Status that names

@@ -18,15 +18,15 @@ namespace {
 
 #define LEASEQ_LIST_COLUMNS \
   "SELECT t.key, t.state, t.queue, t.fn, t.attempts_count, t.created_at, t.updated_at, t.error "
-// Finished: tasks_finished, which only queries naming its IN list use. A
+// Finished: tasks_finished, which only queries naming its condition use. A
 // queue, when given, is part of the range (not a filter over it).
 constexpr const char* kFinished =
     LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_finished "
-    "WHERE t.state IN ('done', 'failed', 'cancelled') AND t.state = ?1 "
+    "WHERE " LEASEQ_FINISHED " AND t.state = ?1 "
     "ORDER BY t.queue, t.updated_at, t.id LIMIT ?2";
 constexpr const char* kFinishedInQueue =
     LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_finished "
-    "WHERE t.state IN ('done', 'failed', 'cancelled') AND t.state = ?1 AND t.queue = ?3 "
+    "WHERE " LEASEQ_FINISHED " AND t.state = ?1 AND t.queue = ?3 "
     "ORDER BY t.updated_at, t.id LIMIT ?2";
 constexpr const char* kWaiting =
     LEASEQ_LIST_COLUMNS "FROM tasks t INDEXED BY tasks_waiting WHERE t.state = 'waiting' "

@@ -8,6 +8,7 @@
 
 #include "broker/online_backup.h"
 #include "broker/store.h"
+#include "broker/store_internal.h"
 #include "broker/store_test_util.h"
 
 namespace leaseq::testing {
@@ -176,19 +177,29 @@ TEST_F(StoreOpsTest, ListAndPurgeReadIndexRangesNotTheTable) {
     return text;
   };
   for (const char* sql : {
-           "SELECT key FROM tasks INDEXED BY tasks_finished WHERE state IN ('done', 'failed', "
-           "'cancelled') AND state = 'failed' ORDER BY queue, updated_at, id LIMIT 5",
+           "SELECT key FROM tasks INDEXED BY tasks_finished WHERE " LEASEQ_FINISHED
+           " AND state = 'failed' ORDER BY queue, updated_at, id LIMIT 5",
            "SELECT key FROM tasks INDEXED BY tasks_waiting WHERE state = 'waiting' AND queue = 'q' "
            "ORDER BY updated_at, id LIMIT 5",
            "SELECT key FROM tasks INDEXED BY tasks_dispatch WHERE state = 'queued' AND ready_at = 0 "
            "AND queue = 'q' AND priority < 3 ORDER BY priority DESC, id LIMIT 1",
-           "SELECT id FROM tasks INDEXED BY tasks_finished WHERE state IN ('done', 'failed', "
-           "'cancelled') AND state = 'done' AND queue = 'q' AND (updated_at, id) < (5, 0) "
+           "SELECT id FROM tasks INDEXED BY tasks_finished WHERE " LEASEQ_FINISHED
+           " AND state = 'done' AND queue = 'q' AND (updated_at, id) < (5, 0) "
            "ORDER BY updated_at DESC, id DESC LIMIT 5"}) {
     const std::string p = plan(sql);
     EXPECT_EQ(p.find("SCAN tasks"), std::string::npos) << sql << "\n" << p;
     EXPECT_EQ(p.find("TEMP B-TREE"), std::string::npos) << sql << "\n" << p;
   }
+  // Only the queries that name its condition use tasks_finished.
+  EXPECT_EQ(plan("SELECT key FROM tasks WHERE state = 'failed' AND queue = 'q'").find("tasks_finished"),
+            std::string::npos);
+  // Writing a task builds no ephemeral table for tasks_finished (only the
+  // one of the state's CHECK constraint).
+  int ephemeral = 0;
+  SQLite::Database rw(path_, SQLite::OPEN_READWRITE);  // read-only, SQLite skips the CHECK
+  SQLite::Statement code(rw, "EXPLAIN UPDATE tasks SET state = 'done', updated_at = 5 WHERE id = 3");
+  while (code.executeStep()) ephemeral += code.getColumn(1).getString() == "OpenEphemeral";
+  EXPECT_EQ(ephemeral, 1);
   // The lookups that were there before keep their own indexes.
   const std::string release = plan(
       "UPDATE tasks SET state = 'queued' WHERE id IN (SELECT task_id FROM task_deps WHERE "
