@@ -209,12 +209,18 @@ def run(args, name, n_tasks, retain, tmp):
             sub_in.close()
             PROCS.forget(sub)
             if sub.returncode != 0:
-                raise BenchError(f"leaseq-submit exited with {sub.returncode}; see {d}/submit.log")
+                with open(os.path.join(d, "submit.log"), errors="replace") as f:
+                    tail = f.read()[-500:].strip()
+                raise BenchError(f"leaseq-submit exited with {sub.returncode} at {now - t0:.0f} s "
+                                 f"({submitted:,} submitted): {tail}")
             sub = None
         if sub is None and submitted < n_tasks and c.get("queued", 0) < args.max_queued:
             n = min(args.chunk, n_tasks - submitted)
             sub_in = open(chunk_file(n), "rb")
-            sub = PROCS.start([binp("leaseq-submit"), "--broker", ep, "--file", "-"],
+            # A generous time limit per try: the default (2.5 s, or 1 ms per 20
+            # tasks) is short for a 50,000-task transaction on a loaded machine.
+            sub = PROCS.start([binp("leaseq-submit"), "--broker", ep, "--timeout-ms",
+                               str(args.submit_timeout_ms), "--file", "-"],
                               os.path.join(d, "submit.log"), stdin=sub_in)
             submitted += n
         if now >= next_sample:
@@ -325,6 +331,8 @@ def main():
     ap.add_argument("--chunk", type=int, default=50000, help="tasks per leaseq-submit (default 50000)")
     ap.add_argument("--max-queued", type=int, default=25000,
                     help="submit the next chunk once fewer tasks than this are queued (default 25000)")
+    ap.add_argument("--submit-timeout-ms", type=int, default=60000,
+                    help="leaseq-submit --timeout-ms (default 60000)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--slots", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run at most")
