@@ -16,7 +16,7 @@ CONTAINER_PACKAGES := debootstrap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench asan release fuzz chaos slurm-test container-test clean
+.PHONY: all deps build test demo bench bench-retention asan release fuzz chaos slurm-test container-test clean
 
 all: build
 
@@ -86,6 +86,11 @@ BENCH_ARGS ?=
 bench: build
 	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_PYTHON) bench/leaseq_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
+
+# Retention (issue 8): 1,000,000 noop tasks as a steady stream through
+# --retain 10s, then 200,000 without, file sizes every second (docs/benchmarks.md).
+bench-retention: build
+	$(BENCH_PYTHON) bench/retention_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
 
 # leaseq workers as jobs of a real one-node Slurm cluster, preempted for real
 # (tests/deploy/slurm_test.sh, docs/deploy.md): about 5 minutes.
