@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <thread>
 #include <unordered_set>
@@ -39,6 +39,31 @@ std::string NameKeys(const std::vector<std::string>& keys) {
 }
 
 // One poll over all keys. *outage is set when the broker did not answer.
+// How often a wait shown on a terminal asks whether queued tasks can be
+// served at all (the broker's status names queues and functions no live
+// worker has): such tasks would otherwise wait in silence.
+constexpr std::chrono::seconds kUnservableCheckEvery{5};
+
+// Notes each queue (or function) that no live worker serves, once. Best
+// effort: a status that fails says nothing.
+void NoteUnservable(Client& client, ProgressBar* progress, std::unordered_set<std::string>* noted) {
+  wire::Message reply;
+  if (!client.Call(wire::Make(wire::Command::kStatus), &reply).ok()) return;
+  auto unservable = reply.body.find("unservable");
+  if (unservable == reply.body.end() || !unservable->is_array()) return;
+  for (const auto& u : *unservable) {
+    if (!u.is_object()) continue;
+    const std::string queue = u.value("queue", std::string("?"));
+    auto fn = u.find("fn");
+    const std::string text =
+        fn != u.end() && fn->is_string()
+            ? "queue " + queue + ": tasks of function '" + fn->get<std::string>() +
+                  "' wait, and no live worker of the queue has it"
+            : "queue " + queue + ": tasks wait, and no live worker serves it";
+    if (noted->insert(text).second) progress->Note(text);
+  }
+}
+
 Status PollOnce(Client& client, const std::vector<std::string>& keys, size_t chunk,
                 StateCounts* sum, bool* outage) {
   *outage = false;
@@ -86,6 +111,8 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
   Clock::time_point last_answer = start;
   bool seen_any = false;
   bool noted_outage = false;
+  Clock::time_point next_unservable_check = Clock::now() + kUnservableCheckEvery;
+  std::unordered_set<std::string> unservable_noted;
   StateCounts last;  // the counts of the last answer, for a timeout's message
   while (true) {
     if (Clock::now() >= deadline) {
@@ -120,6 +147,10 @@ Status WaitForKeys(Client& client, const std::vector<std::string>& keys, Progres
     seen_any = true;
     noted_outage = false;
     if (progress) progress->Update(counts, n);
+    if (progress && counts[TaskState::kQueued] > 0 && Clock::now() >= next_unservable_check) {
+      next_unservable_check = Clock::now() + kUnservableCheckEvery;
+      NoteUnservable(client, progress, &unservable_noted);
+    }
     if (counts.Terminal() >= n) {
       if (progress) progress->Finish();
       *final = counts;
