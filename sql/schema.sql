@@ -4,14 +4,16 @@
 -- lead to the same tables, columns, indexes and triggers (store_schema_test.cc
 -- checks it): a change here is a change there too. The broker sets
 -- auto_vacuum = INCREMENTAL before running this (it must precede every table).
+-- CHECK constraints are written as comparisons, never "x IN (list)": SQLite
+-- builds an ephemeral table to evaluate an IN list on every write of a row.
 -- Times are integers: milliseconds since the Unix epoch (UTC).
 -- Readers: see views.sql for the questions people usually ask.
 
 CREATE TABLE tasks (
   id              INTEGER PRIMARY KEY,
   key             TEXT    NOT NULL UNIQUE,
-  state           TEXT    NOT NULL CHECK (state IN
-                    ('waiting', 'queued', 'running', 'done', 'failed', 'cancelled')),
+  state           TEXT    NOT NULL CHECK (state = 'waiting' OR state = 'queued' OR state = 'running' OR state = 'done'
+                    OR state = 'failed' OR state = 'cancelled'),
   cmd             TEXT,               -- JSON array of argv, or NULL for an in-process fn
   fn              TEXT,               -- in-process function name, or NULL
   input           BLOB    NOT NULL DEFAULT x'',
@@ -68,7 +70,7 @@ CREATE TABLE workers (
   pid          INTEGER NOT NULL,   -- the process that runs tasks (not its nanny)
   host         TEXT    NOT NULL DEFAULT '',
   session      TEXT    NOT NULL,   -- one per worker process; tells a restart from a reconnect
-  state        TEXT    NOT NULL CHECK (state IN ('alive', 'lost', 'gone')),
+  state        TEXT    NOT NULL CHECK (state = 'alive' OR state = 'lost' OR state = 'gone'),
   slots        INTEGER NOT NULL DEFAULT 1,
   queues       TEXT    NOT NULL DEFAULT '["default"]',  -- JSON array
   fns          TEXT    NOT NULL DEFAULT '[]',           -- JSON array
@@ -86,8 +88,8 @@ CREATE TABLE attempts (
   worker           TEXT    NOT NULL,   -- workers.name
   started_at       INTEGER NOT NULL,
   ended_at         INTEGER,
-  outcome          TEXT    NOT NULL CHECK (outcome IN
-                     ('running', 'done', 'error', 'lost', 'released')),
+  outcome          TEXT    NOT NULL CHECK (outcome = 'running' OR outcome = 'done' OR outcome = 'error'
+                     OR outcome = 'lost' OR outcome = 'released'),
   lease_expires_at INTEGER,
   -- 1 while the worker reports the attempt as prefetched, not started: a lost
   -- worker's unstarted attempts are released without suspicion.
