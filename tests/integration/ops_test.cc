@@ -185,6 +185,10 @@ TEST_F(Ops, WaitTimeoutStopsWaitingWithExit1AndTheTaskGoesOn) {
   EXPECT_GE(took, 1400ms);
   EXPECT_LT(took, 10s);
   EXPECT_EQ(Query(cluster.db(), "SELECT state FROM tasks WHERE key = 'slow'"), "running");
+  // 0 would mean no limit at all: refused, as leaseq-submit --wait-timeout 0s.
+  r = cluster.Ctl({"wait", "slow", "--timeout", "0s"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(Has(r.err, "longer than 0")) << r.err;
 }
 
 TEST_F(Ops, PurgeDeletesWhatItSaysAndTheCountersStayExact) {

@@ -151,6 +151,10 @@ int main(int argc, char** argv) {
   int rc = exit_code::kUsage;
   int64_t duration_ms = 0;
   if (!Duration(*purge ? "--older-than" : "--timeout", duration_text, &duration_ms, &rc)) return rc;
+  // As leaseq-submit --wait-timeout: 0 would read as "no limit" (WaitOptions).
+  if (*wait && !duration_text.empty() && duration_ms == 0) {
+    return Usage("--timeout: it must be longer than 0");
+  }
   if (!state.empty() && !KnownState(state)) {
     return Usage("unknown state '" + state + "' (waiting, queued, running, done, failed, cancelled)");
   }
