@@ -10,9 +10,12 @@ using store_internal::Guarded;
 
 Status Store::LoadPausedQueues() {
   return Guarded("paused queues", [&]() -> Status {
-    paused_.clear();
+    // Replaced only once read whole: a read that fails half way (a full
+    // disk) must not leave paused queues out of the set.
+    std::set<std::string> paused;
     auto& q = Prepared("SELECT queue FROM paused_queues");
-    while (q.executeStep()) paused_.insert(q.getColumn(0).getString());
+    while (q.executeStep()) paused.insert(q.getColumn(0).getString());
+    paused_ = std::move(paused);
     return Status::Ok();
   });
 }
