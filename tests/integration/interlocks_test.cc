@@ -60,10 +60,11 @@ TEST(Nanny, StopsCleanlyOnSigtermWhileTheBrokerIsUnreachable) {
   for (int round = 0; round < 3; ++round) {
     Process nanny(BinDir() + "/leaseq-worker", {"--nanny", "--name", "n", "--broker", nowhere},
                   dir.File("nanny" + std::to_string(round)));
-    std::smatch m;
+    std::smatch m;  // refers into err: keep err alive while m is read
+    std::string err;
     const std::regex started("started worker pid ([0-9]+)");
     ASSERT_TRUE(WaitFor([&] {
-      std::string err = nanny.Stderr();
+      err = nanny.Stderr();
       return std::regex_search(err, m, started);
     }, std::chrono::seconds(10))) << nanny.Stderr();
     const pid_t child = std::stoi(m[1].str());
