@@ -404,7 +404,10 @@ TEST_F(WorkerLoopTest, ATaskEndedBySigtermJustBeforeTheWorkerIsReleasedNotFailed
   const pid_t pid = task.WaitPid();
   ASSERT_GT(pid, 0);
   kill(pid, SIGTERM);
-  std::this_thread::sleep_for(200ms);  // the worker has reaped it by now
+  // Until the worker has reaped it (a zombie still takes signal 0).
+  const auto reaped_by = Clock::now() + 5s;
+  while (kill(pid, 0) == 0 && Clock::now() < reaped_by) std::this_thread::sleep_for(5ms);
+  ASSERT_NE(kill(pid, 0), 0) << "the worker did not reap its task";
   kill(getpid(), SIGTERM);
   ASSERT_TRUE(broker_.Next(Command::kRelease, &m));
   EXPECT_EQ(m.body["attempts"], json({17}));
