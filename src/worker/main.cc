@@ -77,7 +77,8 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
       ->check(CLI::Range(-1, 65536));
   app.add_option("--name", w.name,
                  "worker name, one live worker each: a name held by another live worker is "
-                 "refused (exit 4) (default: <hostname>-<pid>-<8 random hex digits>)");
+                 "refused (exit 4) (default: <hostname>[-<engine>]-<pid>-<8 random hex digits>, "
+                 "<engine> being slurm<job>[.<step>] in a Slurm job or pod-<POD_NAME> in Kubernetes)");
   // Set by a nanny for its child (hidden): the child's session
   // "<nanny-id>.<n>" and the nanny's id (Nanny, name_claim.h).
   app.add_option("--session", w.session)->group("");
