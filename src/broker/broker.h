@@ -24,6 +24,7 @@
 #include "broker/worker_registry.h"
 #include "common/clock.h"
 #include "common/curve.h"
+#include "common/zap_authenticator.h"
 #include "common/protocol.h"
 #include "common/status.h"
 

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "common/curve.h"
+#include "common/handshake_monitor.h"
 #include "common/protocol.h"
 #include "common/status.h"
 

@@ -1,4 +1,6 @@
 #include "common/curve.h"
+#include "common/handshake_monitor.h"
+#include "common/zap_authenticator.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
