@@ -1,5 +1,7 @@
 #include "common/task_spec.h"
 
+#include <chrono>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -242,15 +244,35 @@ std::string CanonicalFields(const TaskSpec& t) {
 
 std::string GenerateKey() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
+  static std::mutex mu;
+  static uint64_t last_ms = 0, seq = 0;  // guarded by mu
   static const char* kHex = "0123456789abcdef";
-  std::string key = "t-";
-  for (int half = 0; half < 2; ++half) {
-    uint64_t v = rng();
-    for (int i = 0; i < 12; ++i) {
-      key.push_back(kHex[v & 0xf]);
-      v >>= 4;
+  uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  uint64_t this_seq = 0;
+  {
+    // Monotonic within the process: a clock stepped back, or 65,536 keys in
+    // one millisecond, borrow the next millisecond rather than sort earlier.
+    std::lock_guard<std::mutex> lock(mu);
+    if (ms > last_ms) {
+      last_ms = ms;
+      seq = 0;
+    } else if (++seq > 0xffff) {
+      ++last_ms;
+      seq = 0;
     }
+    ms = last_ms;
+    this_seq = seq;
   }
+  std::string key = "t-";
+  key.reserve(34);
+  auto put = [&key](uint64_t v, int digits) {  // most significant digit first
+    for (int i = digits - 1; i >= 0; --i) key.push_back(kHex[(v >> (4 * i)) & 0xf]);
+  };
+  put(ms, 12);
+  put(this_seq, 4);
+  put(rng(), 16);
   return key;
 }
 

@@ -59,8 +59,13 @@ std::string TaskToLine(const TaskSpec& t);
 // same key are the same task exactly when these are equal.
 std::string CanonicalFields(const TaskSpec& t);
 
-// A fresh random key ("t-" + 24 hex digits), so that a client's retry of
-// a submission without --key is still idempotent.
+// A fresh key, so that a client's retry of a submission without --key is
+// still idempotent: "t-" + 12 hex digits of the wall clock in ms + 4 of a
+// per-process counter + 16 random ones (34 characters). Keys made later sort
+// later, so the broker's key index grows at its end instead of at a random
+// page per task (a million random keys dirty far more pages than the
+// cache holds); 64 random bits keep keys of different clients apart.
+// Thread-safe.
 std::string GenerateKey();
 
 }  // namespace leaseq

@@ -48,6 +48,18 @@ TEST(TaskSpec, CanonicalFieldsIgnoreKeyAndFieldOrder) {
 
 TEST(TaskSpec, GeneratedKeysDiffer) { EXPECT_NE(GenerateKey(), GenerateKey()); }
 
+// Later keys sort later: the broker's key index then grows at its end.
+TEST(TaskSpec, GeneratedKeysSortInTheOrderTheyWereMade) {
+  std::string previous = GenerateKey();
+  EXPECT_EQ(previous.size(), 34u);
+  EXPECT_EQ(previous.rfind("t-", 0), 0u);
+  for (int i = 0; i < 10000; ++i) {
+    std::string key = GenerateKey();
+    ASSERT_LT(previous, key) << "key " << i;
+    previous = key;
+  }
+}
+
 }  // namespace
 }  // namespace leaseq
 
