@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/protocol.h"
 #include "common/task_spec.h"
@@ -69,19 +70,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                s.message().c_str());
     return 0;
   }
-  FUZZ_CHECK(file.tasks.size() == file.lines.size(), "tasks and line numbers disagree");
+  // The wire form, read back: every task accepted, in file order, and a
+  // given key never twice with different fields.
+  std::vector<TaskSpec> tasks;
+  std::istringstream wire(file.wire());
+  std::string line;
+  while (std::getline(wire, line)) {
+    TaskSpec t;
+    FUZZ_CHECK(leaseq::ParseTaskLine(line, &t).ok(), "a wire line does not parse back: %s",
+               line.c_str());
+    tasks.push_back(std::move(t));
+  }
+  FUZZ_CHECK(tasks.size() == file.lines().size(), "tasks and line numbers disagree");
+  FUZZ_CHECK(file.Keys().size() == tasks.size(), "tasks and keys disagree");
   int64_t newlines = 0;
   for (char c : input) newlines += c == '\n';
   int64_t previous = 0;
-  for (size_t i = 0; i < file.tasks.size(); ++i) {
-    FUZZ_CHECK(file.lines[i] > previous && file.lines[i] <= newlines + 1,
-               "line number %lld out of order or range", static_cast<long long>(file.lines[i]));
-    previous = file.lines[i];
-    CheckAccepted(file.tasks[i]);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    FUZZ_CHECK(file.lines()[i] > previous && file.lines()[i] <= newlines + 1,
+               "line number %lld out of order or range", static_cast<long long>(file.lines()[i]));
+    previous = file.lines()[i];
+    CheckAccepted(tasks[i]);
     for (size_t k = 0; k < i; ++k) {
-      if (!file.tasks[i].key.empty() && file.tasks[k].key == file.tasks[i].key) {
-        FUZZ_CHECK(leaseq::CanonicalFields(file.tasks[k]) == leaseq::CanonicalFields(file.tasks[i]),
-                   "key '%s' accepted twice with different fields", file.tasks[i].key.c_str());
+      if (tasks[k].key == tasks[i].key) {
+        FUZZ_CHECK(leaseq::CanonicalFields(tasks[k]) == leaseq::CanonicalFields(tasks[i]),
+                   "key '%s' accepted twice with different fields", tasks[i].key.c_str());
       }
     }
   }

@@ -130,6 +130,14 @@ void Nanny::StartChild(int64_t now) {
   pid_t pid = fork();
   if (pid == 0) {
     if (!PrepareChild(parent)) _exit(127);
+    // Until the worker has its handlers (SignalPipe::Install unblocks), a
+    // SIGTERM or SIGINT waits instead of killing it: a nanny stopped just
+    // as it restarts its worker must see a drain, not a death.
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, nullptr);
     execv(exe_path_.c_str(), argv.data());
     static const char kMsg[] = "leaseq-worker nanny: cannot exec the worker binary\n";
     [[maybe_unused]] ssize_t n = write(2, kMsg, sizeof kMsg - 1);

@@ -49,12 +49,20 @@ Status SignalPipe::Install(std::initializer_list<int> signals) {
   // SA_RESTART keeps plain read()/write() calls from failing with EINTR;
   // poll() still returns EINTR, which the loops treat as a wake-up.
   sa.sa_flags = SA_RESTART;
+  sigset_t handled;
+  sigemptyset(&handled);
   for (int sig : signals) {
     if (sigaction(sig, &sa, nullptr) != 0) {
       return Status::IoError("cannot handle signal " + std::to_string(sig) + ": " +
                              strerror(errno));
     }
+    sigaddset(&handled, sig);
   }
+  // A nanny starts its worker with SIGTERM and SIGINT blocked (the mask
+  // survives exec), so that a stop sent while the worker is still loading
+  // waits here, as a pending signal, instead of killing it by the default
+  // action. Now that the handler is in place, let it in.
+  sigprocmask(SIG_UNBLOCK, &handled, nullptr);
   return Status::Ok();
 }
 

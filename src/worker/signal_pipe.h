@@ -18,7 +18,8 @@ namespace leaseq::worker {
 
 class SignalPipe {
  public:
-  // Creates the pipe (once) and installs the handler for these signals.
+  // Creates the pipe (once), installs the handler for these signals and
+  // unblocks them (a signal that arrived blocked is then delivered).
   // SIGPIPE is set to ignored as well: writes to a closed task stdin must
   // come back as EPIPE, not kill the process.
   static Status Install(std::initializer_list<int> signals);

@@ -15,10 +15,27 @@ Status Parse(const std::string& text, TaskFile* f) {
 TEST(TaskFile, SkipsBlankLinesAndKeepsLineNumbers) {
   TaskFile f;
   ASSERT_TRUE(Parse("\n{\"cmd\": [\"a\"]}\r\n  \n{\"fn\": \"noop\", \"key\": \"k\"}\n", &f).ok());
-  ASSERT_EQ(f.tasks.size(), 2u);
-  EXPECT_EQ(f.lines, (std::vector<int64_t>{2, 4}));
-  EXPECT_EQ(f.tasks[1].fn, "noop");
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f.lines(), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(f.Keys()[1], "k");
   EXPECT_EQ(f.Where(1), "tasks.jsonl:4");
+}
+
+TEST(TaskFile, HoldsTheTasksAsTheWireLinesWithEveryKeyFilledIn) {
+  TaskFile f;
+  ASSERT_TRUE(Parse("{\"cmd\": [\"a\"], \"input\": \"xy\"}\n{\"fn\": \"noop\", \"key\": \"k\"}\n", &f).ok());
+  std::vector<std::string> keys = f.Keys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].rfind("t-", 0), 0u);
+  EXPECT_EQ(f.keys_text(), keys[0] + "\nk\n");
+  EXPECT_EQ(f.input_bytes(), 2);
+  std::istringstream wire(f.wire());
+  std::string line;
+  for (size_t i = 0; std::getline(wire, line); ++i) {
+    TaskSpec t;
+    ASSERT_TRUE(ParseTaskLine(line, &t).ok()) << line;
+    EXPECT_EQ(t.key, keys[i]);
+  }
 }
 
 TEST(TaskFile, BadLineIsNamedWithItsNumber) {
@@ -42,16 +59,20 @@ TEST(TaskFile, SameKeyWithOtherFieldsIsRefused) {
 TEST(TaskFile, EmptyFileHasNoTasks) {
   TaskFile f;
   ASSERT_TRUE(Parse("", &f).ok());
-  EXPECT_TRUE(f.tasks.empty());
+  EXPECT_TRUE(f.empty());
 }
 
 TEST(TaskFile, MissingKeysAreGeneratedAndGivenOnesKept) {
+  TaskFile f;
   std::vector<TaskSpec> tasks(3);
+  for (auto& t : tasks) t.cmd = {"true"};
   tasks[1].key = "mine";
-  AssignMissingKeys(&tasks);
-  EXPECT_EQ(tasks[1].key, "mine");
-  EXPECT_EQ(tasks[0].key.rfind("t-", 0), 0u);
-  EXPECT_NE(tasks[0].key, tasks[2].key);
+  for (auto& t : tasks) ASSERT_TRUE(f.Add(t, 0).ok());
+  std::vector<std::string> keys = f.Keys();
+  EXPECT_EQ(keys[1], "mine");
+  EXPECT_EQ(keys[0].rfind("t-", 0), 0u);
+  EXPECT_NE(keys[0], keys[2]);
+  EXPECT_EQ(f.Where(0), "");  // tasks given by flags have no line
 }
 
 TEST(TaskFile, UnreadablePathIsAnError) {

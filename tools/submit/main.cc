@@ -25,7 +25,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -125,32 +124,27 @@ Status TaskFromFlags(const Flags& f, const CLI::App& app, TaskSpec* out) {
   return ParseTaskJson(j, out);
 }
 
-// Sends the tasks; on success prints their keys. where(i) names task i in a
-// refusal ("tasks.jsonl:3"), or is empty for a task given by flags.
-int Submit(Client& client, const std::vector<TaskSpec>& tasks,
-           const std::function<std::string(size_t)>& where) {
-  // JSON Lines in blob 0, one line per task (so the broker's `index` is ours).
-  std::string lines;
-  for (const auto& t : tasks) {
-    lines += TaskToLine(t);
-    lines += '\n';
-  }
+// Sends the tasks (the file's JSON Lines, moved out: the client holds them
+// once); on success prints their keys. A refusal of task i is shown at its
+// FILE:LINE when it came from a file.
+int Submit(Client& client, TaskFile& tasks) {
   // One request is one message: a larger one would only be cut off by the
   // broker's socket (and look like a broker that does not answer).
   constexpr size_t kEnvelopeBytes = 4096;
-  if (lines.size() + kEnvelopeBytes > static_cast<size_t>(config::kMaxMessageBytes)) {
+  if (tasks.wire().size() + kEnvelopeBytes > static_cast<size_t>(config::kMaxMessageBytes)) {
     return Fail(exit_code::kUsage,
-                "the submission is " + std::to_string(lines.size()) +
+                "the submission is " + std::to_string(tasks.wire().size()) +
                     " bytes, more than one message can carry (" +
                     std::to_string(config::kMaxMessageBytes) + " bytes): split it into "
                     "several files");
   }
-  CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(), {std::move(lines)});
+  CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(),
+                         {std::move(tasks.mutable_wire())});
   if (r.outcome == CallOutcome::kRefused) {
     auto index = r.reply.body.find("index");
     if (index != r.reply.body.end() && index->is_number_integer() && index->get<int64_t>() >= 0 &&
         index->get<uint64_t>() < tasks.size()) {
-      const std::string at = where(index->get<size_t>());
+      const std::string at = tasks.Where(index->get<size_t>());
       if (!at.empty()) return Fail(exit_code::kUsage, at + ": " + r.message);
     }
     return Fail(exit_code::kUsage, r.message);
@@ -158,9 +152,7 @@ int Submit(Client& client, const std::vector<TaskSpec>& tasks,
   if (!r.ok()) return Fail(exit_code::kBroker, r.message);
   // The broker echoes the keys; ours are the same, in the same order, and
   // are what the user needs even if a broker answered with fewer.
-  std::string out;
-  for (const auto& t : tasks) out += t.key + "\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fwrite(tasks.keys_text().data(), 1, tasks.keys_text().size(), stdout);
   std::fflush(stdout);  // a pipeline sees the keys before a --wait ends
   return exit_code::kOk;
 }
@@ -178,23 +170,19 @@ int Run(const Flags& f, const CLI::App& app) {
     return Fail(exit_code::kUsage, "nothing to submit: give a command after --, --fn NAME or "
                                    "--file FILE (see --help)");
   }
-  std::vector<TaskSpec> tasks;
-  std::function<std::string(size_t)> where = [](size_t) { return std::string(); };
-  TaskFile file;
+  TaskFile tasks;
   if (has_file) {
-    Status s = ReadTaskFile(f.file, &file);
+    Status s = ReadTaskFile(f.file, &tasks);
     if (!s.ok()) return Fail(exit_code::kUsage, s.message());
-    if (file.tasks.empty()) {
-      std::fprintf(stderr, "%s: %s: no tasks\n", kTool, file.name.c_str());
+    if (tasks.empty()) {
+      std::fprintf(stderr, "%s: %s: no tasks\n", kTool, tasks.name().c_str());
       return exit_code::kOk;
     }
-    tasks = file.tasks;
-    where = [&file](size_t i) { return file.Where(i); };
   } else {
     TaskSpec t;
     Status s = TaskFromFlags(f, app, &t);
+    if (s.ok()) s = tasks.Add(std::move(t), 0);
     if (!s.ok()) return Fail(exit_code::kUsage, s.message());
-    tasks.push_back(std::move(t));
   }
   int64_t wait_timeout_ms = 0;
   if (app.count("--wait-timeout") > 0) {
@@ -202,7 +190,6 @@ int Run(const Flags& f, const CLI::App& app) {
     if (s.ok() && wait_timeout_ms == 0) s = Status::Invalid("it must be longer than 0");
     if (!s.ok()) return Fail(exit_code::kUsage, "--wait-timeout: " + s.message());
   }
-  AssignMissingKeys(&tasks);
   if (Status s = CheckEndpoint(f.broker); !s.ok()) return Fail(exit_code::kUsage, s.message());
   curve::ClientSettings curve;
   Status loaded = curve::LoadClientFromFlagsOrEnv(f.curve_secret, f.curve_server, &curve);
@@ -211,16 +198,13 @@ int Run(const Flags& f, const CLI::App& app) {
   // The broker validates and commits every task before answering: give a
   // big submission more time than a small one (about 20 tasks per ms, and
   // its bytes at 10 MB/s).
-  int64_t input_bytes = 0;
-  for (const auto& t : tasks) input_bytes += static_cast<int64_t>(t.input.size());
   const int timeout = static_cast<int>(std::max<int64_t>(
-      {f.timeout_ms, static_cast<int64_t>(tasks.size() / 20), input_bytes / 10000}));
+      {f.timeout_ms, static_cast<int64_t>(tasks.size() / 20), tasks.input_bytes() / 10000}));
   Client client(f.broker, timeout, -1, curve);
   const bool wait = f.wait || wait_timeout_ms > 0;
-  if (int rc = Submit(client, tasks, where); rc != exit_code::kOk || !wait) return rc;
+  if (int rc = Submit(client, tasks); rc != exit_code::kOk || !wait) return rc;
 
-  std::vector<std::string> keys;
-  for (const auto& t : tasks) keys.push_back(t.key);
+  std::vector<std::string> keys = tasks.Keys();
   ProgressBar progress;
   Client waiter_client(f.broker, f.timeout_ms, -1, curve);
   WaitOptions wait_options;
