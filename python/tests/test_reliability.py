@@ -169,7 +169,9 @@ def test_curve_from_python(tmp_path):
 @pytest.mark.parametrize("sig", ["TERM", "KILL"])
 def test_seed_example(sig):
     p = subprocess.run([sys.executable, os.path.join(REPO, "examples", "python", "seed.py"),
-                        "--bin", bin_dir(), "--signal", sig, "--timeout", "60"],
+                        "--bin", bin_dir(), "--signal", sig, "--timeout", "60",
+                        # As the C++ scenario test: several preemptions land in the run.
+                        "--kill-every", "0.5"],
                        capture_output=True, timeout=90)
     out = p.stdout.decode()
     assert p.returncode == 0, out + p.stderr.decode()
