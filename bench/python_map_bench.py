@@ -11,7 +11,9 @@ Dask peer's LocalCluster of 2 worker processes x 4 threads
 range(N) and gather every result; the clock runs from the map call to the
 end of the gather, cluster start-up not counted. leaseq's time includes the
 all-or-nothing submission of the N tasks (committed to SQLite before map
-returns) and is also reported apart. Prints a table and one JSON line per
+returns) and is also reported apart. A third row maps the same from Python
+onto leaseq-worker's built-in noop (C++ workers): what the Python client
+and the broker cost without the Python workers. Prints a table and one JSON line per
 run; the medians are what docs/benchmarks.md records.
 """
 
@@ -45,7 +47,7 @@ def free_port():
     return port
 
 
-def run_leaseq(bindir, tasks, workers, slots):
+def run_leaseq(bindir, tasks, workers, slots, python_workers=True):
     import leaseq
     work = tempfile.mkdtemp(prefix="leaseq-pybench-")
     endpoint = "tcp://127.0.0.1:%d" % free_port()
@@ -56,18 +58,22 @@ def run_leaseq(bindir, tasks, workers, slots):
     procs = []
     try:
         for i in range(workers):
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "leaseq.worker", "python_map_bench:noop", "--slots",
-                 str(slots), "--name", "bench-%d" % i, "--broker", endpoint], env=env, stderr=log))
+            if python_workers:
+                argv = [sys.executable, "-m", "leaseq.worker", "python_map_bench:noop"]
+            else:  # leaseq-worker's built-in noop: the cost of the Python client alone
+                argv = [os.path.join(bindir, "leaseq-worker")]
+            procs.append(subprocess.Popen(argv + ["--slots", str(slots), "--name", "bench-%d" % i,
+                                                  "--broker", endpoint], env=env, stderr=log))
+        fn = noop if python_workers else "noop"
         client = leaseq.Client(endpoint, timeout=5, tries=10)
         deadline = time.monotonic() + 60
         while sum(w["state"] == "alive" for w in client.workers()) < workers:
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not register (log: %s)" % work)
             time.sleep(0.05)
-        client.gather(client.map(noop, range(100)))  # warm-up, as the Dask peer's
+        client.gather(client.map(fn, range(100)))  # warm-up, as the Dask peer's
         t0 = time.monotonic()
-        futures = client.map(noop, range(tasks))
+        futures = client.map(fn, range(tasks))
         t1 = time.monotonic()
         results = client.gather(futures)
         t2 = time.monotonic()
@@ -106,13 +112,18 @@ def main():
     if a.quick:
         a.tasks, a.runs = 10000, 1
     bindir = os.path.abspath(a.bin)
-    rows = {"leaseq (Python workers)": [], "Dask client.map": []}
+    rows = {"leaseq (Python workers)": [], "leaseq (Python client, C++ leaseq-worker noop)": [],
+            "Dask client.map": []}
     for run in range(a.runs):
         # Alternated, so that a slow phase of the machine hits both.
         r = run_leaseq(bindir, a.tasks, a.workers, a.slots)
         r.update(system="leaseq", run=run)
         print(json.dumps(r), flush=True)
         rows["leaseq (Python workers)"].append(r)
+        r = run_leaseq(bindir, a.tasks, a.workers, a.slots, python_workers=False)
+        r.update(system="leaseq-cxx-workers", run=run)
+        print(json.dumps(r), flush=True)
+        rows["leaseq (Python client, C++ leaseq-worker noop)"].append(r)
         d = run_dask(a.tasks, a.workers, a.slots)
         d.update(system="dask", run=run)
         print(json.dumps(d), flush=True)
@@ -127,6 +138,7 @@ def main():
         print("| %s | %.2f | %.0f |" % (name, med[name], a.tasks / med[name]))
     sub = statistics.median(r["submit_seconds"] for r in rows["leaseq (Python workers)"])
     print("\nleaseq's submission alone (map returned, all stored): %.2f s" % sub)
+    print("load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("ratio (Dask seconds / leaseq seconds): %.2f" % (
         med["Dask client.map"] / med["leaseq (Python workers)"]))
 
