@@ -61,9 +61,17 @@ def test_drained_worker_releases_without_blame(cluster):
         assert "goodbye acknowledged" in f.read()
 
 
+def log_says(cluster, name, text):
+    with open(os.path.join(cluster.dir, name + ".log")) as f:
+        return text in f.read()
+
+
 def test_frozen_worker_stale_result_refused(cluster):
     a = cluster.worker(name="frozen")
     c = cluster.client()
+    # Welcomed first: until then it knows only the default heartbeat (1 s x 3),
+    # not the broker's 200 ms, and a shorter freeze looks like none.
+    wait_until(lambda: log_says(cluster, "frozen", "registered with"), what="frozen welcomed")
     h = c.submit(taskfns.slow, 800, key="thaw")
     wait_until(lambda: running_on(c, "thaw", "frozen"), what="the task running on frozen")
     a.send_signal(signal.SIGSTOP)
@@ -81,8 +89,7 @@ def test_frozen_worker_stale_result_refused(cluster):
     outcomes = sorted((x["worker"], x["outcome"]) for x in task["attempts"])
     assert outcomes == [("frozen", "lost"), ("thawed-out", "done")]
     assert h.result() == 800
-    with open(os.path.join(cluster.dir, "frozen.log")) as f:
-        assert "registering again" in f.read()
+    assert log_says(cluster, "frozen", "registering again")
 
 
 def test_name_in_use_exits_4(cluster):
