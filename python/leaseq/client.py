@@ -378,10 +378,10 @@ class Client:
             time.sleep(pause if deadline is None else max(0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 2, self.poll_interval)
 
-    def _poll_chunks(self, pending, chunk, need_all, outage):
-        """One round over the pending handles (a dict key -> handle): states
-        per chunk, then fetches for the chunks worth it. Returns the handles
-        found terminal (their results fetched)."""
+    def _poll_chunks(self, pending, chunk, need_all):
+        """One round over the pending handles (a dict key -> [handles]):
+        states per chunk, then fetches for the chunks worth it. Returns the
+        handles found terminal (their results fetched)."""
         keys = list(pending)
         chunks = [keys[i:i + chunk] for i in range(0, len(keys), chunk)]
         if need_all:
@@ -404,9 +404,9 @@ class Client:
             for k, (reply, body, blobs) in zip(to_fetch, replies):
                 self._check(reply, body)
                 if body.get("state") in TERMINAL:
-                    h = pending[k]
-                    h._final = (body["state"], blobs[0] if blobs else b"")
-                    finished.append(h)
+                    for h in pending[k]:  # a key may be given by several handles
+                        h._final = (body["state"], blobs[0] if blobs else b"")
+                        finished.append(h)
         return finished
 
     def _completions(self, handles, timeout, chunk, need_all):
@@ -415,20 +415,20 @@ class Client:
             if h._final is not None:
                 yield h
             else:
-                pending.setdefault(h.key, h)
+                pending.setdefault(h.key, []).append(h)
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.01
         outage_since = None
         while pending:
             try:
-                finished = self._poll_chunks(pending, chunk, need_all, outage_since)
+                finished = self._poll_chunks(pending, chunk, need_all)
                 outage_since = None
             except BrokerUnavailable as e:
                 outage_since = outage_since or time.monotonic()
                 self._outage(outage_since, deadline, e)
                 finished = []
             for h in finished:
-                del pending[h.key]
+                pending.pop(h.key, None)
                 yield h
             if not pending:
                 return

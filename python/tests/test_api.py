@@ -155,3 +155,12 @@ def test_worker_cli_bad_import_path(cluster):
                        env=cluster.env, capture_output=True, timeout=30)
     assert p.returncode == 2
     assert b"no_such_function" in p.stderr
+
+
+def test_the_same_key_in_several_handles(cluster):
+    cluster.worker(name="api-5")
+    c = cluster.client()
+    h = c.submit(taskfns.double, 3, key="twice")
+    again = leaseq.Client(cluster.endpoint).task("twice")
+    assert c.gather([h, again, h], timeout=20) == [6, 6, 6]
+    assert len(list(c.as_completed([c.task("twice"), c.task("twice")]))) == 2
