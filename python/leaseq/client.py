@@ -305,8 +305,10 @@ class Client:
             raise ValueError("the submission is %d bytes, more than one message can carry (%d "
                              "bytes): submit it in parts" % (len(blob), _wire.MAX_MESSAGE_BYTES))
         # The broker validates and commits every task before it answers: give a
-        # big submission more time (as leaseq-submit: ~20 tasks per ms, 10 MB/s).
-        timeout = max(self._conn.timeout, len(lines) / 20000.0, len(blob) / 10e6)
+        # big submission time (1 ms per task, 1 MB/s: ~20 times what it needs
+        # on an idle machine). A retry sent too early makes the broker check
+        # the whole submission again, which on a loaded machine can repeat.
+        timeout = max(self._conn.timeout, len(lines) / 1000.0, len(blob) / 1e6)
         self._call("submit", {}, [blob], timeout=timeout)
         return [Task(self, l["key"], r) for l, r in zip(lines, raws)]
 
