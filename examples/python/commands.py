@@ -24,6 +24,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 try:
+    import zmq  # noqa: F401
+except ImportError:
+    sys.exit("%s: this Python (%s) has no pyzmq: apt-get install python3-zmq and run it with "
+             "/usr/bin/python3, or pip install pyzmq (python/README.md)"
+             % (os.path.basename(__file__), sys.executable))
+try:
     import leaseq
 except ImportError:  # not installed: the package of this tree
     sys.path.insert(0, os.path.join(REPO, "python"))
