@@ -10,7 +10,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
 	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
-	help2man dpkg-dev systemd ccache
+	help2man dpkg-dev systemd ccache python3-zmq python3-pytest
 # ccache makes a rebuild of unchanged sources (another clone, another run)
 # nearly free; paths relative to the clone so that clones share the cache.
 export CCACHE_BASEDIR := $(CURDIR)
@@ -25,7 +25,7 @@ CONTAINER_PACKAGES := debootstrap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench bench-retention asan release fuzz chaos slurm-test container-test clean
+.PHONY: all deps build test demo bench bench-python bench-retention asan release fuzz chaos slurm-test container-test clean
 
 all: build
 
@@ -95,6 +95,12 @@ BENCH_ARGS ?=
 bench: build
 	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_PYTHON) bench/leaseq_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
+
+# The Python package (python/): Client.map over 100,000 inputs on Python
+# workers, against Dask's client.map in the same run (docs/benchmarks.md).
+bench-python: build
+	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+	$(BENCH_PYTHON) bench/python_map_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
 
 # Retention (issue 8): 1,000,000 noop tasks as a steady stream through
 # --retain 10s, then 200,000 without, file sizes every second (docs/benchmarks.md).

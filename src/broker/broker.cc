@@ -189,6 +189,7 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
     bool sent = transport::Send(socket_, out.message, out.routing_id);
     if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
       if (sent) w->last_sent_ms = clock_->SteadyMs();
+      if (!sent) w->unreachable = true;
       if (!sent && out.attempt_id != 0) undelivered_.push_back({w->record.name, out.attempt_id});
     }
   }
@@ -257,7 +258,7 @@ void Broker::Dispatch() {
     // Credit: its slots, plus the prefetch it asked for while it takes work.
     const int64_t credit = w.record.slots > 0 ? w.record.slots + w.record.prefetch : 0;
     const int64_t free = credit - static_cast<int64_t>(running.size());
-    if (free <= 0) continue;
+    if (free <= 0 || w.unreachable) continue;
     std::vector<Assignment> assigned;
     const int64_t free_slots = std::max<int64_t>(0, w.record.slots - static_cast<int64_t>(running.size()));
     CheckStatus(store_->Claim(w.record, free, now, &assigned, free_slots));

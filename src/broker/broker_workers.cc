@@ -51,6 +51,7 @@ void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
       return;
     }
     w->last_heard_ms = clock_->SteadyMs();
+    w->unreachable = false;
     return OnWorkerMessage(*w, m);
   }
   OnRequest(routing_id, m);

@@ -19,6 +19,11 @@ struct ConnectedWorker {
   std::string routing_id;
   int64_t last_heard_ms = 0;  // steady
   int64_t last_sent_ms = 0;   // steady
+  // A message to it could not be sent (its connection is gone: the process
+  // died; or its queue is full). Dispatch skips it until it is heard again:
+  // otherwise the tasks leased to it are released and leased straight back
+  // to it on every loop pass until it is declared lost.
+  bool unreachable = false;
 };
 
 class WorkerRegistry {

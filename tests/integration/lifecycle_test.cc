@@ -121,5 +121,26 @@ TEST_F(Lifecycle, ThawedWorkerDoesNotStartThePrefetchedTasksItWasLostWith) {
   EXPECT_EQ(lines.size(), 6u) << ::testing::PrintToString(lines);
 }
 
+// A worker killed with SIGKILL is "alive" until heartbeat x liveness of
+// silence. Tasks leased to it meanwhile cannot be sent (its connection is
+// gone) and are released; they must then go to the live worker, not back to
+// the dead one on every pass (workers are visited by name: a-dead first).
+TEST(DeadWorker, QueuedTasksGoToALiveWorkerBeforeTheDeadOneIsDeclaredLost) {
+  Cluster cluster({"--heartbeat-ms", "1000", "--liveness", "20"});  // lost after 20 s
+  cluster.StartBroker();
+  Process& dead = cluster.StartWorker({"--name", "a-dead", "--slots", "1"});
+  cluster.StartWorker({"--name", "b-live", "--slots", "1"});
+  ASSERT_TRUE(WaitFor([&] { return QueryInt(cluster.db(), "SELECT count(*) FROM workers WHERE state = 'alive'") == 2; }, 10s));
+  dead.Signal(SIGKILL);
+  ASSERT_TRUE(dead.WaitExit(5s));
+  std::string lines;
+  for (int i = 0; i < 4; ++i) lines += "{\"key\": \"d" + std::to_string(i) + "\", \"cmd\": [\"true\"]}\n";
+  ASSERT_EQ(cluster.Submit({"--file", "-"}, lines).exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return cluster.CountState("done") == 4; }, 8s))
+      << "done " << cluster.CountState("done") << "; a-dead is "
+      << Query(cluster.db(), "SELECT state FROM workers WHERE name = 'a-dead'");
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'done' AND worker = 'b-live'"), 4);
+}
+
 }  // namespace
 }  // namespace leaseq::testing
