@@ -6,7 +6,10 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
 	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
-	help2man dpkg-dev systemd
+	help2man dpkg-dev systemd libcpp-httplib-dev
+# The --http tests (label http): a real Prometheus and a real headless
+# Chromium driven by Selenium; `make test` installs them.
+HTTP_TEST_PACKAGES := prometheus chromium chromium-driver python3-selenium
 BENCH_PACKAGES := python3-distributed beanstalkd
 # Only for `make slurm-test` (a one-node Slurm cluster inside the test).
 SLURM_PACKAGES := slurm-wlm munge
@@ -44,6 +47,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # targets), then again under ASan+UBSan, then a Release (-O3) build with its
 # unit tests: every build type a user may pick must build.
 test: build
+	$(MAKE) deps DEB_PACKAGES="$(HTTP_TEST_PACKAGES)"
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE "slurm|container"
 	$(MAKE) asan
 	$(MAKE) release
