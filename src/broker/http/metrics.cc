@@ -52,7 +52,9 @@ class Writer {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < bounds.size(); ++i) {
       if (i < h.buckets.size()) cumulative += h.buckets[i];
-      Sample(name + "_bucket", sep + "le=\"" + Num(bounds[i]) + "\"", static_cast<double>(cumulative));
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", bounds[i]);  // 0.1, not 0.10000000000000001
+      Sample(name + "_bucket", sep + "le=\"" + le + "\"", static_cast<double>(cumulative));
     }
     Sample(name + "_bucket", sep + "le=\"+Inf\"", static_cast<double>(h.count));
     Sample(name + "_sum", labels, h.sum);
