@@ -42,7 +42,7 @@ def http(url, method="GET", headers=None, data=None):
 
 
 class Cluster:
-    def __init__(self, bin_dir, broker_args=(), keep=False):
+    def __init__(self, bin_dir, broker_args=(), keep=bool(os.environ.get("LEASEQ_TEST_KEEP"))):
         self.bin = bin_dir
         self.dir = tempfile.mkdtemp(prefix="leaseq-http-")
         self.keep = keep

@@ -45,17 +45,23 @@ function drawChart() {
   g.clearRect(0, 0, W, H);
   if (history.length < 1) return;
   const now = history[history.length - 1].t;
+  // The window grows with the page's history: from 1 minute to 10.
+  const span = Math.min(HISTORY_S * 1000, Math.max(60000, now - history[0].t));
   let max = 1;
   for (const h of history) for (const s of STATES) max = Math.max(max, h.counts[s] || 0);
-  const x = (t) => L + (W - L - 8) * (1 - (now - t) / (HISTORY_S * 1000));
+  const x = (t) => L + (W - L - 40) * (1 - (now - t) / span);
   const y = (v) => T + (H - T - B) * (1 - v / max);
   g.strokeStyle = '#e5e7eb'; g.fillStyle = '#6b7280'; g.font = '11px sans-serif';
   for (let i = 0; i <= 4; i++) {
     const v = Math.round(max * i / 4);
-    g.beginPath(); g.moveTo(L, y(v)); g.lineTo(W - 8, y(v)); g.stroke();
+    g.beginPath(); g.moveTo(L, y(v)); g.lineTo(W - 40, y(v)); g.stroke();
     g.fillText(String(v), 4, y(v) + 4);
   }
-  for (let m = 0; m <= 10; m += 2) g.fillText('-' + m + ' min', x(now - m * 60000) - 18, H - 4);
+  const step = span <= 60000 ? 10000 : span <= 180000 ? 30000 : 60000;
+  for (let t = 0; t <= span; t += step) {
+    const label = t === 0 ? 'now' : '-' + (step < 60000 ? t / 1000 + ' s' : t / 60000 + ' min');
+    g.fillText(label, x(now - t) - 12, H - 4);
+  }
   for (const s of STATES) {
     g.strokeStyle = COLORS[s]; g.lineWidth = 2; g.beginPath();
     history.forEach((h, i) => { const px = x(h.t), py = y(h.counts[s] || 0); i ? g.lineTo(px, py) : g.moveTo(px, py); });
@@ -132,7 +138,7 @@ async function renderTasks() {
 function renderTimeline(task, now) {
   const svg = $('timeline'), NS = 'http://www.w3.org/2000/svg';
   const workers = [...new Set(task.attempts.map((a) => a.worker))];
-  const rowH = 28, L = 150, R = 20, T = 10, W = 900;
+  const rowH = 28, L = 150, R = 20, T = 10, W = Math.max(500, svg.clientWidth || 900);
   const H = T + rowH * Math.max(1, workers.length) + 30;
   svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H); svg.setAttribute('height', H);
   svg.replaceChildren();
@@ -158,12 +164,12 @@ function renderTimeline(task, now) {
     const title = document.createElementNS(NS, 'title');
     title.textContent = '#' + a.attempt + ' ' + a.outcome + ' on ' + a.worker + (a.error ? ': ' + a.error : '');
     r.append(title);
-    if (x1 - x0 > 40) add('text', {x: x0 + 4, y: T + i * rowH + 18, fill: '#fff'}, '#' + a.attempt + ' ' + a.outcome);
+    if (x1 - x0 > 40) add('text', {x: x0 + 4, y: T + i * rowH + 18, class: 'on-bar'}, '#' + a.attempt + ' ' + a.outcome);
   }
   const yAxis = T + rowH * workers.length + 16;
   for (let k = 0; k <= 4; k++) {
     const t = t0 + (t1 - t0) * k / 4;
-    add('text', {x: x(t) - (k === 4 ? 40 : 0), y: yAxis}, '+' + ((t - t0) / 1000).toFixed(1) + ' s');
+    add('text', {x: x(t) - (k === 4 ? 40 : 0), y: yAxis, class: 'axis'}, '+' + ((t - t0) / 1000).toFixed(1) + ' s');
   }
 }
 
