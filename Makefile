@@ -52,8 +52,12 @@ test: build
 	$(MAKE) asan
 	$(MAKE) release
 
+# DEMO_ARGS=--dashboard: watch it in a browser (the URL is printed; the
+# broker stays up 5 minutes after the run).
+DEMO_ARGS ?=
 demo: build
-	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
+	examples/preemption/run.sh --bin $(BUILD_DIR)/bin $(DEMO_ARGS)
+	@echo "To watch the preemptions live in a browser: make demo DEMO_ARGS=--dashboard"
 
 # A long chaos run: CHAOS_SECONDS of seeded faults, then the invariant checker
 # (docs/reliability.md). CHAOS_ARGS adds flags, e.g. CHAOS_ARGS="--seed 42".

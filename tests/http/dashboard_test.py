@@ -44,7 +44,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--artifacts", required=True)
-    ap.add_argument("--demo", help="write one screenshot of a longer run here and exit")
     a = ap.parse_args()
     os.makedirs(a.artifacts, exist_ok=True)
     started = time.monotonic()
@@ -57,7 +56,7 @@ def main():
         wait_for(lambda: text(d, "#count-done") is not None, 20, "the page's counts")
         c.worker("stable", extra=["--prefetch", "0"])
         c.worker("spot", extra=["--prefetch", "0"])
-        n = 24 if not a.demo else 200
+        n = 24
         tasks = [{"key": "job-%03d" % i, "cmd": ["sh", "-c", "sleep 0.4"]} for i in range(n)]
         failing = ["job-%03d" % i for i in range(5, n, 11)]
         for i in range(5, n, 11):
@@ -69,17 +68,6 @@ def main():
             "AND task_key NOT IN (%s)" % ",".join("'%s'" % k for k in failing)),
             20, "spot running a task")
         c.kill("spot")
-        if a.demo:
-            for k in range(3):
-                c.worker("spot-%d" % k, extra=["--prefetch", "0"])
-                wait_for(lambda: c.query("SELECT count(*) FROM attempts WHERE worker = ? AND outcome = 'running' "
-                                         "AND unstarted = 0", ("spot-%d" % k,)), 20, "spot-%d running" % k)
-                time.sleep(1.5)  # let a few tasks run on it: the picture needs some history
-                c.kill("spot-%d" % k)
-            time.sleep(3)
-            d.save_screenshot(a.demo)
-            print("demo screenshot:", a.demo)
-            return 0
         wait_for(lambda: c.query("SELECT state FROM workers WHERE name = 'spot'") == "lost", 20, "spot lost")
         # Mid-run: the picture as it happens.
         wait_for(lambda: text(d, 'tr[data-worker="spot"] td.state') == "lost", 10, "the page showing spot lost")
