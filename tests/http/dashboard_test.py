@@ -60,15 +60,21 @@ def main():
         tasks = [{"key": "job-%03d" % i, "cmd": ["sh", "-c", "sleep 0.4"]} for i in range(n)]
         failing = ["job-%03d" % i for i in range(5, n, 11)]
         for i in range(5, n, 11):
+            # Last in the queue: the task spot loses is one that can end done.
             tasks[i]["cmd"] = ["sh", "-c", "sleep 0.2; echo 'out of cheese' >&2; exit 1"]
+            tasks[i]["priority"] = -1
         c.submit(tasks)
         # Preempt "spot" while it runs a task it has started.
-        victim_task = wait_for(lambda: c.query(
+        wait_for(lambda: c.query(
             "SELECT task_key FROM attempts WHERE worker = 'spot' AND outcome = 'running' AND unstarted = 0 "
             "AND task_key NOT IN (%s)" % ",".join("'%s'" % k for k in failing)),
             20, "spot running a task")
         c.kill("spot")
         wait_for(lambda: c.query("SELECT state FROM workers WHERE name = 'spot'") == "lost", 20, "spot lost")
+        # The task it held when it died (on a loaded machine, not always
+        # the one seen running just before the kill).
+        victim_task = c.query("SELECT task_key FROM attempts WHERE worker = 'spot' AND outcome = 'lost'")
+        assert victim_task, ("spot was lost holding no started task", c.rows("SELECT * FROM attempts"))
         # Mid-run: the picture as it happens.
         wait_for(lambda: text(d, 'tr[data-worker="spot"] td.state') == "lost", 10, "the page showing spot lost")
         d.save_screenshot(os.path.join(a.artifacts, "dashboard-running.png"))
