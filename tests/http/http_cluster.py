@@ -110,15 +110,18 @@ class Cluster:
             con.close()
 
     def close(self):
-        for name, p in self.procs.items():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for name, p in self.procs.items():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        # Workers first: a worker's goodbye waits for the broker's answer.
+        order = [n for n in self.procs if n != "broker"] + [n for n in self.procs if n == "broker"]
+        for group in (order[:-1], order[-1:]):
+            for name in group:
+                if self.procs[name].poll() is None:
+                    self.procs[name].send_signal(signal.SIGTERM)
+            for name in group:
+                try:
+                    self.procs[name].wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.procs[name].kill()
+                    self.procs[name].wait()
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 
