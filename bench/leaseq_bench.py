@@ -110,6 +110,16 @@ FOREIGN_NAMES = ("leaseq-chaos", "leaseq-broker", "leaseq-worker", "ctest", "cc1
                  "integration_test", "perf", "valgrind")
 
 
+def _cpu_ticks(pid):
+    """(the main thread's, the whole process's) utime + stime in ticks: the
+    broker's main thread is its loop."""
+    def ticks(path):
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    return ticks(f"/proc/{pid}/task/{pid}/stat"), ticks(f"/proc/{pid}/stat")
+
+
 def _stat(pid):
     """(ppid, utime + stime in ticks) of a process, or None."""
     try:
@@ -758,7 +768,8 @@ class Bench:
         """noop throughput (2 workers x 4 slots) with the broker's --http
         off, on but idle, or on with a scraper reading /metrics every 100 ms
         and a headless Chromium showing the dashboard (polls every second).
-        Returns (tasks/s, scrape latencies in s)."""
+        Returns (tasks/s, scrape latencies in s, CPU ms per 1,000 tasks of
+        the broker's loop thread, and of the whole broker process)."""
         n = self.sz["tp"]
         d = self.rundir(f"http-{mode}")
         path = noop_file(os.path.join(d, "tasks.jsonl"), n)
@@ -786,7 +797,12 @@ class Bench:
                 driver = dashboard_browser()
                 if driver:
                     driver.get(url + "/")
+            cpu0 = _cpu_ticks(b.p.pid)
             secs, _ = timed_submit_until_done(self, b, path, n, timeout=300)
+            cpu1 = _cpu_ticks(b.p.pid)
+            hz = os.sysconf("SC_CLK_TCK")
+            loop_ms = (cpu1[0] - cpu0[0]) * 1000 / hz / (n / 1000)
+            proc_ms = (cpu1[1] - cpu0[1]) * 1000 / hz / (n / 1000)
         finally:
             stop.set()
             if scraper:
@@ -795,19 +811,22 @@ class Bench:
                 driver.quit()
             stop_all(ws)
             b.stop()
-        return n / secs, lat
+        return n / secs, lat, loop_ms, proc_ms
 
     def g_http(self, r):
         modes = ["off", "on", "load"]
         for mode in modes[r % 3:] + modes[:r % 3]:  # rotated: no mode always goes first
-            rate, lat = self.http_noop(mode)
+            rate, lat, loop_ms, proc_ms = self.http_noop(mode)
             self.add(f"http_{mode}", rate)
+            self.add(f"http_{mode}_loop_cpu", loop_ms / 1000)
+            self.add(f"http_{mode}_cpu", proc_ms / 1000)
             if lat:
                 lat.sort()
                 self.add("http_scrape_p50", lat[len(lat) // 2])
                 self.add("http_scrape_p99", lat[min(len(lat) - 1, int(len(lat) * 0.99))])
                 self.add("http_scrapes", len(lat))
-            log(f"  noop with --http {mode}: {rate:,.0f} tasks/s"
+            log(f"  noop with --http {mode}: {rate:,.0f} tasks/s, broker CPU per 1,000 tasks: "
+                f"loop thread {loop_ms:.0f} ms, whole process {proc_ms:.0f} ms"
                 + (f" ({len(lat)} scrapes, p50 {lat[len(lat) // 2] * 1000:.1f} ms)" if lat else ""))
 
     # -- run and report
@@ -985,6 +1004,13 @@ def table(bench):
             "(informative)", f"{hon / hoff:.2f}x without")
         row(f"leaseq noop {tp}, --http, /metrics every 100 ms + dashboard open{runs('http_load')}",
             rate(hload), ">= 0.9x without", at_least(hload / hoff, 0.9))
+        lo, ll = m("http_off_loop_cpu"), m("http_load_loop_cpu")
+        po, pl = m("http_off_cpu"), m("http_load_cpu")
+        if ok(lo, ll, po, pl):
+            row("broker loop thread CPU per 1,000 tasks: without --http / with scraper + dashboard",
+                f"{ms(lo)} / {ms(ll)}", "(informative)", f"{ll / lo:.2f}x")
+            row("whole broker process CPU per 1,000 tasks: without / with (HTTP threads included)",
+                f"{ms(po)} / {ms(pl)}", "(informative)", f"{pl / po:.2f}x")
         row(f"/metrics latency during that run, p50 / p99{runs('http_scrape_p50')}",
             f"{ms(m('http_scrape_p50'), 1)} / {ms(m('http_scrape_p99'), 1)}", "(informative)")
     ddef, dinf, bs50, bs0 = m("dask_default"), m("dask_inf"), m("bs_f50"), m("bs_f0")

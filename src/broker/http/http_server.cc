@@ -8,6 +8,7 @@
 
 #include "broker/http/api.h"
 #include "broker/http/metrics.h"
+#include "broker/http/read_txn.h"
 #include "broker/store.h"
 #include "common/log.h"
 #include "leaseq_http_assets.h"
@@ -25,6 +26,9 @@ constexpr int64_t kMaxQuietMs = 5000;
 // A retry or cancel waits this long for the loop's commit.
 constexpr int kWriteTimeoutMs = 10000;
 const char* const kCookie = "leaseq_token";
+// The chart's history: one sample a second for 10 minutes.
+constexpr int64_t kSampleMs = 1000;
+constexpr size_t kSamples = 600;
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -160,13 +164,42 @@ Status HttpServer::Start(const HttpOptions& options, std::shared_ptr<BrokerMetri
   }
   httplib::Server* server = h->server_.get();
   h->thread_ = std::thread([server] { server->listen_after_bind(); });
+  HttpServer* self = h.get();
+  h->sampler_ = std::thread([self] { self->Sample(); });
   *out = std::move(h);
   return Status::Ok();
 }
 
 HttpServer::~HttpServer() {
+  {
+    std::lock_guard<std::mutex> lock(sample_mu_);
+    stopping_ = true;
+  }
+  sample_cv_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
+}
+
+void HttpServer::Sample() {
+  std::unique_lock<std::mutex> lock(sample_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    nlohmann::json counts, workers;
+    Status s;
+    {
+      std::lock_guard<std::mutex> reader_lock(*reader_mu_);
+      ReadTxn txn(*reader_);
+      s = txn.status().ok() ? reader_->Counts(&counts, &workers) : txn.status();
+    }
+    const int64_t done = metrics_->Snapshot().done;
+    lock.lock();
+    if (s.ok()) {
+      history_.push_back({{"t", WallMs()}, {"counts", counts}, {"done", done}});
+      if (history_.size() > kSamples) history_.pop_front();
+    }
+    sample_cv_.wait_for(lock, std::chrono::milliseconds(kSampleMs), [this] { return stopping_; });
+  }
 }
 
 void HttpServer::Routes() {
@@ -232,11 +265,17 @@ void HttpServer::Routes() {
     res.status = s.ok() ? 200 : 503;
     res.set_content(s.ok() ? "ok\n" : s.message() + "\n", "text/plain; charset=utf-8");
   });
-  svr.Get("/api/status", [this, writable](const httplib::Request&, httplib::Response& res) {
+  svr.Get("/api/status", [this, writable](const httplib::Request& req, httplib::Response& res) {
     nlohmann::json j;
-    std::lock_guard<std::mutex> lock(*reader_mu_);
-    Status s = ApiStatus(*reader_, metrics_->Snapshot(), WallMs(), writable, &j);
-    if (!s.ok()) return Error(res, s);
+    {
+      std::lock_guard<std::mutex> lock(*reader_mu_);
+      Status s = ApiStatus(*reader_, metrics_->Snapshot(), WallMs(), writable, &j);
+      if (!s.ok()) return Error(res, s);
+    }
+    if (req.has_param("history")) {  // the chart's first draw
+      std::lock_guard<std::mutex> lock(sample_mu_);
+      j["history"] = nlohmann::json(history_);
+    }
     Json(res, j);
   });
   svr.Get("/api/workers", [this](const httplib::Request& req, httplib::Response& res) {

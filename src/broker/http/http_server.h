@@ -15,10 +15,18 @@
 // "Authorization: Bearer <token>" (or the cookie that /login sets from the
 // same token, for a browser), else 401 and nothing is done.
 //
+// A sampler thread reads the counts by state once a second (one counter
+// read) and keeps the last 10 minutes, so that the dashboard's chart has its
+// history from the first page load.
+//
 // Thread-safe: Start and Stop from one thread; handlers run on the pool.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -60,6 +68,7 @@ class HttpServer {
  private:
   HttpServer() = default;
   void Routes();
+  void Sample();  // the sampler thread's loop
 
   HttpOptions options_;
   std::string host_;
@@ -70,6 +79,11 @@ class HttpServer {
   std::unique_ptr<std::mutex> reader_mu_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::thread sampler_;
+  std::mutex sample_mu_;  // guards history_ and stopping_
+  std::condition_variable sample_cv_;
+  bool stopping_ = false;
+  std::deque<nlohmann::json> history_;  // {t, counts, done}, oldest first
 };
 
 }  // namespace leaseq

@@ -156,5 +156,22 @@ TEST_F(HttpStoreTest, MetricsAndApiReadTheFileThroughTheReader) {
   EXPECT_NE(w.message().find("read-only"), std::string::npos) << w.message();
 }
 
+TEST_F(HttpStoreTest, HealthSaysWhyNot) {
+  auto steady = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  Status h = Health(*reader_, metrics_->Snapshot(), steady(), 5000);
+  EXPECT_EQ(h.code(), Status::Code::kUnavailable);  // no commit seen yet
+  ASSERT_OK(Submit({Task("a")}));
+  EXPECT_TRUE(Health(*reader_, metrics_->Snapshot(), steady(), 5000).ok());
+  EXPECT_FALSE(Health(*reader_, metrics_->Snapshot(), steady() + 6000, 5000).ok());  // a stuck loop
+  metrics_->CommitFailed("database or disk is full", steady());
+  h = Health(*reader_, metrics_->Snapshot(), steady(), 5000);
+  EXPECT_FALSE(h.ok());
+  EXPECT_NE(h.message().find("disk is full"), std::string::npos) << h.message();
+}
+
 }  // namespace
 }  // namespace leaseq

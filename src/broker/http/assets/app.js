@@ -217,7 +217,10 @@ async function tick() {
   if (busy) return;
   busy = true;
   try {
-    const st = await get('/api/status');
+    const first = history.length === 0;
+    const st = await get('/api/status' + (first ? '?history=1' : ''));
+    // The broker's samples (one a second) before this page was opened.
+    if (first && st.history) history = st.history.filter((h) => h.t < st.now);
     renderStatus(st);
     if (taskKey) {
       await renderTask(st.now);
