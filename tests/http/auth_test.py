@@ -5,8 +5,15 @@ import argparse
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 from http_cluster import Cluster, http, wait_for
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 def main():
@@ -57,11 +64,31 @@ def main():
             assert status == 401, (verb, status)
         assert c.query("SELECT state FROM tasks WHERE key = 'bad'") == "failed"
         assert c.query("SELECT count(*) FROM attempts") == 1
-        # With it: retried through the broker's loop, then cancelled.
+        status, body = http(c.url + "/api/status", headers=c.auth())
+        assert '"writable":true' in body, body  # the task page offers Retry and Cancel
+        # A browser signs in once: the same token, in a cookie.
+        status, _ = http(c.url + "/login", method="POST", data=b"token=wrong")
+        assert status == 401, status
+        req = urllib.request.Request(c.url + "/login", method="POST", data=("token=" + token).encode())
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(req, timeout=10)
+            raise AssertionError("no redirect after signing in")
+        except urllib.error.HTTPError as e:
+            assert e.code == 303, e.code
+            set_cookie = e.headers["Set-Cookie"]
+        assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie, set_cookie
+        cookie = set_cookie.split(";")[0]
+        status, _ = http(c.url + "/api/status", headers={"Cookie": cookie})
+        assert status == 200, status
+        status, _ = http(c.url + "/api/status", headers={"Cookie": "leaseq_token=wrong"})
+        assert status == 401, status
+        # With it: retried through the broker's loop.
         status, body = http(c.url + "/api/retry?key=bad", method="POST", data=b"", headers=c.auth())
         assert status == 200 and '"bad"' in body, (status, body)
         wait_for(lambda: c.query("SELECT count(*) FROM attempts") == 2, 20, "the retried attempt")
-        print("auth: refused without a token on 0.0.0.0; 401 without the token on 8 paths and 2 writes")
+        print("auth: refused without a token on 0.0.0.0; 401 without the token on 8 paths and 2 writes; "
+              "the sign-in cookie works, a wrong one does not; retry with the token goes through the loop")
     finally:
         c.close()
 

@@ -108,6 +108,10 @@ function renderStatus(st) {
   const ended = (counts.done || 0) + (counts.failed || 0) + (counts.cancelled || 0);
   $('progress-text').textContent = ended.toLocaleString() + ' of ' + total.toLocaleString() + ' tasks ended (' +
     (100 * ended / total).toFixed(1) + '%), ' + (counts.failed || 0) + ' failed';
+  const t = st.totals;
+  $('totals').textContent = t.done.toLocaleString() + ' done, ' + t.failed + ' failed (' + t.failed_by_suspicion +
+    ' by suspicion), ' + t.retried + ' retried, ' + t.cancelled + ' cancelled; ' + t.workers_lost + ' workers lost, ' +
+    t.leases_reclaimed + ' leases reclaimed';
   fill($('queues').tBodies[0], st.queues.map((q) => el('tr', {'data-queue': q.queue},
     el('td', {}, q.queue), el('td', {}, q.counts.queued || 0), el('td', {}, q.counts.running || 0),
     el('td', {}, q.counts.waiting || 0), el('td', {}, q.counts.done || 0), el('td', {}, q.counts.failed || 0),
