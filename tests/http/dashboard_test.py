@@ -47,13 +47,24 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.artifacts, exist_ok=True)
     started = time.monotonic()
-    c = Cluster(a.bin, broker_args=["--heartbeat-ms", "200", "--liveness", "3"])
+    c = Cluster(a.bin)
+    # With a token: the page is signed in to, and offers Retry and Cancel.
+    token = "dashboard-%d" % os.getpid()
+    token_file = os.path.join(c.dir, "token")
+    with open(token_file, "w") as f:
+        f.write(token + "\n")
+    c.broker_args = ["--heartbeat-ms", "200", "--liveness", "3", "--http-token-file", token_file]
+    c.auth = lambda: {"Authorization": "Bearer " + token}
     d = None
     try:
         c.start_broker()
         d = browser()
         d.get(c.url + "/")
+        # The sign-in page (a 401: the browser logs it), then the dashboard.
+        d.find_element(By.NAME, "token").send_keys(token)
+        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait_for(lambda: text(d, "#count-done") is not None, 20, "the page's counts")
+        d.get_log("browser")  # from here on, no console error
         c.worker("stable", extra=["--prefetch", "0"])
         c.worker("spot", extra=["--prefetch", "0"])
         n = 24
@@ -120,8 +131,16 @@ def main():
             "r => r.dataset.outcome + '@' + r.dataset.worker)")
         assert sorted(bars) == ["done@stable", "lost@spot"], bars
         assert text(d, "#task-state-badge") == "done"
-        assert not d.find_elements(By.ID, "retry"), "read-only: no retry button without a token"
         d.save_screenshot(os.path.join(a.artifacts, "dashboard-task.png"))
+
+        # Retry a failed task from its page: it runs (and fails) once more.
+        d.get(c.url + "/#/task/" + failing[0])
+        wait_for(lambda: d.find_elements(By.ID, "retry"), 10, "the Retry button")
+        d.find_element(By.ID, "retry").click()
+        wait_for(lambda: c.query("SELECT count(*) FROM attempts a JOIN tasks t ON t.id = a.task_id "
+                                 "WHERE t.key = ? AND a.outcome = 'error'", (failing[0],)) == 2, 20,
+                 "the retried attempt")
+        wait_for(lambda: "retry: done" in (text(d, "#task-actions") or ""), 10, "the page saying so")
 
         errors = console_errors(d)
         assert not errors, errors
