@@ -34,10 +34,10 @@ def console_errors(d):
 
 
 def text(d, css):
-    try:
-        return d.find_element(By.CSS_SELECTOR, css).text
-    except Exception:
-        return None
+    """The element's text, read in one script: the page redraws its tables
+    every second, so an element found first and read after may be gone."""
+    return d.execute_script("const e = document.querySelector(arguments[0]); "
+                            "return e ? e.textContent : null;", css)
 
 
 def main():
