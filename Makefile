@@ -10,12 +10,15 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
 	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
-	help2man dpkg-dev systemd ccache python3-zmq python3-pytest
+	help2man dpkg-dev systemd ccache python3-zmq python3-pytest libcpp-httplib-dev
 # ccache makes a rebuild of unchanged sources (another clone, another run)
 # nearly free; paths relative to the clone so that clones share the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 CMAKE_FLAGS := -DLEASEQ_WERROR=ON $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# The --http tests (label http): a real Prometheus and a real headless
+# Chromium driven by Selenium; `make test` installs them.
+HTTP_TEST_PACKAGES := prometheus chromium chromium-driver python3-selenium
 BENCH_PACKAGES := python3-distributed beanstalkd
 # Only for `make slurm-test` (a one-node Slurm cluster inside the test).
 SLURM_PACKAGES := slurm-wlm munge
@@ -53,11 +56,16 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # targets) on the Release build, then again under ASan+UBSan (a Debug build):
 # two build types, two compilers' views of the code.
 test: build
+	$(MAKE) deps DEB_PACKAGES="$(HTTP_TEST_PACKAGES)"
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE "slurm|container"
 	$(MAKE) asan
 
+# DEMO_ARGS=--dashboard: watch it in a browser (the URL is printed; the
+# broker stays up 5 minutes after the run).
+DEMO_ARGS ?=
 demo: build
-	examples/preemption/run.sh --bin $(BUILD_DIR)/bin
+	examples/preemption/run.sh --bin $(BUILD_DIR)/bin $(DEMO_ARGS)
+	@echo "To watch the preemptions live in a browser: make demo DEMO_ARGS=--dashboard"
 
 # A long chaos run: CHAOS_SECONDS of seeded faults, then the invariant checker
 # (docs/reliability.md). CHAOS_ARGS adds flags, e.g. CHAOS_ARGS="--seed 42".

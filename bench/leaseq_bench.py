@@ -30,11 +30,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GROUPS = ["throughput", "peers", "command", "latency", "fan", "big", "kill"]
+GROUPS = ["throughput", "peers", "command", "latency", "fan", "big", "kill", "http"]
 
 
 def log(msg):
@@ -106,6 +108,16 @@ PROCS = Procs()
 
 FOREIGN_NAMES = ("leaseq-chaos", "leaseq-broker", "leaseq-worker", "ctest", "cc1plus", "ld",
                  "integration_test", "perf", "valgrind")
+
+
+def _cpu_ticks(pid):
+    """(the main thread's, the whole process's) utime + stime in ticks: the
+    broker's main thread is its loop."""
+    def ticks(path):
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    return ticks(f"/proc/{pid}/task/{pid}/stat"), ticks(f"/proc/{pid}/stat")
 
 
 def _stat(pid):
@@ -750,6 +762,73 @@ class Bench:
             log(f"  SIGKILL worker{' under nanny' if nanny else ''}: task re-dispatched to {where} "
                 f"after {secs * 1000:.0f} ms (seen by the poller at {seen * 1000:.0f} ms)")
 
+    # -- the --http endpoint under load: scrapes and a dashboard vs none
+
+    def http_noop(self, mode):
+        """noop throughput (2 workers x 4 slots) with the broker's --http
+        off, on but idle, or on with a scraper reading /metrics every 100 ms
+        and a headless Chromium showing the dashboard (polls every second).
+        Returns (tasks/s, scrape latencies in s, CPU ms per 1,000 tasks of
+        the broker's loop thread, and of the whole broker process)."""
+        n = self.sz["tp"]
+        d = self.rundir(f"http-{mode}")
+        path = noop_file(os.path.join(d, "tasks.jsonl"), n)
+        hport = free_port()
+        extra = [] if mode == "off" else ["--http", f"127.0.0.1:{hport}"]
+        b = Broker(self, d, extra=extra).start()
+        ws = start_workers(self, b, 2, 4)
+        stop = threading.Event()
+        lat = []
+        driver = None
+        scraper = None
+        try:
+            if mode == "load":
+                url = f"http://127.0.0.1:{hport}"
+
+                def scrape():
+                    while not stop.is_set():
+                        t0 = time.monotonic()
+                        with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+                            resp.read()
+                        lat.append(time.monotonic() - t0)
+                        stop.wait(max(0.0, 0.1 - (time.monotonic() - t0)))
+                scraper = threading.Thread(target=scrape, daemon=True)
+                scraper.start()
+                driver = dashboard_browser()
+                if driver:
+                    driver.get(url + "/")
+            cpu0 = _cpu_ticks(b.p.pid)
+            secs, _ = timed_submit_until_done(self, b, path, n, timeout=300)
+            cpu1 = _cpu_ticks(b.p.pid)
+            hz = os.sysconf("SC_CLK_TCK")
+            loop_ms = (cpu1[0] - cpu0[0]) * 1000 / hz / (n / 1000)
+            proc_ms = (cpu1[1] - cpu0[1]) * 1000 / hz / (n / 1000)
+        finally:
+            stop.set()
+            if scraper:
+                scraper.join(timeout=15)
+            if driver:
+                driver.quit()
+            stop_all(ws)
+            b.stop()
+        return n / secs, lat, loop_ms, proc_ms
+
+    def g_http(self, r):
+        modes = ["off", "on", "load"]
+        for mode in modes[r % 3:] + modes[:r % 3]:  # rotated: no mode always goes first
+            rate, lat, loop_ms, proc_ms = self.http_noop(mode)
+            self.add(f"http_{mode}", rate)
+            self.add(f"http_{mode}_loop_cpu", loop_ms / 1000)
+            self.add(f"http_{mode}_cpu", proc_ms / 1000)
+            if lat:
+                lat.sort()
+                self.add("http_scrape_p50", lat[len(lat) // 2])
+                self.add("http_scrape_p99", lat[min(len(lat) - 1, int(len(lat) * 0.99))])
+                self.add("http_scrapes", len(lat))
+            log(f"  noop with --http {mode}: {rate:,.0f} tasks/s, broker CPU per 1,000 tasks: "
+                f"loop thread {loop_ms:.0f} ms, whole process {proc_ms:.0f} ms"
+                + (f" ({len(lat)} scrapes, p50 {lat[len(lat) // 2] * 1000:.1f} ms)" if lat else ""))
+
     # -- run and report
 
     def run(self):
@@ -854,6 +933,22 @@ def versions():
     return v
 
 
+def dashboard_browser():
+    """A headless Chromium (Selenium) for the dashboard, or None without one."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        log("  (no python3-selenium: the dashboard is not opened)")
+        return None
+    o = webdriver.ChromeOptions()
+    o.binary_location = "/usr/bin/chromium"
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1300"]:
+        o.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+
+
 def table(bench):
     """The one table: (figure, median, target, verdict) rows, Markdown."""
     m = bench.med
@@ -902,6 +997,22 @@ def table(bench):
         row(f"leaseq noop {tp}, 2 workers x 4 slots, --sync full{runs('tp_full')}", rate(full))
         row(f"broker ceiling: 2 instant workers x 4 slots, --sync normal{runs('tp_instant')}", rate(inst),
             "(informative)")
+    hoff, hon, hload = m("http_off"), m("http_on"), m("http_load")
+    if ok(hoff, hon, hload):
+        row(f"leaseq noop {tp}, broker without --http{runs('http_off')}", rate(hoff))
+        row(f"leaseq noop {tp}, --http, nobody reading{runs('http_on')}", rate(hon),
+            "(informative)", f"{hon / hoff:.2f}x without")
+        row(f"leaseq noop {tp}, --http, /metrics every 100 ms + dashboard open{runs('http_load')}",
+            rate(hload), ">= 0.9x without", at_least(hload / hoff, 0.9))
+        lo, ll = m("http_off_loop_cpu"), m("http_load_loop_cpu")
+        po, pl = m("http_off_cpu"), m("http_load_cpu")
+        if ok(lo, ll, po, pl):
+            row("broker loop thread CPU per 1,000 tasks: without --http / with scraper + dashboard",
+                f"{ms(lo)} / {ms(ll)}", "(informative)", f"{ll / lo:.2f}x")
+            row("whole broker process CPU per 1,000 tasks: without / with (HTTP threads included)",
+                f"{ms(po)} / {ms(pl)}", "(informative)", f"{pl / po:.2f}x")
+        row(f"/metrics latency during that run, p50 / p99{runs('http_scrape_p50')}",
+            f"{ms(m('http_scrape_p50'), 1)} / {ms(m('http_scrape_p99'), 1)}", "(informative)")
     ddef, dinf, bs50, bs0 = m("dask_default"), m("dask_inf"), m("bs_f50"), m("bs_f0")
     if ok(dinf):
         row(f"Dask LocalCluster 2 procs x 4 threads, default, {n(sz['dask_default'])} tasks"

@@ -111,7 +111,7 @@ find_program(DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libzmq5, libsqlite3-0, libstdc++6, libgcc-s1, libc6")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libzmq5, libsqlite3-0, libcpp-httplib0.11, libstdc++6, libgcc-s1, libc6")
 endif()
 # Building against leaseq::worker needs a compiler and libzmq's link library.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libzmq3-dev, sqlite3")

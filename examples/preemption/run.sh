@@ -7,7 +7,12 @@
 # the others ("spot-*", pid read from the workers table) is preempted.
 #
 #   run.sh [--bin DIR] [--signal TERM|KILL] [--kill-every SECONDS]
-#          [--restart-broker] [--keep]
+#          [--restart-broker] [--keep] [--dashboard [--dashboard-seconds N]]
+#
+# --dashboard: the broker serves its dashboard (--http on 127.0.0.1, port
+# 8080 or a free one), the URL is printed at the start, each number takes
+# 150 ms instead of 20 (a run of about 20 s, something to watch), and the
+# broker stays up N seconds (default 300) after the run to look around.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +21,8 @@ signal=TERM
 kill_every=3
 restart_broker=0
 keep=0
+dashboard=0
+dashboard_seconds=300
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -23,7 +30,9 @@ while [ $# -gt 0 ]; do
     --kill-every) kill_every=$2; shift 2 ;;
     --restart-broker) restart_broker=1; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --dashboard) dashboard=1; shift ;;
+    --dashboard-seconds) dashboard_seconds=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,6 +46,20 @@ work=$(mktemp -d /tmp/leaseq-demo-XXXXXX)
 db="$work/leaseq.db"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 30000)))
 export LEASEQ_BROKER="tcp://127.0.0.1:$port"
+http_args=()
+per_number=0.02
+if [ "$dashboard" = 1 ]; then
+  per_number=0.15
+  http_port=$(python3 -c 'import socket
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", 8080))
+except OSError:
+    s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+  http_args=(--http "127.0.0.1:$http_port")
+  echo "dashboard: http://127.0.0.1:$http_port/  (metrics: http://127.0.0.1:$http_port/metrics)"
+fi
 export LEASEQ_DB="$db"
 pids=()
 broker_pid=""
@@ -50,7 +73,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_broker() {
-  "$bin/leaseq-broker" 2>>"$work/broker.log" &
+  "$bin/leaseq-broker" "${http_args[@]}" 2>>"$work/broker.log" &
   broker_pid=$!
   until "$bin/leaseq-ctl" --timeout-ms 200 status >/dev/null 2>&1; do sleep 0.05; done
 }
@@ -65,8 +88,8 @@ done
 # 200 tasks of two numbers each, then the sum of all their output.
 {
   for i in $(seq 0 199); do
-    printf '{"key": "double-%d", "cmd": ["sh", "-c", "for n in \\"$@\\"; do sleep 0.02; echo $((n * 2)); done", "sh", "%d", "%d"]}\n' \
-      "$i" $((2 * i)) $((2 * i + 1))
+    printf '{"key": "double-%d", "cmd": ["sh", "-c", "for n in \\"$@\\"; do sleep %s; echo $((n * 2)); done", "sh", "%d", "%d"]}\n' \
+      "$i" "$per_number" $((2 * i)) $((2 * i + 1))
   done
   printf '{"key": "sum", "cmd": ["awk", "{ s += $1 } END { print s }"], "after": ['
   for i in $(seq 0 199); do printf '"double-%d"%s' "$i" "$([ "$i" -lt 199 ] && echo ,)"; done
@@ -113,4 +136,8 @@ printf 'workers preempted with SIG%s: %d; task attempts reclaimed: %d (%d from l
 # Every task done, each by exactly one accepted attempt.
 twice=$(sqlite3 "$db" "SELECT count(*) FROM tasks t WHERE (SELECT count(*) FROM attempts a WHERE a.task_id = t.id AND a.outcome = 'done') <> 1")
 if [ "$twice" != 0 ]; then echo "run.sh: $twice task(s) without exactly one done attempt" >&2; exit 1; fi
+if [ "$dashboard" = 1 ]; then
+  echo "dashboard: http://127.0.0.1:$http_port/ stays up for $dashboard_seconds s (Ctrl-C to stop)"
+  sleep "$dashboard_seconds" || true
+fi
 [ "$total" = 159600 ]

@@ -32,6 +32,7 @@ Status Broker::Create(const BrokerOptions& options, const Clock* clock,
     std::fprintf(stderr, "leaseq-broker: upgraded %s from schema version %d to %d\n",
                  options.db_path.c_str(), store->migrated_from(), schema::kCurrentVersion);
   }
+  if (options.metrics) store->set_metrics(options.metrics.get());
   std::unique_ptr<Broker> broker(new Broker(options, clock, std::move(store)));
   s = broker->Start();
   if (!s.ok()) return s;
@@ -135,6 +136,16 @@ void Broker::Pass() {
                                               m.body["id"]), false);
     }
   }
+  if (options_.inbox) {
+    for (auto& [routing_id, m] : options_.inbox->Take()) {
+      if (begun.ok()) {
+        OnRequest(routing_id, m);
+      } else {
+        Reply(routing_id, wire::MakeUnavailable("the broker cannot use its database now: " + begun.message(),
+                                                m.body.value("id", nlohmann::json(nullptr))), false);
+      }
+    }
+  }
   if (begun.ok()) {
     for (const auto& [worker, attempt] : undelivered_) CheckStatus(store_->Release(worker, attempt, clock_->WallMs()));
     if (!undelivered_.empty()) work_changed_ = true;
@@ -178,6 +189,13 @@ void Broker::Pass() {
 
 void Broker::Flush(bool committed, const std::string& commit_error) {
   for (auto& out : outbox_) {
+    if (options_.inbox && Inbox::Owns(out.routing_id)) {  // the HTTP thread's request
+      if (out.needs_commit && !committed) {
+        out.message = wire::MakeUnavailable("not stored: " + commit_error, nullptr);
+      }
+      options_.inbox->Deliver(out.routing_id, std::move(out.message));
+      continue;
+    }
     if (out.needs_commit && !committed) {
       // The change was not stored: a client learns why; a worker sends again.
       if (out.message.command == wire::Command::kReply && out.message.body.contains("id")) {

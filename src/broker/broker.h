@@ -16,7 +16,9 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "broker/broker_metrics.h"
 #include "broker/default_timeouts.h"
+#include "broker/inbox.h"
 #include "broker/lease_rules.h"
 #include "broker/name_claim.h"
 #include "broker/online_backup.h"
@@ -43,6 +45,11 @@ struct BrokerOptions {
   // --retain: finished tasks that ended longer ago than this are purged, a
   // small batch at a time (broker_retention.cc). 0: keep everything.
   int64_t retain_ms = 0;
+  // --http: what the loop shares with the HTTP thread (src/broker/http/):
+  // metrics it publishes at each commit, and requests it takes from that
+  // thread (inbox.h). Null: none kept, none taken.
+  std::shared_ptr<BrokerMetrics> metrics;
+  std::shared_ptr<Inbox> inbox;
 };
 
 class Broker {

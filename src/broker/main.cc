@@ -11,6 +11,7 @@
 #include "broker/bind_policy.h"
 #include "broker/broker.h"
 #include "broker/db_lock.h"
+#include "broker/http/http_server.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/duration.h"
@@ -73,6 +74,16 @@ int main(int argc, char** argv) {
                  "a task another stored task runs after is kept until that one goes. "
                  "Default: keep everything")
       ->type_name("DURATION");
+  std::string http, http_token_file;
+  app.add_option("--http", http,
+                 "serve /metrics (Prometheus), /healthz, a JSON API and a live dashboard at "
+                 "ADDR:PORT (e.g. 127.0.0.1:8080); a loopback address unless --http-token-file "
+                 "is given. Default: off")
+      ->type_name("ADDR:PORT");
+  app.add_option("--http-token-file", http_token_file,
+                 "every HTTP request must carry 'Authorization: Bearer <token>', the first line "
+                 "of FILE; allows a non-loopback --http and the dashboard's retry and cancel")
+      ->type_name("FILE");
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
   leaseq::log::Format format;
@@ -92,6 +103,25 @@ int main(int argc, char** argv) {
       leaseq::log::Error(added.message());
       return 2;
     }
+  }
+  leaseq::HttpOptions http_options{http, "", options.db_path};
+  if (!http_token_file.empty()) {
+    leaseq::Status t = leaseq::HttpServer::LoadToken(http_token_file, &http_options.token);
+    if (!t.ok()) {
+      leaseq::log::Error(t.message());
+      return 2;
+    }
+  }
+  if (!http.empty()) {
+    std::string host;
+    int port = 0;
+    leaseq::Status c = leaseq::HttpServer::Check(http, !http_options.token.empty(), &host, &port);
+    if (!c.ok()) {
+      leaseq::log::Error(c.message());
+      return 2;
+    }
+    options.metrics = std::make_shared<leaseq::BrokerMetrics>(leaseq::SystemClock().WallMs());
+    options.inbox = std::make_shared<leaseq::Inbox>();
   }
   options.durability = sync == "full" ? leaseq::Durability::kFull : leaseq::Durability::kNormal;
 
@@ -135,9 +165,21 @@ int main(int argc, char** argv) {
   leaseq::log::Info("listening on " + broker->endpoint() + ", database " + options.db_path);
   // Bound and the database open: a Type=notify unit is ready now (a no-op
   // outside systemd). A failure to notify is logged, not fatal.
+  std::unique_ptr<leaseq::HttpServer> http_server;
+  if (!http.empty()) {
+    s = leaseq::HttpServer::Start(http_options, options.metrics, options.inbox, &http_server);
+    if (!s.ok()) {
+      leaseq::log::Error(s.message());
+      return 1;
+    }
+    leaseq::log::Info("dashboard and metrics on " + http_server->url());
+  }
   leaseq::Status ready = leaseq::sd::Notify("READY=1\nSTATUS=accepting work on " + broker->endpoint());
   if (!ready.ok()) leaseq::log::Error(ready.message());
   s = broker->Run(stop_fd);
+  // Before the broker goes: a retry or cancel still waiting is told so.
+  if (options.inbox) options.inbox->Close();
+  http_server.reset();
   leaseq::log::Info("stopped");
   close(stop_fd);
   return s.ok() ? 0 : 1;

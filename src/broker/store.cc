@@ -3,6 +3,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <chrono>
+#include <filesystem>
 #include <set>
 
 #include "broker/store_internal.h"
@@ -61,6 +63,26 @@ Status Store::Open(const std::string& path, Durability durability,
   });
 }
 
+Status Store::OpenReadOnly(const std::string& path, std::unique_ptr<Store>* out) {
+  if (!std::filesystem::exists(path)) return Status::NotFound("no database file " + path);
+  return Guarded(("opening database " + path + " to read").c_str(), [&]() -> Status {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    db->setBusyTimeout(kBusyTimeoutMs);
+    std::unique_ptr<Store> store(new Store(std::move(db), rules::Settings{}));
+    Status s = store->LoadPausedQueues();
+    if (!s.ok()) return s;
+    *out = std::move(store);
+    return Status::Ok();
+  });
+}
+
+Status Store::BeginRead() {
+  return Guarded("begin", [&]() -> Status {
+    db_->exec("BEGIN");
+    return Status::Ok();
+  });
+}
+
 SQLite::Statement& Store::Prepared(const char* sql) {
   auto& slot = statements_[sql];
   if (!slot) {
@@ -81,13 +103,30 @@ Status Store::Begin() {
 
 Status Store::Commit() {
   return Guarded("commit", [&]() -> Status {
-    db_->exec("COMMIT");
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      db_->exec("COMMIT");
+    } catch (const SQLite::Exception& e) {
+      if (metrics_) {
+        metrics_->CommitFailed(e.what(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now().time_since_epoch())
+                                             .count());
+      }
+      throw;
+    }
     for (auto& [sql, st] : statements_) st->tryReset();
+    if (metrics_) {
+      const auto end = std::chrono::steady_clock::now();
+      metrics_->Publish(events_, std::chrono::duration<double>(end - start).count(),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(end.time_since_epoch())
+                            .count());
+    }
     return Status::Ok();
   });
 }
 
 void Store::Rollback() {
+  events_ = PassEvents();  // nothing of the pass happened
   // A statement that failed keeps its error until reset, and one left on a
   // row keeps a read transaction (and SQLite's pager error state) alive:
   // reset them all so that the next pass starts clean.

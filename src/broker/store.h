@@ -9,7 +9,9 @@
 // be called either way. A Submit is all-or-nothing within the transaction (a
 // savepoint). Errors come back as Status, never as exceptions.
 //
-// Not thread-safe: one Store per thread (the broker loop).
+// Not thread-safe: one Store per thread (the broker loop). The HTTP thread
+// (src/broker/http/) has its own Store on a read-only connection
+// (OpenReadOnly), on which only the read-only queries are called.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/broker_metrics.h"
 #include "broker/lease_rules.h"
 #include "broker/store_ops.h"
 #include "common/status.h"
@@ -92,6 +95,18 @@ class Store {
   // newer one with Status::Conflict (store_schema.h).
   static Status Open(const std::string& path, Durability durability,
                      const rules::Settings& settings, std::unique_ptr<Store>* out);
+  // A second connection to a broker's database that only reads (the HTTP
+  // thread's): no schema set-up, no writes; queries bracketed by
+  // BeginRead()/Commit() see one snapshot. NotFound: no such file.
+  static Status OpenReadOnly(const std::string& path, std::unique_ptr<Store>* out);
+  // A read transaction (deferred): one consistent snapshot for what follows.
+  Status BeginRead();
+  // Reads the paused queues again (a reader's view of them is not kept up
+  // by the broker's pause and resume).
+  Status ReloadPausedQueues() { return LoadPausedQueues(); }
+  // Events of each pass are recorded and published to metrics when the pass
+  // commits (broker_metrics.h). Null (the default): nothing is recorded.
+  void set_metrics(BrokerMetrics* metrics) { metrics_ = metrics; }
   // The schema version Open upgraded the file from; 0 when it did not.
   int migrated_from() const { return migrated_from_; }
 
@@ -267,6 +282,10 @@ class Store {
   int migrated_from_ = 0;
   std::set<std::string> paused_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
+  BrokerMetrics* metrics_ = nullptr;
+  PassEvents events_;  // of the current pass, published at Commit
+  // The pass's events, or null when no metrics are kept.
+  PassEvents* events() { return metrics_ ? &events_ : nullptr; }
 };
 
 }  // namespace leaseq

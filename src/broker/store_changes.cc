@@ -107,6 +107,7 @@ bool Store::RetryTask(int64_t id, int64_t now) {
   u.bind(1, now);
   u.bind(2, id);
   if (u.exec() == 0) return false;
+  if (PassEvents* e = events()) ++e->retried_manual;
   RequeueDependentsOf(id, now);
   return true;
 }

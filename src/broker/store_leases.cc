@@ -61,7 +61,12 @@ Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, 
         "UPDATE workers SET state = 'lost', last_seen_at = ? WHERE name = ? AND state = 'alive'");
     q.bind(1, now);
     q.bind(2, name);
-    q.exec();
+    if (q.exec() > 0) {
+      if (PassEvents* e = events()) {
+        ++e->workers_lost;
+        e->lost_workers.push_back(name);
+      }
+    }
     return Status::Ok();
   });
 }
@@ -154,7 +159,8 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
             "WHERE state = 'queued' AND ready_at = 0 AND queue = ?2 "
             "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
             "ORDER BY priority DESC, id LIMIT ?4) "
-            "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority, timeout_ms");
+            "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority, timeout_ms, "
+            "created_at");
         q.bind(1, now);
         q.bind(2, queue);
         q.bind(3, fns);
@@ -172,6 +178,10 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
           p.priority = q.getColumn(7).getInt64();
           p.a.timeout_ms = q.getColumn(8).isNull() ? 0 : q.getColumn(8).getInt64();
           p.a.queue = queue;
+          // Queue wait: from submission to the start of the first attempt.
+          if (PassEvents* e = events(); e && p.a.attempt_no == 1) {
+            e->wait_seconds.emplace_back(queue, (now - q.getColumn(9).getInt64()) / 1000.0);
+          }
           picked.push_back(std::move(p));
         }
       }
@@ -237,10 +247,12 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
                        bool* applied) {
   return Guarded("store result", [&]() -> Status {
     *applied = false;
-    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0;
+    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0, started_at = 0;
+    std::string queue, key;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.errors, t.retries, t.dependents FROM attempts a "
+          "SELECT a.task_id, t.errors, t.retries, t.dependents, a.started_at, t.queue, t.key "
+          "FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id "
           "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
       q.bind(1, r.attempt_id);
@@ -250,8 +262,13 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       errors = q.getColumn(1).getInt64();
       retries = q.getColumn(2).getInt64();
       dependents = q.getColumn(3).getInt64();
+      started_at = q.getColumn(4).getInt64();
+      queue = q.getColumn(5).getString();
+      key = q.getColumn(6).getString();
     }
     *applied = true;
+    PassEvents* e = events();
+    if (e) e->run_seconds.emplace_back(queue, (now - started_at) / 1000.0);
     if (r.Succeeded()) {
       EndAttempt(r.attempt_id, "done", now, r.exit_code, "");
       auto& u = Prepared(
@@ -261,6 +278,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       u.bind(3, task_id);
       u.exec();
       if (dependents > 0) FinishTaskDone(task_id, now);
+      if (e) ++e->done;
       return Status::Ok();
     }
     std::string error = r.error;
@@ -284,12 +302,14 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       u.bind(4, now);
       u.bind(5, task_id);
       u.exec();
+      if (e) ++e->retried_auto;
     } else {
       auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
       u.bind(1, d.errors);
       u.bind(2, task_id);
       u.exec();
       FinishTaskFailed(task_id, "failed", error, now);
+      if (e) e->failures.push_back({now, key, worker, store_internal::FirstLine(error)});
     }
     return Status::Ok();
   });
@@ -316,16 +336,18 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
 Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
   return Guarded("reclaim", [&]() -> Status {
     int64_t task_id = 0, suspicious = 0;
-    std::string worker;
+    std::string worker, key;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.suspicious, a.unstarted, a.worker FROM attempts a "
+          "SELECT a.task_id, t.suspicious, a.unstarted, a.worker, t.key FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id WHERE a.id = ? AND a.outcome = 'running'");
       q.bind(1, attempt_id);
       if (!q.executeStep()) return Status::Ok();
       task_id = q.getColumn(0).getInt64();
       suspicious = q.getColumn(1).getInt64();
       worker = q.getColumn(3).getString();
+      key = q.getColumn(4).getString();
+      if (PassEvents* e = events()) ++e->leases_reclaimed;
       // Prefetched and never started: the task did nothing to the worker.
       if (q.getColumn(2).getInt64() != 0) return Release(worker, attempt_id, now);
     }
@@ -339,6 +361,13 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
     u.bind(3, task_id);
     u.exec();
     if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+    if (PassEvents* e = events()) {
+      e->losses.push_back({now, key, worker, why});
+      if (d.failed) {
+        ++e->failed_by_suspicion;
+        e->failures.push_back({now, key, worker, store_internal::FirstLine(d.error)});
+      }
+    }
     return Status::Ok();
   });
 }

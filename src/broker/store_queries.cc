@@ -53,7 +53,7 @@ Status Store::Workers(nlohmann::json* out) {
         "(SELECT count(*) FROM attempts a WHERE a.worker = w.name AND a.outcome = 'running' "
         " AND a.unstarted = 0), "
         "(SELECT count(*) FROM attempts a WHERE a.worker = w.name AND a.outcome = 'running' "
-        " AND a.unstarted <> 0) "
+        " AND a.unstarted <> 0), w.last_seen_at, w.started_at "
         "FROM workers w ORDER BY w.name");
     while (q.executeStep()) {
       out->push_back({{"name", q.getColumn(0).getString()},
@@ -64,7 +64,9 @@ Status Store::Workers(nlohmann::json* out) {
                       {"queues", nlohmann::json::parse(q.getColumn(5).getString(), nullptr, false)},
                       {"fns", nlohmann::json::parse(q.getColumn(6).getString(), nullptr, false)},
                       {"running", q.getColumn(7).getInt64()},
-                      {"prefetched", q.getColumn(8).getInt64()}});
+                      {"prefetched", q.getColumn(8).getInt64()},
+                      {"last_seen_at", q.getColumn(9).getInt64()},
+                      {"started_at", q.getColumn(10).getInt64()}});
     }
     return Status::Ok();
   });

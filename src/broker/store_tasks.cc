@@ -29,6 +29,7 @@ void Store::EndAttempt(int64_t attempt_id, const char* outcome, int64_t now, int
   }
   q.bind(5, attempt_id);
   q.exec();
+  if (PassEvents* e = events()) ++e->attempts[outcome];
 }
 
 void Store::FinishTaskDone(int64_t task_id, int64_t now) {
@@ -61,6 +62,7 @@ void Store::FinishTaskFailed(int64_t task_id, const std::string& state, const st
   q.bind(3, now);
   q.bind(4, task_id);
   q.exec();
+  if (PassEvents* e = events()) ++(state == "cancelled" ? e->cancelled : e->failed);
   FailDependents(task_id, now);
 }
 
@@ -97,7 +99,10 @@ void Store::FailDependents(int64_t task_id, int64_t now) {
       u.bind(2, dep);
       u.bind(3, now);
       u.bind(4, id);
-      if (u.exec() > 0) work.push_back(id);
+      if (u.exec() > 0) {
+        work.push_back(id);
+        if (PassEvents* e = events()) ++e->failed;
+      }
     }
   }
 }
