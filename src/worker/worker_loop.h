@@ -167,7 +167,9 @@ class WorkerLoop {
   bool pool_ready_ = false;             // the last poll saw its eventfd readable
   bool welcomed_ = false;  // the current socket was welcomed
   int64_t register_sent_ms_ = -1;
-  bool register_wanted_ = false;  // a reregister came: register when allowed
+  // Not welcomed on this socket and a register is due: sent (again) every
+  // heartbeat until a welcome answers one (OnWelcome clears it).
+  bool register_wanted_ = false;
   int heartbeat_ms_;
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;

@@ -26,6 +26,11 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
+  // A reregister that came before this welcome answered a message sent
+  // before our register (nothing else is sent until a welcome): it is
+  // answered too. Registering again would make the broker release every
+  // task on its way to us.
+  register_wanted_ = false;
   link_.ResetBackoff();
   next_heartbeat_ms_ = now + heartbeat_ms_;
   Log("registered with " + link_.endpoint() + " (heartbeat " + std::to_string(heartbeat_ms_) +
@@ -241,7 +246,7 @@ void WorkerLoop::SendRegister(int64_t now) {
   if (!opt_.nanny.empty()) body["nanny"] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
-  register_wanted_ = false;
+  register_wanted_ = true;  // until a welcome
 }
 
 void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {
