@@ -210,11 +210,13 @@ void Broker::SendHeartbeats() {
   }
 }
 
-void Broker::LoseWorker(const std::string& name, const std::string& why) {
+void Broker::LoseWorker(const std::string& name, const std::string& why, rules::Blame blame) {
   int reclaimed = 0;
-  CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed));
-  log::Printf(log::Level::kInfo, "worker %s lost (%s); %d attempt(s) reclaimed",
-               name.c_str(), why.c_str(), reclaimed);
+  CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed, blame));
+  log::Printf(log::Level::kInfo, "worker %s lost (%s); %d attempt(s) reclaimed%s",
+               name.c_str(), why.c_str(), reclaimed,
+               reclaimed > 0 && blame == rules::Blame::kSuspected
+                   ? ", suspected until it comes back or is known dead" : "");
   workers_.Remove(name);
   work_changed_ = true;
 }
@@ -222,19 +224,36 @@ void Broker::LoseWorker(const std::string& name, const std::string& why) {
 void Broker::ReclaimLapsed() {
   const int64_t now = clock_->SteadyMs();
   const int64_t ttl = rules::LeaseTtlMs(options_.settings);
+  // Silence may be a partition: suspected, not yet a death.
+  const rules::Blame silent = rules::BlameOf(rules::LossCause::kSilent);
   for (const auto& name : workers_.Silent(now, ttl)) {
-    LoseWorker(name, "silent for " + std::to_string(ttl) + " ms");
+    LoseWorker(name, "silent for " + std::to_string(ttl) + " ms", silent);
   }
   for (const auto& name : workers_.TakeOverdue(now)) {
-    LoseWorker(name, "did not come back after the broker restarted");
+    LoseWorker(name, "did not come back after the broker restarted", silent);
   }
   std::vector<LeasedAttempt> expired;
   CheckStatus(store_->ExpiredLeases(clock_->WallMs(), kReclaimBatch, &expired));
   for (const auto& a : expired) {
-    CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired"));
-    if (ConnectedWorker* w = workers_.ByName(a.worker)) {
+    ConnectedWorker* w = workers_.ByName(a.worker);
+    // A lease that lapsed while its worker is heard: the worker is alive,
+    // whatever became of this attempt, and the task killed nothing.
+    const bool heard = w != nullptr && !rules::WorkerSilent(options_.settings, w->last_heard_ms, now);
+    const rules::Blame blame =
+        rules::BlameOf(heard ? rules::LossCause::kLeaseLapsed : rules::LossCause::kSilent);
+    CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired", blame));
+    if (w != nullptr) {
       Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
     }
+  }
+  // Workers lost long ago and not back: dead after all.
+  int confirmed = 0;
+  CheckStatus(store_->ConfirmSilentDeaths(
+      rules::DeathConfirmCutoff(options_.settings, clock_->WallMs()), clock_->WallMs(),
+      kReclaimBatch, &confirmed));
+  if (confirmed > 0) {
+    log::Printf(log::Level::kInfo, "%d lost attempt(s) blamed: their workers stayed away %lld ms",
+                 confirmed, static_cast<long long>(options_.settings.death_confirm_ms));
   }
 }
 

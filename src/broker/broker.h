@@ -109,7 +109,7 @@ class Broker {
 
   void Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
              int64_t attempt_id = 0);
-  void LoseWorker(const std::string& name, const std::string& why);
+  void LoseWorker(const std::string& name, const std::string& why, rules::Blame blame);
   void CheckStatus(const Status& s);
 
   BrokerOptions options_;

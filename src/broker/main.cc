@@ -73,6 +73,14 @@ int main(int argc, char** argv) {
                  "a task another stored task runs after is kept until that one goes. "
                  "Default: keep everything")
       ->type_name("DURATION");
+  std::string death_confirm_after = "60s";
+  app.add_option("--death-confirm-after", death_confirm_after,
+                 "a lost worker that has not come back after this long (1500ms, 30s, 5m) is "
+                 "taken for dead: its losses count towards --allowed-failures. Sooner when its "
+                 "nanny reports the death or a new process takes its name; a worker that comes "
+                 "back (a partition) blames nothing")
+      ->type_name("DURATION")
+      ->capture_default_str();
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
   leaseq::log::Format format;
@@ -83,6 +91,16 @@ int main(int argc, char** argv) {
     if (d.ok() && options.retain_ms <= 0) d = leaseq::Status::Invalid("--retain must be more than 0");
     if (!d.ok()) {
       leaseq::log::Error("--retain: " + d.message());
+      return 2;
+    }
+  }
+  {
+    leaseq::Status d = leaseq::ParseDuration(death_confirm_after, &options.settings.death_confirm_ms);
+    if (d.ok() && options.settings.death_confirm_ms <= 0) {
+      d = leaseq::Status::Invalid("--death-confirm-after must be more than 0");
+    }
+    if (!d.ok()) {
+      leaseq::log::Error("--death-confirm-after: " + d.message());
       return 2;
     }
   }
