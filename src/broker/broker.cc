@@ -241,6 +241,15 @@ void Broker::ReclaimLapsed() {
     const bool heard = w != nullptr && !rules::WorkerSilent(options_.settings, w->last_heard_ms, now);
     const rules::Blame blame =
         rules::BlameOf(heard ? rules::LossCause::kLeaseLapsed : rules::LossCause::kSilent);
+    if (heard) {
+      // Not a worker's death: a renewal that did not come (docs/reliability.md).
+      log::Printf(log::Level::kWarn,
+                  "lease of attempt %lld lapsed while worker %s is heard (last heartbeat %lld ms "
+                  "ago, last message %lld ms ago): reclaimed without blame",
+                  static_cast<long long>(a.attempt_id), a.worker.c_str(),
+                  static_cast<long long>(now - w->last_heartbeat_ms),
+                  static_cast<long long>(now - w->last_heard_ms));
+    }
     CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired", blame));
     if (w != nullptr) {
       Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);

@@ -158,6 +158,7 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
               false);
         return;
       }
+      w.last_heartbeat_ms = clock_->SteadyMs();
       CheckStatus(store_->Renew(name, held, now, &not_held));
       CheckStatus(store_->Renew(name, queued, now, &not_held, /*started=*/false));
       if (!not_held.empty()) {

@@ -19,6 +19,7 @@ struct ConnectedWorker {
   std::string routing_id;
   int64_t last_heard_ms = 0;  // steady
   int64_t last_sent_ms = 0;   // steady
+  int64_t last_heartbeat_ms = 0;  // steady: its last heartbeat (the renewals)
 };
 
 class WorkerRegistry {

@@ -268,6 +268,11 @@ void WorkerLoop::SendHeartbeat(int64_t now) {
   std::vector<int64_t> queued = QueuedIds();
   // Held, not only running: a finished attempt keeps its lease until its
   // result is acknowledged (the re-send comes after heartbeat x liveness).
+  if (heartbeat_sent_ms_ >= 0 && now - heartbeat_sent_ms_ > SilenceLimitMs()) {
+    // Our leases may have lapsed meanwhile (a stalled machine, a slow loop).
+    Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
+  }
+  heartbeat_sent_ms_ = now;
   link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;

@@ -173,6 +173,7 @@ class WorkerLoop {
   int heartbeat_ms_;
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;
+  int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
   // queued: starting one of those sends a heartbeat at once, so that the

@@ -33,6 +33,7 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   register_wanted_ = false;
   link_.ResetBackoff();
   next_heartbeat_ms_ = now + heartbeat_ms_;
+  heartbeat_sent_ms_ = -1;  // a new start: no gap to report
   Log("registered with " + link_.endpoint() + " (heartbeat " + std::to_string(heartbeat_ms_) +
       " ms x " + std::to_string(liveness_) + ", " + std::to_string(running_.size()) +
       " running, " + std::to_string(abandon.size()) + " abandoned, " +
