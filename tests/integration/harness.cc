@@ -11,7 +11,12 @@
 
 namespace leaseq::testing {
 
-std::string BinDir() { return LEASEQ_BIN_DIR; }
+// LEASEQ_TEST_BIN_DIR runs the tests against other binaries (say, an older
+// build, to see a test fail before a fix).
+std::string BinDir() {
+  const char* dir = getenv("LEASEQ_TEST_BIN_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : LEASEQ_BIN_DIR;
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "leaseq-test-XXXXXX").string();

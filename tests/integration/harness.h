@@ -17,7 +17,7 @@
 
 namespace leaseq::testing {
 
-// The directory of the built binaries (build/bin).
+// The directory of the built binaries (build/bin; env LEASEQ_TEST_BIN_DIR overrides).
 std::string BinDir();
 
 // A fresh temporary directory, removed with its content on destruction.
