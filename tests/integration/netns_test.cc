@@ -3,7 +3,9 @@
 // SQLite file. Labelled "netns" (they need root); skipped where namespaces
 // cannot be made.
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <fstream>
 #include <thread>
 
 #include "harness.h"
@@ -216,6 +218,63 @@ TEST_F(Netns, AFlappingLinkLosesNothingAndBlamesNothing) {
       << Int("SELECT count(*) FROM tasks WHERE state = 'done'");
   EXPECT_EQ(Int("SELECT count(*) FROM tasks WHERE result <> CAST(key || char(10) AS BLOB)"), 0);
   ExpectAllDoneOnceUnblamed(20);
+}
+
+// A client cut off from the broker in the middle of a large `--file`
+// submission (the client on a host of its own): the batch is stored whole
+// or not at all, and sending it again after the heal stores it once.
+TEST_F(Netns, APartitionDuringASubmissionStoresAllOrNothing) {
+  StartLab(1);  // no worker: host 0 is the client's
+  const int n = 20000;
+  {
+    std::ofstream f(dir_.File("batch.jsonl"));
+    for (int i = 0; i < n; ++i) f << "{\"key\": \"s" << i << "\", \"cmd\": [\"true\"]}\n";
+  }
+  const std::vector<std::string> args = {"--broker", "tcp://" + lab_->BrokerAddress(0) + ":" + kPort,
+                                         "--file", dir_.File("batch.jsonl")};
+  Process client(NetnsLab::IpPath(), NetnsLab::In(lab_->worker_ns(0), BinDir() + "/leaseq-submit", args),
+                 dir_.File("client"));
+  const auto start = Clock::now();
+  std::this_thread::sleep_until(start + 150ms);
+  lab_->Cut(0);
+  std::this_thread::sleep_until(start + 3s);
+  lab_->Heal(0);
+  ASSERT_TRUE(client.WaitExit(60s)) << client.Stderr();
+  const int64_t stored = Int("SELECT count(*) FROM tasks");
+  EXPECT_TRUE(stored == 0 || stored == n) << stored << " of " << n << " stored; client: " << client.Stderr();
+  if (client.exit_code() == 0) {
+    EXPECT_EQ(stored, n);
+  }
+  // Again, after the heal: stored once (the same keys and fields: no-ops).
+  CommandResult again = RunCommand(NetnsLab::IpPath(),
+                                   NetnsLab::In(lab_->worker_ns(0), BinDir() + "/leaseq-submit", args));
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Int("SELECT count(*) FROM tasks"), n);
+}
+
+// A worker drained (SIGTERM) while it is cut off: its task ends meanwhile
+// and is run again elsewhere; once healed, the worker registers as itself
+// (its loss withdrawn), its result is refused as stale, and it leaves with
+// its goodbye acknowledged.
+TEST_F(Netns, ADrainDuringAPartitionLeavesCleanlyAndBlamesNothing) {
+  StartLab(2);
+  Process& w0 = StartWorker(0, {"--drain-timeout-ms", "8000"});
+  ASSERT_TRUE(WaitAlive(1));
+  ASSERT_EQ(Submit({"--key", "d", "--", "sh", "-c", "sleep 1; echo attempt $LEASEQ_ATTEMPT"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunningOn("d") == 0; }, 10s));
+  const auto cut_at = Clock::now();
+  lab_->Cut(0);
+  w0.Signal(SIGTERM);
+  StartWorker(1);
+  ASSERT_TRUE(WaitFor([&] { return Query(db(), "SELECT state FROM tasks WHERE key = 'd'") == "done"; }, 15s));
+  EXPECT_EQ(Ctl({"result", "d"}).out, "attempt 2\n");
+  std::this_thread::sleep_until(cut_at + 2s);
+  lab_->Heal(0);
+  ASSERT_TRUE(w0.WaitExit(20s)) << w0.Stderr();
+  EXPECT_EQ(w0.exit_code(), 0) << w0.Stderr();
+  EXPECT_NE(w0.Stderr().find("goodbye acknowledged"), std::string::npos) << w0.Stderr();
+  EXPECT_EQ(Query(db(), "SELECT state FROM workers WHERE name = 'w0'"), "gone");
+  ExpectAllDoneOnceUnblamed(1);
 }
 
 }  // namespace
