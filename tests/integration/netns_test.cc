@@ -4,8 +4,10 @@
 // cannot be made.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "harness.h"
@@ -63,13 +65,14 @@ class Netns : public ::testing::Test {
     std::vector<std::string> all = {"--broker", std::string("tcp://127.0.0.1:") + kPort};
     all.insert(all.end(), args.begin(), args.end());
     return RunCommand(NetnsLab::IpPath(), NetnsLab::In(lab_->broker_ns(), BinDir() + "/leaseq-submit", all),
-                      {}, stdin_text);
+                      client_env_, stdin_text);
   }
   CommandResult Ctl(const std::vector<std::string>& args) {
     std::vector<std::string> all = {"--broker", std::string("tcp://127.0.0.1:") + kPort, "--timeout-ms",
                                     "500"};
     all.insert(all.end(), args.begin(), args.end());
-    return RunCommand(NetnsLab::IpPath(), NetnsLab::In(lab_->broker_ns(), BinDir() + "/leaseq-ctl", all));
+    return RunCommand(NetnsLab::IpPath(), NetnsLab::In(lab_->broker_ns(), BinDir() + "/leaseq-ctl", all),
+                      client_env_);
   }
   std::string db() const { return dir_.File("leaseq.db"); }
   int64_t Int(const std::string& sql) { return QueryInt(db(), sql); }
@@ -93,6 +96,7 @@ class Netns : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::map<std::string, std::string> client_env_;  // of leaseq-submit and leaseq-ctl
   std::unique_ptr<NetnsLab> lab_;  // destroyed after the processes in it
   std::unique_ptr<Process> broker_;
   std::vector<std::unique_ptr<Process>> workers_;
@@ -275,6 +279,45 @@ TEST_F(Netns, ADrainDuringAPartitionLeavesCleanlyAndBlamesNothing) {
   EXPECT_NE(w0.Stderr().find("goodbye acknowledged"), std::string::npos) << w0.Stderr();
   EXPECT_EQ(Query(db(), "SELECT state FROM workers WHERE name = 'w0'"), "gone");
   ExpectAllDoneOnceUnblamed(1);
+}
+
+// CURVE between hosts: an admitted worker on its own host runs tasks, and
+// after a partition reconnects through a new handshake; a worker whose key
+// is not admitted is refused.
+TEST_F(Netns, CurveAcrossHostsAdmitsItsWorkerAgainAfterAPartitionAndRefusesAStranger) {
+  const std::string allow = dir_.File("allow");
+  ASSERT_EQ(mkdir(allow.c_str(), 0700), 0);
+  for (const char* name : {"broker", "client", "worker", "stranger"}) {
+    CommandResult r = RunCommand(BinDir() + "/leaseq-ctl", {"keygen", dir_.File(name)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  for (const char* name : {"client", "worker"}) {
+    std::ifstream in(dir_.File(name) + ".pub");
+    std::ofstream(allow + "/" + name + ".pub") << in.rdbuf();
+  }
+  client_env_ = {{"LEASEQ_CURVE_SECRET", dir_.File("client") + ".secret"},
+                 {"LEASEQ_CURVE_SERVER", dir_.File("broker") + ".pub"}};
+  StartLab(2, {"--curve-secret", dir_.File("broker") + ".secret", "--curve-allow", allow});
+  auto curve = [&](const std::string& key) {
+    return std::vector<std::string>{"--curve-secret", dir_.File(key) + ".secret", "--curve-server",
+                                    dir_.File("broker") + ".pub"};
+  };
+  StartWorker(0, curve("worker"));
+  Process& stranger = StartWorker(1, curve("stranger"));
+  ASSERT_TRUE(WaitAlive(1));
+  ASSERT_EQ(Submit({"--key", "c", "--", "sh", "-c", "sleep 1; echo secret $LEASEQ_ATTEMPT"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunningOn("c") == 0; }, 10s));
+  const auto cut_at = Clock::now();
+  lab_->Cut(0);
+  std::this_thread::sleep_until(cut_at + 2s);
+  lab_->Heal(0);
+  ASSERT_TRUE(WaitFor([&] { return Query(db(), "SELECT state FROM tasks WHERE key = 'c'") == "done"; }, 30s))
+      << workers_[0]->Stderr();
+  EXPECT_EQ(Ctl({"result", "c"}).out, "secret 2\n");
+  EXPECT_EQ(Query(db(), "SELECT worker FROM attempts WHERE task_key = 'c' AND outcome = 'done'"), "w0");
+  ExpectAllDoneOnceUnblamed(1);
+  EXPECT_EQ(Int("SELECT count(*) FROM workers WHERE name = 'w1'"), 0);
+  EXPECT_NE(stranger.Stderr().find("refused our CURVE key"), std::string::npos) << stranger.Stderr();
 }
 
 }  // namespace
