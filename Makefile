@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := cmake g++ make pkg-config sqlite3 libsqlite3-dev libsqlitecpp-dev \
 	libzmq3-dev cppzmq-dev libgtest-dev libcli11-dev nlohmann-json3-dev \
-	help2man dpkg-dev systemd iproute2
+	help2man dpkg-dev systemd iproute2 faketime
 BENCH_PACKAGES := python3-distributed beanstalkd
 # Only for `make slurm-test` (a one-node Slurm cluster inside the test).
 SLURM_PACKAGES := slurm-wlm munge

@@ -113,6 +113,7 @@ void Broker::Pass() {
   }
   // Renewals of passes that were rolled back were lost: give running
   // attempts a full lease again rather than blame them for our disk.
+  if (begun.ok()) FollowClockStep();
   if (begun.ok() && leases_stale_) {
     CheckStatus(store_->HonourLeases(clock_->WallMs() + rules::LeaseTtlMs(options_.settings)));
   }
@@ -264,6 +265,24 @@ void Broker::ReclaimLapsed() {
     log::Printf(log::Level::kInfo, "%d lost attempt(s) blamed: their workers stayed away %lld ms",
                  confirmed, static_cast<long long>(options_.settings.death_confirm_ms));
   }
+}
+
+void Broker::FollowClockStep() {
+  const int64_t wall = clock_->WallMs(), steady = clock_->SteadyMs();
+  const int64_t step = clock_steady_ms_ == 0
+                           ? 0
+                           : rules::WallClockStep(clock_wall_ms_, clock_steady_ms_, wall, steady);
+  if (step != 0) {
+    // Renewals and reclaims compare wall times: without this a step forward
+    // would reclaim every live lease at once, a step back keep lapsed ones.
+    log::Printf(log::Level::kWarn, "the wall clock stepped by %lld ms: leases move with it",
+                 static_cast<long long>(step));
+    CheckStatus(store_->ShiftForClockStep(step));
+  }
+  // Only after a committed pass would be exact; a rolled-back shift is
+  // followed by leases_stale_, which renews every lease anyway.
+  clock_wall_ms_ = wall;
+  clock_steady_ms_ = steady;
 }
 
 void Broker::WakeDue() {

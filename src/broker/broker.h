@@ -134,6 +134,9 @@ class Broker {
   // system after the pass, so that RSS does not keep the peak.
   bool trim_memory_ = false;
   bool leases_stale_ = false;  // a pass was rolled back: renewals were lost
+  // The clocks at the last pass, to see a step of the wall clock.
+  int64_t clock_wall_ms_ = 0, clock_steady_ms_ = 0;
+  void FollowClockStep();
 
   struct BackupJob {
     std::string token;  // the client's: its polls find this job

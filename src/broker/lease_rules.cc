@@ -80,6 +80,12 @@ ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t no
   return d;
 }
 
+int64_t WallClockStep(int64_t wall_before, int64_t steady_before, int64_t wall_now,
+                      int64_t steady_now) {
+  const int64_t step = (wall_now - wall_before) - (steady_now - steady_before);
+  return step >= kClockStepMs || step <= -kClockStepMs ? step : 0;
+}
+
 int64_t RetryBackoffMs(int64_t n) {
   int64_t backoff = config::kRetryBackoffMs;
   for (int64_t i = 1; i < n && backoff < config::kRetryBackoffMaxMs; ++i) backoff *= 2;

@@ -97,6 +97,15 @@ struct ErrorDecision {
 ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms,
                               bool permanent = false);
 
+// A step of the wall clock (NTP, an operator, a VM restored): how far the
+// wall clock moved beyond the monotonic clock between two readings of both,
+// or 0 below kClockStepMs (drift and the readings' own skew). Leases are
+// stored as wall times; the broker shifts them by a step so that a step
+// neither expires live leases (forward) nor keeps dead ones (backward).
+inline constexpr int64_t kClockStepMs = 1000;
+int64_t WallClockStep(int64_t wall_before, int64_t steady_before, int64_t wall_now,
+                      int64_t steady_now);
+
 // Backoff before the n-th retry (n >= 1).
 int64_t RetryBackoffMs(int64_t n);
 

@@ -99,6 +99,15 @@ TEST(LeaseRules, SilenceConfirmsADeathAfterTheSetting) {
   EXPECT_EQ(kSettings.death_confirm_ms, 60000);  // the default
 }
 
+TEST(LeaseRules, AWallClockStepIsWhatTheWallMovedBeyondTheSteadyClock) {
+  const int64_t wall = 1'700'000'000'000, steady = 5'000;
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 50, steady + 50), 0);      // no step
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 900, steady + 50), 0);     // under 1 s
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 2'000, steady + 2'000), 0);  // a stall
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 3'600'050, steady + 50), 3'600'000);
+  EXPECT_EQ(WallClockStep(wall, steady, wall - 3'599'950, steady + 50), -3'600'000);
+}
+
 TEST(LeaseRules, FailedAttemptWithoutRetriesFails) {
   ErrorDecision d = OnAttemptFailed(0, 0, 5000);
   EXPECT_EQ(d.errors, 1);

@@ -166,6 +166,9 @@ class Store {
   Status ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* out);
   // At start-up: no lease in the database expires before floor.
   Status HonourLeases(int64_t floor);
+  // The wall clock stepped by `by` ms: the running leases, and the end times
+  // of the suspected losses (their age decides a death), move with it.
+  Status ShiftForClockStep(int64_t by);
 
   // --- time ---
   // Makes up to limit queued tasks whose ready_at (not_before, or a retry's

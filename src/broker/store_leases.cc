@@ -488,6 +488,22 @@ Status Store::WakeDue(int64_t now, int limit, int64_t* woken) {
   });
 }
 
+Status Store::ShiftForClockStep(int64_t by) {
+  return Guarded("clock step", [&]() -> Status {
+    auto& q = Prepared(
+        "UPDATE attempts INDEXED BY attempts_running SET lease_expires_at = lease_expires_at + ? "
+        "WHERE outcome = 'running'");
+    q.bind(1, by);
+    q.exec();
+    auto& s = Prepared(
+        "UPDATE attempts INDEXED BY attempts_suspected SET ended_at = ended_at + ? "
+        "WHERE blame = 'suspected'");
+    s.bind(1, by);
+    s.exec();
+    return Status::Ok();
+  });
+}
+
 Status Store::HonourLeases(int64_t floor) {
   return Guarded("honour leases", [&]() -> Status {
     auto& q = Prepared(

@@ -650,6 +650,30 @@ TEST_F(StoreTest, ARunningTaskPastAllowedDeathsIsFailedWhenItsAttemptIsHandedBac
   EXPECT_TRUE(Contains(Error("a"), "allowed-failures 3")) << Error("a");
 }
 
+// A step of the wall clock moves the running leases and the suspected
+// losses' end times with it; nothing else.
+TEST_F(StoreTest, AClockStepShiftsRunningLeasesAndSuspectedLossesOnly) {
+  ASSERT_OK(Submit({Task("a"), Task("b"), Task("c")}));
+  ClaimOne("w1", "a");
+  int n = 0;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->WorkerLost("w1", Now(), "silent for 3 s", &n));
+  ASSERT_OK(store_->Commit());
+  ClaimOne("w2", "a");
+  Complete("w2", ClaimOne("w2", "b").attempt_id, 0);
+  const auto before = Show("a")["attempts"];
+  const int64_t done_end = Show("b")["attempts"][0]["ended_at"];
+  std::vector<LeasedAttempt> expired;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->ShiftForClockStep(3'600'000));
+  ASSERT_OK(store_->ExpiredLeases(Now() + 3'600'000, 10, &expired));
+  ASSERT_OK(store_->Commit());
+  EXPECT_TRUE(expired.empty());  // live leases did not lapse with the step
+  const auto after = Show("a")["attempts"];
+  EXPECT_EQ(after[0]["ended_at"].get<int64_t>(), before[0]["ended_at"].get<int64_t>() + 3'600'000);
+  EXPECT_EQ(Show("b")["attempts"][0]["ended_at"], done_end);
+}
+
 // A lease that lapsed while its worker was heard blames nothing at all.
 TEST_F(StoreTest, ALossWithoutBlameCountsNothing) {
   ASSERT_OK(Submit({Task("a")}));

@@ -104,7 +104,8 @@ Process& Cluster::StartBroker() {
   std::vector<std::string> args = {"--db", db(), "--bind", endpoint_};
   args.insert(args.end(), broker_args_.begin(), broker_args_.end());
   broker_ = std::make_unique<Process>(BinDir() + "/leaseq-broker", args,
-                                      dir_.File("broker" + std::to_string(broker_starts_++)));
+                                      dir_.File("broker" + std::to_string(broker_starts_++)),
+                                      broker_env_);
   // Ready when it answers a status request.
   WaitFor([&] { return Ctl({"status"}).exit_code == 0; }, std::chrono::seconds(10));
   return *broker_;
