@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--bind", options.bind, "ZeroMQ endpoint to listen on (env LEASEQ_BROKER)")
       ->capture_default_str();
   app.add_option("--allowed-failures", options.settings.allowed_failures,
-                 "a task is failed when its suspicious count exceeds this")
+                 "a task is failed when more workers than this died running it (confirmed deaths: a partition that ends does not count)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--heartbeat-ms", options.settings.heartbeat_ms, "heartbeat interval")
