@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   {
     leaseq::Status d = leaseq::ParseDuration(death_confirm_after, &options.settings.death_confirm_ms);
     if (d.ok() && options.settings.death_confirm_ms <= 0) {
-      d = leaseq::Status::Invalid("--death-confirm-after must be more than 0");
+      d = leaseq::Status::Invalid("must be more than 0");
     }
     if (!d.ok()) {
       leaseq::log::Error("--death-confirm-after: " + d.message());
