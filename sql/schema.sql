@@ -1,4 +1,4 @@
--- leaseq schema, version 2 (PRAGMA user_version). The broker creates it in a
+-- leaseq schema, version 3 (PRAGMA user_version). The broker creates it in a
 -- new database file; it is compiled into the broker from this file. A file of
 -- an older version is upgraded by the migrate_v*.sql steps instead, which must
 -- lead to the same tables, columns, indexes and triggers (store_schema_test.cc
@@ -38,7 +38,10 @@ CREATE TABLE tasks (
   -- Added for time limits and delayed tasks (sql/migrate_time.sql upgrades
   -- a file made before them).
   timeout_ms      INTEGER,            -- time limit of each attempt; NULL: the queue's default
-  not_before      INTEGER             -- not started before (--delay, --at); NULL: any time
+  not_before      INTEGER,            -- not started before (--delay, --at); NULL: any time
+  -- Added for blame (sql/migrate_v3.sql): the losses of `suspicious` whose
+  -- worker's death is confirmed. Only these fail a task (allowed-failures).
+  deaths          INTEGER NOT NULL DEFAULT 0
 );
 
 -- Dispatch: the next queued task of a queue by priority, without a scan.
@@ -95,9 +98,19 @@ CREATE TABLE attempts (
   -- worker's unstarted attempts are released without suspicion.
   unstarted        INTEGER NOT NULL DEFAULT 0,
   exit_code        INTEGER,
-  error            TEXT
+  error            TEXT,
+  -- Added for blame (sql/migrate_v3.sql). A lost attempt's evidence against
+  -- its task: 'suspected' (the worker went away, not known dead: a
+  -- partition looks the same), 'death' (its process died: counted in
+  -- tasks.deaths) or 'withdrawn' (the worker came back: it did not die).
+  -- NULL for every other outcome.
+  blame            TEXT CHECK (blame IS NULL OR blame = 'suspected' OR blame = 'death' OR blame = 'withdrawn')
 );
 CREATE INDEX attempts_by_task ON attempts (task_id);
+-- Losses waiting for a verdict, by worker (its return withdraws them, a new
+-- session confirms them) and by time (silence confirms them). Small: only
+-- suspected losses are in it.
+CREATE INDEX attempts_suspected ON attempts (worker, ended_at) WHERE blame = 'suspected';
 -- The running attempts (the leases), by worker: a lost worker, a goodbye, a
 -- register; and reclaim, which reads this whole partial index for lapsed
 -- leases. It holds only running attempts (at most the workers' credit), so
@@ -176,4 +189,4 @@ CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
     WHERE queue = OLD.queue AND fn = coalesce(OLD.fn, '') AND state = OLD.state;
 END;
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -114,6 +114,7 @@ void Broker::Pass() {
   }
   // Renewals of passes that were rolled back were lost: give running
   // attempts a full lease again rather than blame them for our disk.
+  if (begun.ok()) FollowClockStep();
   if (begun.ok() && leases_stale_) {
     CheckStatus(store_->HonourLeases(clock_->WallMs() + rules::LeaseTtlMs(options_.settings)));
   }
@@ -229,11 +230,13 @@ void Broker::SendHeartbeats() {
   }
 }
 
-void Broker::LoseWorker(const std::string& name, const std::string& why) {
+void Broker::LoseWorker(const std::string& name, const std::string& why, rules::Blame blame) {
   int reclaimed = 0;
-  CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed));
-  log::Printf(log::Level::kInfo, "worker %s lost (%s); %d attempt(s) reclaimed",
-               name.c_str(), why.c_str(), reclaimed);
+  CheckStatus(store_->WorkerLost(name, clock_->WallMs(), why, &reclaimed, blame));
+  log::Printf(log::Level::kInfo, "worker %s lost (%s); %d attempt(s) reclaimed%s",
+               name.c_str(), why.c_str(), reclaimed,
+               reclaimed > 0 && blame == rules::Blame::kSuspected
+                   ? ", suspected until it comes back or is known dead" : "");
   workers_.Remove(name);
   work_changed_ = true;
 }
@@ -241,20 +244,64 @@ void Broker::LoseWorker(const std::string& name, const std::string& why) {
 void Broker::ReclaimLapsed() {
   const int64_t now = clock_->SteadyMs();
   const int64_t ttl = rules::LeaseTtlMs(options_.settings);
+  // Silence may be a partition: suspected, not yet a death.
+  const rules::Blame silent = rules::BlameOf(rules::LossCause::kSilent);
   for (const auto& name : workers_.Silent(now, ttl)) {
-    LoseWorker(name, "silent for " + std::to_string(ttl) + " ms");
+    LoseWorker(name, "silent for " + std::to_string(ttl) + " ms", silent);
   }
   for (const auto& name : workers_.TakeOverdue(now)) {
-    LoseWorker(name, "did not come back after the broker restarted");
+    LoseWorker(name, "did not come back after the broker restarted", silent);
   }
   std::vector<LeasedAttempt> expired;
   CheckStatus(store_->ExpiredLeases(clock_->WallMs(), kReclaimBatch, &expired));
   for (const auto& a : expired) {
-    CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired"));
-    if (ConnectedWorker* w = workers_.ByName(a.worker)) {
+    ConnectedWorker* w = workers_.ByName(a.worker);
+    // A lease that lapsed while its worker is heard: the worker is alive,
+    // whatever became of this attempt, and the task killed nothing.
+    const bool heard = w != nullptr && !rules::WorkerSilent(options_.settings, w->last_heard_ms, now);
+    const rules::Blame blame =
+        rules::BlameOf(heard ? rules::LossCause::kLeaseLapsed : rules::LossCause::kSilent);
+    if (heard) {
+      // Not a worker's death: a renewal that did not come (docs/reliability.md).
+      log::Printf(log::Level::kWarn,
+                  "lease of attempt %lld lapsed while worker %s is heard (last heartbeat %lld ms "
+                  "ago, last message %lld ms ago): reclaimed without blame",
+                  static_cast<long long>(a.attempt_id), a.worker.c_str(),
+                  static_cast<long long>(now - w->last_heartbeat_ms),
+                  static_cast<long long>(now - w->last_heard_ms));
+    }
+    CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired", blame));
+    if (w != nullptr) {
       Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
     }
   }
+  // Workers lost long ago and not back: dead after all.
+  int confirmed = 0;
+  CheckStatus(store_->ConfirmSilentDeaths(
+      rules::DeathConfirmCutoff(options_.settings, clock_->WallMs()), clock_->WallMs(),
+      kReclaimBatch, &confirmed));
+  if (confirmed > 0) {
+    log::Printf(log::Level::kInfo, "%d lost attempt(s) blamed: their workers stayed away %lld ms",
+                 confirmed, static_cast<long long>(options_.settings.death_confirm_ms));
+  }
+}
+
+void Broker::FollowClockStep() {
+  const int64_t wall = clock_->WallMs(), steady = clock_->SteadyMs();
+  const int64_t step = clock_steady_ms_ == 0
+                           ? 0
+                           : rules::WallClockStep(clock_wall_ms_, clock_steady_ms_, wall, steady);
+  if (step != 0) {
+    // Renewals and reclaims compare wall times: without this a step forward
+    // would reclaim every live lease at once, a step back keep lapsed ones.
+    log::Printf(log::Level::kWarn, "the wall clock stepped by %lld ms: leases move with it",
+                 static_cast<long long>(step));
+    CheckStatus(store_->ShiftForClockStep(step));
+  }
+  // Only after a committed pass would be exact; a rolled-back shift is
+  // followed by leases_stale_, which renews every lease anyway.
+  clock_wall_ms_ = wall;
+  clock_steady_ms_ = steady;
 }
 
 void Broker::WakeDue() {

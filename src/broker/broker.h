@@ -117,7 +117,7 @@ class Broker {
 
   void Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
              int64_t attempt_id = 0);
-  void LoseWorker(const std::string& name, const std::string& why);
+  void LoseWorker(const std::string& name, const std::string& why, rules::Blame blame);
   void CheckStatus(const Status& s);
 
   BrokerOptions options_;
@@ -142,6 +142,9 @@ class Broker {
   // system after the pass, so that RSS does not keep the peak.
   bool trim_memory_ = false;
   bool leases_stale_ = false;  // a pass was rolled back: renewals were lost
+  // The clocks at the last pass, to see a step of the wall clock.
+  int64_t clock_wall_ms_ = 0, clock_steady_ms_ = 0;
+  void FollowClockStep();
 
   struct BackupJob {
     std::string token;  // the client's: its polls find this job

@@ -159,6 +159,7 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
               false);
         return;
       }
+      w.last_heartbeat_ms = clock_->SteadyMs();
       CheckStatus(store_->Renew(name, held, now, &not_held));
       CheckStatus(store_->Renew(name, queued, now, &not_held, /*started=*/false));
       if (!not_held.empty()) {
@@ -239,9 +240,17 @@ void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m)
   // across containers.
   WorkerRecord row;
   std::string state;
-  if (store_->FindWorker(name, &row, &state).ok() && row.pid == pid && state == "alive" &&
-      (session.empty() || session == row.session)) {
-    LoseWorker(name, why.empty() ? "its nanny saw process " + std::to_string(pid) + " die" : why);
+  if (store_->FindWorker(name, &row, &state).ok() && row.pid == pid &&
+      (state == "alive" || state == "lost") && (session.empty() || session == row.session)) {
+    // A death, seen: what it held is blamed at once, and so are the losses
+    // suspected when it went silent before its nanny could tell.
+    if (state == "alive") {
+      LoseWorker(name, why.empty() ? "its nanny saw process " + std::to_string(pid) + " die" : why,
+                 rules::BlameOf(rules::LossCause::kProcessDied));
+    }
+    int confirmed = 0;
+    CheckStatus(store_->ConfirmDeaths(name, clock_->WallMs(), &confirmed));
+    work_changed_ = true;
   }
   Reply(routing_id, wire::Make(wire::Command::kReply, {{"id", id}}), true);
 }

@@ -18,16 +18,57 @@ bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms) {
   return now_ms - last_heard_ms >= LeaseTtlMs(s);
 }
 
-LossDecision OnWorkerLost(const Settings& s, int64_t suspicious_before) {
-  LossDecision d;
-  d.suspicious = suspicious_before + 1;
-  d.failed = d.suspicious > s.allowed_failures;
-  if (d.failed) {
-    d.error = "lost " + std::to_string(d.suspicious) +
-              " workers while running it (allowed-failures " +
-              std::to_string(s.allowed_failures) + "); it probably kills its worker";
+const char* BlameText(Blame b) {
+  switch (b) {
+    case Blame::kSuspected: return "suspected";
+    case Blame::kDeath: return "death";
+    case Blame::kNone: break;
   }
+  return "withdrawn";
+}
+
+Blame BlameOf(LossCause cause) {
+  switch (cause) {
+    case LossCause::kProcessDied: return Blame::kDeath;
+    case LossCause::kSilent: return Blame::kSuspected;
+    case LossCause::kLeaseLapsed: break;  // the worker is heard: it is alive
+  }
+  return Blame::kNone;
+}
+
+bool Poisoned(const Settings& s, int64_t deaths) { return deaths > s.allowed_failures; }
+
+std::string PoisonError(const Settings& s, int64_t deaths) {
+  return "lost " + std::to_string(deaths) + " workers while running it, each a death (allowed-failures " +
+         std::to_string(s.allowed_failures) + "); it probably kills its worker";
+}
+
+LossDecision OnWorkerLost(const Settings& s, int64_t suspicious_before, int64_t deaths_before,
+                          Blame blame) {
+  LossDecision d;
+  d.suspicious = suspicious_before + (blame == Blame::kNone ? 0 : 1);
+  d.deaths = deaths_before + (blame == Blame::kDeath ? 1 : 0);
+  d.failed = Poisoned(s, d.deaths);
+  if (d.failed) d.error = PoisonError(s, d.deaths);
   return d;
+}
+
+LossDecision OnDeathConfirmed(const Settings& s, int64_t suspicious, int64_t deaths_before,
+                              bool queued) {
+  LossDecision d;
+  d.suspicious = suspicious;
+  d.deaths = deaths_before + 1;
+  d.failed = queued && Poisoned(s, d.deaths);
+  if (d.failed) d.error = PoisonError(s, d.deaths);
+  return d;
+}
+
+int64_t OnLossWithdrawn(int64_t suspicious_before) {
+  return suspicious_before > 0 ? suspicious_before - 1 : 0;
+}
+
+int64_t DeathConfirmCutoff(const Settings& s, int64_t now_wall_ms) {
+  return now_wall_ms - s.death_confirm_ms;
 }
 
 ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms,
@@ -37,6 +78,12 @@ ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t no
   d.retry = !permanent && d.errors <= retries;
   d.ready_at = d.retry ? now_wall_ms + RetryBackoffMs(d.errors) : 0;
   return d;
+}
+
+int64_t WallClockStep(int64_t wall_before, int64_t steady_before, int64_t wall_now,
+                      int64_t steady_now) {
+  const int64_t step = (wall_now - wall_before) - (steady_now - steady_before);
+  return step >= kClockStepMs || step <= -kClockStepMs ? step : 0;
 }
 
 int64_t RetryBackoffMs(int64_t n) {

@@ -24,23 +24,88 @@ TEST(LeaseRules, ExpiryIsNowPlusTtl) {
 
 TEST(LeaseRules, LosingOneToThreeWorkersKeepsTheTaskQueued) {
   for (int64_t before = 0; before < 3; ++before) {
-    LossDecision d = OnWorkerLost(kSettings, before);
+    LossDecision d = OnWorkerLost(kSettings, before, before, Blame::kDeath);
     EXPECT_EQ(d.suspicious, before + 1);
+    EXPECT_EQ(d.deaths, before + 1);
     EXPECT_FALSE(d.failed) << "suspicious " << d.suspicious;
     EXPECT_EQ(d.error, "");
   }
 }
 
-TEST(LeaseRules, FourthLostWorkerFailsTheTaskNamingAllowedFailures) {
-  LossDecision d = OnWorkerLost(kSettings, 3);
+TEST(LeaseRules, FourthDeathFailsTheTaskNamingAllowedFailures) {
+  LossDecision d = OnWorkerLost(kSettings, 3, 3, Blame::kDeath);
   EXPECT_EQ(d.suspicious, 4);
+  EXPECT_EQ(d.deaths, 4);
   EXPECT_TRUE(d.failed);
   EXPECT_NE(d.error.find("allowed-failures 3"), std::string::npos) << d.error;
   EXPECT_NE(d.error.find("lost 4 workers"), std::string::npos) << d.error;
 }
 
-TEST(LeaseRules, AllowedFailuresZeroFailsOnFirstLoss) {
-  EXPECT_TRUE(OnWorkerLost(Settings{1000, 3, 0}, 0).failed);
+TEST(LeaseRules, AllowedFailuresZeroFailsOnFirstDeath) {
+  EXPECT_TRUE(OnWorkerLost(Settings{1000, 3, 0}, 0, 0, Blame::kDeath).failed);
+  EXPECT_FALSE(OnWorkerLost(Settings{1000, 3, 0}, 0, 0, Blame::kSuspected).failed);
+}
+
+// A partition looks like a death until the worker comes back: suspicion
+// alone, however much of it, never fails a task.
+TEST(LeaseRules, SuspicionAloneNeverFailsATask) {
+  LossDecision d = OnWorkerLost(kSettings, 10, 0, Blame::kSuspected);
+  EXPECT_EQ(d.suspicious, 11);
+  EXPECT_EQ(d.deaths, 0);
+  EXPECT_FALSE(d.failed);
+  d = OnWorkerLost(kSettings, 10, 3, Blame::kSuspected);
+  EXPECT_FALSE(d.failed);
+}
+
+TEST(LeaseRules, ALeaseLapsedOnAHeardWorkerBlamesNothing) {
+  EXPECT_EQ(BlameOf(LossCause::kLeaseLapsed), Blame::kNone);
+  EXPECT_EQ(BlameOf(LossCause::kSilent), Blame::kSuspected);
+  EXPECT_EQ(BlameOf(LossCause::kProcessDied), Blame::kDeath);
+  LossDecision d = OnWorkerLost(kSettings, 2, 3, Blame::kNone);
+  EXPECT_EQ(d.suspicious, 2);
+  EXPECT_EQ(d.deaths, 3);
+  EXPECT_FALSE(d.failed);
+  EXPECT_STREQ(BlameText(Blame::kNone), "withdrawn");
+  EXPECT_STREQ(BlameText(Blame::kSuspected), "suspected");
+  EXPECT_STREQ(BlameText(Blame::kDeath), "death");
+}
+
+// A real poison task without a nanny: each loss is suspected, then
+// confirmed (a new session, or silence); the confirmation that passes
+// allowed-failures fails it when it is queued, not while it runs.
+TEST(LeaseRules, AConfirmedDeathFailsAQueuedTaskPastAllowedFailures) {
+  LossDecision d = OnDeathConfirmed(kSettings, 4, 2, /*queued=*/true);
+  EXPECT_EQ(d.deaths, 3);
+  EXPECT_FALSE(d.failed);
+  d = OnDeathConfirmed(kSettings, 4, 3, /*queued=*/true);
+  EXPECT_EQ(d.deaths, 4);
+  EXPECT_EQ(d.suspicious, 4);
+  EXPECT_TRUE(d.failed);
+  EXPECT_NE(d.error.find("lost 4 workers"), std::string::npos) << d.error;
+  EXPECT_FALSE(OnDeathConfirmed(kSettings, 4, 3, /*queued=*/false).failed);
+  EXPECT_TRUE(Poisoned(kSettings, 4));
+  EXPECT_FALSE(Poisoned(kSettings, 3));
+}
+
+TEST(LeaseRules, AWithdrawnLossTakesBackItsSuspicion) {
+  EXPECT_EQ(OnLossWithdrawn(2), 1);
+  EXPECT_EQ(OnLossWithdrawn(0), 0);
+}
+
+TEST(LeaseRules, SilenceConfirmsADeathAfterTheSetting) {
+  Settings s{200, 3, 1};
+  s.death_confirm_ms = 60000;
+  EXPECT_EQ(DeathConfirmCutoff(s, 1'000'000), 940'000);
+  EXPECT_EQ(kSettings.death_confirm_ms, 60000);  // the default
+}
+
+TEST(LeaseRules, AWallClockStepIsWhatTheWallMovedBeyondTheSteadyClock) {
+  const int64_t wall = 1'700'000'000'000, steady = 5'000;
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 50, steady + 50), 0);      // no step
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 900, steady + 50), 0);     // under 1 s
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 2'000, steady + 2'000), 0);  // a stall
+  EXPECT_EQ(WallClockStep(wall, steady, wall + 3'600'050, steady + 50), 3'600'000);
+  EXPECT_EQ(WallClockStep(wall, steady, wall - 3'599'950, steady + 50), -3'600'000);
 }
 
 TEST(LeaseRules, FailedAttemptWithoutRetriesFails) {

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--bind", options.bind, "ZeroMQ endpoint to listen on (env LEASEQ_BROKER)")
       ->capture_default_str();
   app.add_option("--allowed-failures", options.settings.allowed_failures,
-                 "a task is failed when its suspicious count exceeds this")
+                 "a task is failed when more workers than this died running it (confirmed deaths: a partition that ends does not count)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--heartbeat-ms", options.settings.heartbeat_ms, "heartbeat interval")
@@ -84,6 +84,14 @@ int main(int argc, char** argv) {
                  "every HTTP request must carry 'Authorization: Bearer <token>', the first line "
                  "of FILE; allows a non-loopback --http and the dashboard's retry and cancel")
       ->type_name("FILE");
+  std::string death_confirm_after = "60s";
+  app.add_option("--death-confirm-after", death_confirm_after,
+                 "a lost worker that has not come back after this long (1500ms, 30s, 5m) is "
+                 "taken for dead: its losses count towards --allowed-failures. Sooner when its "
+                 "nanny reports the death or a new process takes its name; a worker that comes "
+                 "back (a partition) blames nothing")
+      ->type_name("DURATION")
+      ->capture_default_str();
   leaseq::cli::AddVersionFlag(app);
   if (auto done = leaseq::cli::Parse(app, argc, argv)) return *done;
   leaseq::log::Format format;
@@ -94,6 +102,16 @@ int main(int argc, char** argv) {
     if (d.ok() && options.retain_ms <= 0) d = leaseq::Status::Invalid("--retain must be more than 0");
     if (!d.ok()) {
       leaseq::log::Error("--retain: " + d.message());
+      return 2;
+    }
+  }
+  {
+    leaseq::Status d = leaseq::ParseDuration(death_confirm_after, &options.settings.death_confirm_ms);
+    if (d.ok() && options.settings.death_confirm_ms <= 0) {
+      d = leaseq::Status::Invalid("must be more than 0");
+    }
+    if (!d.ok()) {
+      leaseq::log::Error("--death-confirm-after: " + d.message());
       return 2;
     }
   }

@@ -130,9 +130,20 @@ class Store {
   // Inserts or updates the workers row (state alive). *same_session tells a
   // reconnect of the same process from a new process under that name.
   Status RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_session);
-  // alive -> lost or gone, with its running attempts lost (suspicion) or
+  // alive -> lost or gone, with its running attempts lost (with blame) or
   // released (none). *reclaimed counts them.
-  Status WorkerLost(const std::string& name, int64_t now, std::string why, int* reclaimed);
+  Status WorkerLost(const std::string& name, int64_t now, std::string why, int* reclaimed,
+                    rules::Blame blame = rules::Blame::kSuspected);
+  // Blame (lease_rules.h): the suspected losses of a worker name become
+  // deaths (its nanny saw it die, or a new session took the name), each
+  // counted in its task's deaths, which fails a queued task past
+  // allowed-failures; or they are withdrawn (its session came back: it did
+  // not die), each taking back its task's suspicion. *n counts them.
+  Status ConfirmDeaths(const std::string& name, int64_t now, int* n);
+  Status WithdrawLosses(const std::string& name, int* n);
+  // Suspected losses that ended at or before cutoff (their worker has not
+  // come back since) become deaths: up to limit of them.
+  Status ConfirmSilentDeaths(int64_t cutoff, int64_t now, int limit, int* n);
   Status WorkerGone(const std::string& name, int64_t now, int* released);
   Status SetWorkerSlots(const std::string& name, int64_t slots);
   // name -> pid and state of a worker row; NotFound when absent.
@@ -161,13 +172,18 @@ class Store {
   Status Complete(const std::string& worker, const AttemptResult& r, int64_t now, bool* applied);
   // Hands an attempt back without suspicion (drain).
   Status Release(const std::string& worker, int64_t attempt_id, int64_t now);
-  // Reclaims an attempt whose worker is gone: suspicion + 1, maybe failed;
+  // Reclaims an attempt whose worker is gone: suspicion + 1 (unless blame
+  // is kNone), a death + 1 for kDeath, failed past allowed-failures deaths;
   // an attempt the worker reported as not started is released instead.
-  Status Lose(int64_t attempt_id, int64_t now, const std::string& why);
+  Status Lose(int64_t attempt_id, int64_t now, const std::string& why,
+              rules::Blame blame = rules::Blame::kSuspected);
   // Running attempts whose lease expired at now.
   Status ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* out);
   // At start-up: no lease in the database expires before floor.
   Status HonourLeases(int64_t floor);
+  // The wall clock stepped by `by` ms: the running leases, and the end times
+  // of the suspected losses (their age decides a death), move with it.
+  Status ShiftForClockStep(int64_t by);
 
   // --- time ---
   // Makes up to limit queued tasks whose ready_at (not_before, or a retry's
@@ -273,6 +289,12 @@ class Store {
                         int64_t now);
   void FailDependents(int64_t task_id, int64_t now);
   void RequeueDependentsOf(int64_t task_id, int64_t now);
+  // Store::ConfirmDeaths' step for one attempt (store_leases.cc).
+  void ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now);
+  // A task that goes back to queued after its attempt ended without a loss
+  // (released, or failed with retries left): true when its deaths are past
+  // allowed-failures, and it is failed instead (store_leases.cc).
+  bool FailIfPoisoned(int64_t task_id, int64_t now);
   void EndAttempt(int64_t attempt_id, const char* outcome, int64_t now, int exit_code,
                   const std::string& error);
   std::string AssembleStdin(int64_t task_id, const std::string& input);

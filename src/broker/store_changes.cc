@@ -101,7 +101,7 @@ bool Store::RetryTask(int64_t id, int64_t now) {
   }
   auto& u = Prepared(
       "UPDATE tasks SET state = CASE WHEN unfinished_deps > 0 THEN 'waiting' ELSE 'queued' END, "
-      "suspicious = 0, errors = 0, error = NULL, failed_dep = NULL, "
+      "suspicious = 0, deaths = 0, errors = 0, error = NULL, failed_dep = NULL, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END, "
       "updated_at = ?1 WHERE id = ?2 AND state IN ('failed', 'cancelled')");
   u.bind(1, now);

@@ -14,18 +14,28 @@ using store_internal::Guarded;
 Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_session) {
   return Guarded("register worker", [&]() -> Status {
     *same_session = false;
+    bool known = false, returning = false;
     {
       auto& q = Prepared("SELECT session, state FROM workers WHERE name = ?");
       q.bind(1, w.name);
       if (q.executeStep()) {
-        *same_session = q.getColumn(0).getString() == w.session && q.getColumn(1).getString() == "alive";
+        known = true;
+        returning = q.getColumn(0).getString() == w.session;
+        *same_session = returning && q.getColumn(1).getString() == "alive";
       }
     }
-    if (!*same_session) {
+    int n = 0;
+    if (returning) {
+      // The same process, back after it was declared lost (a partition, a
+      // freeze): it did not die, and its losses blame nothing.
+      Status s = WithdrawLosses(w.name, &n);
+      if (!s.ok()) return s;
+    } else if (known) {
       // Another process had this name: it is dead, and what it held is lost.
       int reclaimed = 0;
       Status s = WorkerLost(w.name, now, "worker '" + w.name + "' was replaced by a new process",
-                            &reclaimed);
+                            &reclaimed, rules::Blame::kDeath);
+      if (s.ok()) s = ConfirmDeaths(w.name, now, &n);
       if (!s.ok()) return s;
     }
     auto& q = Prepared(
@@ -47,13 +57,14 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
   });
 }
 
-Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, int* reclaimed) {
+Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, int* reclaimed,
+                         rules::Blame blame) {
   return Guarded("worker lost", [&]() -> Status {
     std::vector<int64_t> ids;
     Status s = RunningAttemptsOf(name, &ids);
     if (!s.ok()) return s;
     for (int64_t id : ids) {
-      s = Lose(id, now, why);
+      s = Lose(id, now, why, blame);
       if (!s.ok()) return s;
     }
     *reclaimed = static_cast<int>(ids.size());
@@ -292,7 +303,12 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
     if (error.empty()) error = "the attempt failed (the worker gave no reason)";
     EndAttempt(r.attempt_id, "error", now, r.signal != 0 ? -1 : r.exit_code, error);
     rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now, r.permanent);
-    if (d.retry) {
+    if (d.retry && FailIfPoisoned(task_id, now)) {
+      auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
+      u.bind(1, d.errors);
+      u.bind(2, task_id);
+      u.exec();
+    } else if (d.retry) {
       auto& u = Prepared(
           "UPDATE tasks SET state = 'queued', errors = ?, error = ?, ready_at = ?, updated_at = ? "
           "WHERE id = ?");
@@ -324,6 +340,7 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
     if (!q.executeStep()) return Status::Ok();
     const int64_t task_id = q.getColumn(0).getInt64();
     EndAttempt(attempt_id, "released", now, INT32_MIN, "");
+    if (FailIfPoisoned(task_id, now)) return Status::Ok();
     auto& u = Prepared(
         "UPDATE tasks SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'running'");
     u.bind(1, now);
@@ -333,13 +350,24 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
   });
 }
 
-Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
+bool Store::FailIfPoisoned(int64_t task_id, int64_t now) {
+  auto& q = Prepared("SELECT deaths FROM tasks WHERE id = ? AND state = 'running'");
+  q.bind(1, task_id);
+  if (!q.executeStep()) return false;
+  const int64_t deaths = q.getColumn(0).getInt64();
+  q.reset();
+  if (!rules::Poisoned(settings_, deaths)) return false;
+  FinishTaskFailed(task_id, "failed", rules::PoisonError(settings_, deaths), now);
+  return true;
+}
+
+Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rules::Blame blame) {
   return Guarded("reclaim", [&]() -> Status {
-    int64_t task_id = 0, suspicious = 0;
+    int64_t task_id = 0, suspicious = 0, deaths = 0;
     std::string worker, key;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.suspicious, a.unstarted, a.worker, t.key FROM attempts a "
+          "SELECT a.task_id, t.suspicious, a.unstarted, a.worker, t.key, t.deaths FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id WHERE a.id = ? AND a.outcome = 'running'");
       q.bind(1, attempt_id);
       if (!q.executeStep()) return Status::Ok();
@@ -347,18 +375,26 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
       suspicious = q.getColumn(1).getInt64();
       worker = q.getColumn(3).getString();
       key = q.getColumn(4).getString();
+      deaths = q.getColumn(5).getInt64();
       if (PassEvents* e = events()) ++e->leases_reclaimed;
       // Prefetched and never started: the task did nothing to the worker.
       if (q.getColumn(2).getInt64() != 0) return Release(worker, attempt_id, now);
     }
     EndAttempt(attempt_id, "lost", now, INT32_MIN, why);
-    rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious);
+    {
+      auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
+      b.bind(1, rules::BlameText(blame));
+      b.bind(2, attempt_id);
+      b.exec();
+    }
+    rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious, deaths, blame);
     auto& u = Prepared(
-        "UPDATE tasks SET suspicious = ?, state = 'queued', updated_at = ? "
+        "UPDATE tasks SET suspicious = ?, deaths = ?, state = 'queued', updated_at = ? "
         "WHERE id = ? AND state = 'running'");
     u.bind(1, d.suspicious);
-    u.bind(2, now);
-    u.bind(3, task_id);
+    u.bind(2, d.deaths);
+    u.bind(3, now);
+    u.bind(4, task_id);
     u.exec();
     if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
     if (PassEvents* e = events()) {
@@ -368,6 +404,90 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why) {
         e->failures.push_back({now, key, worker, store_internal::FirstLine(d.error)});
       }
     }
+    return Status::Ok();
+  });
+}
+
+namespace {
+struct Suspected {
+  int64_t attempt_id, task_id;
+};
+}  // namespace
+
+// One suspected loss becomes a death: the task's deaths + 1, and a queued
+// task past allowed-failures is failed (a running one is decided when that
+// attempt ends: Complete, Release, Lose).
+void Store::ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now) {
+  auto& b = Prepared("UPDATE attempts SET blame = 'death' WHERE id = ? AND blame = 'suspected'");
+  b.bind(1, attempt_id);
+  if (b.exec() == 0) return;
+  auto& q = Prepared("SELECT suspicious, deaths, state FROM tasks WHERE id = ?");
+  q.bind(1, task_id);
+  if (!q.executeStep()) return;
+  const int64_t suspicious = q.getColumn(0).getInt64();
+  const int64_t deaths = q.getColumn(1).getInt64();
+  const bool queued = q.getColumn(2).getString() == "queued";
+  q.reset();
+  rules::LossDecision d = rules::OnDeathConfirmed(settings_, suspicious, deaths, queued);
+  auto& u = Prepared("UPDATE tasks SET deaths = ? WHERE id = ?");
+  u.bind(1, d.deaths);
+  u.bind(2, task_id);
+  u.exec();
+  if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+}
+
+Status Store::ConfirmDeaths(const std::string& name, int64_t now, int* n) {
+  return Guarded("confirm deaths", [&]() -> Status {
+    std::vector<Suspected> found;
+    {
+      auto& q = Prepared(
+          "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
+          "WHERE worker = ? AND blame = 'suspected'");
+      q.bind(1, name);
+      while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
+    }
+    for (const auto& f : found) ConfirmDeath(f.attempt_id, f.task_id, now);
+    *n = static_cast<int>(found.size());
+    return Status::Ok();
+  });
+}
+
+Status Store::ConfirmSilentDeaths(int64_t cutoff, int64_t now, int limit, int* n) {
+  return Guarded("confirm deaths", [&]() -> Status {
+    std::vector<Suspected> found;
+    {
+      auto& q = Prepared(
+          "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
+          "WHERE blame = 'suspected' AND ended_at <= ? LIMIT ?");
+      q.bind(1, cutoff);
+      q.bind(2, limit);
+      while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
+    }
+    for (const auto& f : found) ConfirmDeath(f.attempt_id, f.task_id, now);
+    *n = static_cast<int>(found.size());
+    return Status::Ok();
+  });
+}
+
+Status Store::WithdrawLosses(const std::string& name, int* n) {
+  return Guarded("withdraw losses", [&]() -> Status {
+    std::vector<Suspected> found;
+    {
+      auto& q = Prepared(
+          "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
+          "WHERE worker = ? AND blame = 'suspected'");
+      q.bind(1, name);
+      while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
+    }
+    for (const auto& f : found) {
+      auto& b = Prepared("UPDATE attempts SET blame = 'withdrawn' WHERE id = ?");
+      b.bind(1, f.attempt_id);
+      b.exec();
+      auto& u = Prepared("UPDATE tasks SET suspicious = max(suspicious - 1, 0) WHERE id = ?");
+      u.bind(1, f.task_id);
+      u.exec();
+    }
+    *n = static_cast<int>(found.size());
     return Status::Ok();
   });
 }
@@ -393,6 +513,22 @@ Status Store::WakeDue(int64_t now, int limit, int64_t* woken) {
     q.bind(1, now);
     q.bind(2, limit);
     *woken = q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::ShiftForClockStep(int64_t by) {
+  return Guarded("clock step", [&]() -> Status {
+    auto& q = Prepared(
+        "UPDATE attempts INDEXED BY attempts_running SET lease_expires_at = lease_expires_at + ? "
+        "WHERE outcome = 'running'");
+    q.bind(1, by);
+    q.exec();
+    auto& s = Prepared(
+        "UPDATE attempts INDEXED BY attempts_suspected SET ended_at = ended_at + ? "
+        "WHERE blame = 'suspected'");
+    s.bind(1, by);
+    s.exec();
     return Status::Ok();
   });
 }

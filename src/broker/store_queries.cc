@@ -79,7 +79,7 @@ Status Store::Show(const std::string& key, nlohmann::json* out) {
       auto& q = Prepared(
           "SELECT id, key, state, cmd, fn, queue, priority, retries, errors, suspicious, "
           "unfinished_deps, error, created_at, updated_at, length(result), timeout_ms, "
-          "not_before FROM tasks WHERE key = ?");
+          "not_before, deaths FROM tasks WHERE key = ?");
       q.bind(1, key);
       if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
       id = q.getColumn(0).getInt64();
@@ -96,7 +96,8 @@ Status Store::Show(const std::string& key, nlohmann::json* out) {
               {"updated_at", q.getColumn(13).getInt64()},
               {"result_bytes", NullableInt(q, 14)},
               {"timeout_ms", NullableInt(q, 15)},
-              {"not_before", NullableInt(q, 16)}};
+              {"not_before", NullableInt(q, 16)},
+              {"deaths", q.getColumn(17).getInt64()}};
     }
     nlohmann::json after = nlohmann::json::array();
     auto& d = Prepared(
@@ -107,7 +108,7 @@ Status Store::Show(const std::string& key, nlohmann::json* out) {
     (*out)["after"] = after;
     nlohmann::json attempts = nlohmann::json::array();
     auto& a = Prepared(
-        "SELECT attempt_no, worker, started_at, ended_at, outcome, exit_code, error "
+        "SELECT attempt_no, worker, started_at, ended_at, outcome, exit_code, error, blame "
         "FROM attempts WHERE task_id = ? ORDER BY id");
     a.bind(1, id);
     while (a.executeStep()) {
@@ -118,6 +119,7 @@ Status Store::Show(const std::string& key, nlohmann::json* out) {
                           {"outcome", a.getColumn(4).getString()},
                           {"exit_code", NullableInt(a, 5)},
                           {"error", NullableText(a, 6)}});
+      if (!a.getColumn(7).isNull()) attempts.back()["blame"] = a.getColumn(7).getString();
     }
     (*out)["attempts"] = attempts;
     return Status::Ok();

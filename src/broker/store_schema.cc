@@ -12,6 +12,8 @@ const std::vector<Step>& Steps() {
   // (migrate_v2.sql), then time limits and delays (migrate_time.sql).
   static const std::vector<Step> steps = {
       {2, {kSql_migrate_v2, kSql_migrate_time}},
+      // Version 3: blame (attempts.blame, tasks.deaths).
+      {3, {kSql_migrate_v3}},
   };
   return steps;
 }

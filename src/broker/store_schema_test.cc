@@ -137,6 +137,36 @@ TEST_F(SchemaTest, AVersion1FileIsUpgradedInPlaceWithEveryTaskIntact) {
   EXPECT_EQ(store_->migrated_from(), 0);
 }
 
+// Version 2 -> 3 (blame): the losses a version 2 broker counted against a
+// task stay counted, now as deaths, so no task changes its fate.
+TEST_F(SchemaTest, AVersion2FileKeepsItsLossesAsDeaths) {
+  const std::string path = Path("v2.db");
+  WriteV1Fixture(path);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    SQLite::Transaction tx(db);
+    db.exec(std::string(kSql_migrate_v2));
+    db.exec(std::string(kSql_migrate_time));
+    db.exec("PRAGMA user_version = 2");
+    tx.commit();
+    db.exec("INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, ended_at, "
+            "outcome, error) VALUES (6, 'queued1', 1, 'w1', 1, 2, 'lost', 'silent')");
+    db.exec("UPDATE tasks SET suspicious = 1, attempts_count = 1 WHERE key = 'queued1'");
+  }
+  ASSERT_OK(Open(path));
+  EXPECT_EQ(store_->migrated_from(), 2);
+  EXPECT_EQ(Int(path, "PRAGMA user_version"), 3);
+  EXPECT_EQ(Int(path, "SELECT count(*) FROM attempts WHERE outcome = 'lost' AND blame = 'death'"), 1);
+  EXPECT_EQ(Int(path, "SELECT count(*) FROM attempts WHERE outcome <> 'lost' AND blame IS NOT NULL"), 0);
+  EXPECT_EQ(Int(path, "SELECT deaths FROM tasks WHERE key = 'queued1'"), 1);
+  EXPECT_EQ(Int(path, "SELECT sum(deaths) FROM tasks"), 1);
+  EXPECT_EQ(Int(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+  store_.reset();
+  EXPECT_THROW(SQLite::Database(path, SQLite::OPEN_READWRITE)
+                   .exec("UPDATE attempts SET blame = 'maybe' WHERE id = 1"),
+               SQLite::Exception);
+}
+
 TEST_F(SchemaTest, AMigratedFileHasTheSameSchemaAsANewOne) {
   WriteV1Fixture(Path("old.db"));
   ASSERT_OK(Open(Path("old.db")));
@@ -202,12 +232,12 @@ TEST_F(SchemaTest, ANewerVersionIsRefusedAndLeftAlone) {
   WriteV1Fixture(path);
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("PRAGMA user_version = 3");
+    db.exec("PRAGMA user_version = 4");
   }
   Status s = Open(path);
   EXPECT_EQ(s.code(), Status::Code::kConflict);
-  EXPECT_EQ(s.message(), path + " has schema version 3; this leaseq-broker knows up to 2: use a newer leaseq");
-  EXPECT_EQ(Int(path, "PRAGMA user_version"), 3);
+  EXPECT_EQ(s.message(), path + " has schema version 4; this leaseq-broker knows up to 3: use a newer leaseq");
+  EXPECT_EQ(Int(path, "PRAGMA user_version"), 4);
   EXPECT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'paused_queues'"), 0);
 }
 

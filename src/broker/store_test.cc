@@ -561,9 +561,127 @@ TEST_F(StoreTest, WorkerLostReclaimsWithSuspicionAndMarksItLost) {
   ASSERT_OK(store_->WorkerPid("w1", &pid, &state));
   EXPECT_EQ(state, "lost");
   EXPECT_EQ(Show("a")["attempts"][0]["error"], "silent for 3 s");
-  // The same process coming back is a new start: nothing left to lose.
+  EXPECT_EQ(Show("a")["attempts"][0]["blame"], "suspected");
+  EXPECT_EQ(Deaths("a"), 0);
+  // The same process coming back did not die: its losses blame nothing.
+  EXPECT_FALSE(RegisterAs(Worker("w1")));
+  EXPECT_EQ(Suspicious("a"), 0);
+  EXPECT_EQ(Show("a")["attempts"][0]["blame"], "withdrawn");
+  EXPECT_EQ(Show("a")["attempts"][0]["outcome"], "lost");  // the record stays
+}
+
+// Blame only deaths (issue 12): a worker cut off and back, again and again,
+// never fails the task it was running.
+TEST_F(StoreTest, PartitionsThatEndNeverFailATask) {
+  ASSERT_OK(Submit({Task("a")}));
+  for (int i = 0; i < 6; ++i) {
+    ClaimOne(i % 2 ? "w2" : "w1", "a");
+    int reclaimed = 0;
+    ASSERT_OK(store_->Begin());
+    ASSERT_OK(store_->WorkerLost(i % 2 ? "w2" : "w1", Now(), "silent for 600 ms", &reclaimed));
+    ASSERT_OK(store_->Commit());
+    EXPECT_EQ(State("a"), "queued");
+    EXPECT_EQ(Suspicious("a"), 1);
+    EXPECT_FALSE(RegisterAs(Worker(i % 2 ? "w2" : "w1")));  // back, the same session
+    EXPECT_EQ(Suspicious("a"), 0);
+  }
+  EXPECT_EQ(Deaths("a"), 0);
+  EXPECT_EQ(Outcomes("a"), (std::vector<std::string>(6, "lost")));
+}
+
+// Without a nanny, a real poison task: each worker it kills is suspected,
+// then a new session under its name confirms the death; the confirmation
+// past allowed-failures (3) fails the queued task.
+TEST_F(StoreTest, ANewSessionConfirmsADeathAndFailsAPoisonTaskPastAllowedFailures) {
+  ASSERT_OK(Submit({Task("a")}));
+  for (int i = 1; i <= 4; ++i) {
+    ClaimOne("w1", "a");
+    int reclaimed = 0;
+    ASSERT_OK(store_->Begin());
+    ASSERT_OK(store_->WorkerLost("w1", Now(), "silent for 3 s", &reclaimed));
+    ASSERT_OK(store_->Commit());
+    EXPECT_EQ(State("a"), "queued") << i;  // suspicion alone fails nothing
+    EXPECT_EQ(Deaths("a"), i - 1);
+    RegisterAs(Worker("w1", {"default"}, "session-" + std::to_string(i + 1)));
+    EXPECT_EQ(Deaths("a"), i);
+    if (i <= 3) {
+      EXPECT_EQ(State("a"), "queued") << i;
+    }
+  }
+  EXPECT_EQ(State("a"), "failed");
+  EXPECT_TRUE(Contains(Error("a"), "lost 4 workers")) << Error("a");
+  EXPECT_EQ(Show("a")["attempts"][3]["blame"], "death");
+}
+
+TEST_F(StoreTest, SilenceLongerThanTheSettingConfirmsADeath) {
+  ASSERT_OK(Submit({Task("a")}));
+  ClaimOne("w1", "a");
+  int n = 0;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->WorkerLost("w1", Now(), "silent for 3 s", &n));
+  ASSERT_OK(store_->ConfirmSilentDeaths(Now() - 1, Now(), 100, &n));
+  EXPECT_EQ(n, 0);
+  ASSERT_OK(store_->ConfirmSilentDeaths(Now(), Now(), 100, &n));
+  EXPECT_EQ(n, 1);
+  ASSERT_OK(store_->Commit());
+  EXPECT_EQ(Deaths("a"), 1);
+  EXPECT_EQ(Suspicious("a"), 1);
+  // Too late to take it back: the worker's return withdraws nothing now.
   EXPECT_FALSE(RegisterAs(Worker("w1")));
   EXPECT_EQ(Suspicious("a"), 1);
+}
+
+// Deaths confirmed while the task runs elsewhere: the task is failed when
+// that attempt ends without a result (here: handed back), not before.
+TEST_F(StoreTest, ARunningTaskPastAllowedDeathsIsFailedWhenItsAttemptIsHandedBack) {
+  ASSERT_OK(Submit({Task("a")}));
+  for (int i = 0; i < 3; ++i) Lose(ClaimOne("w2", "a").attempt_id);
+  ClaimOne("w1", "a");
+  int n = 0;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->WorkerLost("w1", Now(), "silent for 3 s", &n));
+  ASSERT_OK(store_->Commit());
+  const Assignment running = ClaimOne("w2", "a");
+  RegisterAs(Worker("w1", {"default"}, "session-2"));
+  EXPECT_EQ(Deaths("a"), 4);
+  EXPECT_EQ(State("a"), "running");
+  Release("w2", running.attempt_id);
+  EXPECT_EQ(State("a"), "failed");
+  EXPECT_TRUE(Contains(Error("a"), "allowed-failures 3")) << Error("a");
+}
+
+// A step of the wall clock moves the running leases and the suspected
+// losses' end times with it; nothing else.
+TEST_F(StoreTest, AClockStepShiftsRunningLeasesAndSuspectedLossesOnly) {
+  ASSERT_OK(Submit({Task("a"), Task("b"), Task("c")}));
+  ClaimOne("w1", "a");
+  int n = 0;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->WorkerLost("w1", Now(), "silent for 3 s", &n));
+  ASSERT_OK(store_->Commit());
+  ClaimOne("w2", "a");
+  Complete("w2", ClaimOne("w2", "b").attempt_id, 0);
+  const auto before = Show("a")["attempts"];
+  const int64_t done_end = Show("b")["attempts"][0]["ended_at"];
+  std::vector<LeasedAttempt> expired;
+  ASSERT_OK(store_->Begin());
+  ASSERT_OK(store_->ShiftForClockStep(3'600'000));
+  ASSERT_OK(store_->ExpiredLeases(Now() + 3'600'000, 10, &expired));
+  ASSERT_OK(store_->Commit());
+  EXPECT_TRUE(expired.empty());  // live leases did not lapse with the step
+  const auto after = Show("a")["attempts"];
+  EXPECT_EQ(after[0]["ended_at"].get<int64_t>(), before[0]["ended_at"].get<int64_t>() + 3'600'000);
+  EXPECT_EQ(Show("b")["attempts"][0]["ended_at"], done_end);
+}
+
+// A lease that lapsed while its worker was heard blames nothing at all.
+TEST_F(StoreTest, ALossWithoutBlameCountsNothing) {
+  ASSERT_OK(Submit({Task("a")}));
+  Lose(ClaimOne("w1", "a").attempt_id, rules::Blame::kNone);
+  EXPECT_EQ(State("a"), "queued");
+  EXPECT_EQ(Suspicious("a"), 0);
+  EXPECT_EQ(Deaths("a"), 0);
+  EXPECT_EQ(Show("a")["attempts"][0]["blame"], "withdrawn");
 }
 
 TEST_F(StoreTest, WorkerGoneReleasesWithoutSuspicion) {

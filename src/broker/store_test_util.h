@@ -151,9 +151,10 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(Succeed(a, out));
   }
 
-  void Lose(int64_t attempt_id) {
+  // A death by default: the tests of suspicion and failure mean one.
+  void Lose(int64_t attempt_id, rules::Blame blame = rules::Blame::kDeath) {
     ASSERT_OK(store_->Begin());
-    ASSERT_OK(store_->Lose(attempt_id, Now(), "worker lost"));
+    ASSERT_OK(store_->Lose(attempt_id, Now(), "worker lost", blame));
     ASSERT_OK(store_->Commit());
   }
   void Release(const std::string& worker, int64_t attempt_id) {
@@ -193,6 +194,7 @@ class StoreTest : public ::testing::Test {
     return j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
   }
   int64_t Suspicious(const std::string& key) { return Show(key).value("suspicious", -1); }
+  int64_t Deaths(const std::string& key) { return Show(key).value("deaths", -1); }
   std::vector<std::string> Outcomes(const std::string& key) {
     std::vector<std::string> out;
     const nlohmann::json j = Show(key);

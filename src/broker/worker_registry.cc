@@ -11,6 +11,7 @@ ConnectedWorker& WorkerRegistry::Add(const WorkerRecord& record, const std::stri
   w.routing_id = routing_id;
   w.last_heard_ms = now;
   w.last_sent_ms = now;
+  w.last_heartbeat_ms = now;
   name_by_routing_id_[routing_id] = record.name;
   return w;
 }

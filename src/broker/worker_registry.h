@@ -24,6 +24,7 @@ struct ConnectedWorker {
   // otherwise the tasks leased to it are released and leased straight back
   // to it on every loop pass until it is declared lost.
   bool unreachable = false;
+  int64_t last_heartbeat_ms = 0;  // steady: its last heartbeat (the renewals)
 };
 
 class WorkerRegistry {

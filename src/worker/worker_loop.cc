@@ -224,7 +224,12 @@ void WorkerLoop::HandleTimers(int64_t now) {
     case BrokerLink::Event::kReopened: SendRegister(now); break;
     case BrokerLink::Event::kNone: break;
   }
-  if (register_wanted_ && now - register_sent_ms_ >= heartbeat_ms_) SendRegister(now);
+  // Until a welcome answers: a register can be lost (read by a broker that
+  // died, or its welcome dropped with a pass the broker rolled back), and a
+  // worker waiting for a welcome renews none of its leases.
+  if (register_wanted_ && !welcomed_ && link_.is_open() && now - register_sent_ms_ >= heartbeat_ms_) {
+    SendRegister(now);
+  }
   if (welcomed_ && phase_ != Phase::kLeaving && now >= next_heartbeat_ms_) {
     // Always, not only when idle: the heartbeat is what renews the leases
     // of the attempts it lists, and results do not.
@@ -263,6 +268,11 @@ void WorkerLoop::SendHeartbeat(int64_t now) {
   std::vector<int64_t> queued = QueuedIds();
   // Held, not only running: a finished attempt keeps its lease until its
   // result is acknowledged (the re-send comes after heartbeat x liveness).
+  if (heartbeat_sent_ms_ >= 0 && now - heartbeat_sent_ms_ > SilenceLimitMs()) {
+    // Our leases may have lapsed meanwhile (a stalled machine, a slow loop).
+    Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
+  }
+  heartbeat_sent_ms_ = now;
   link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;

@@ -167,10 +167,13 @@ class WorkerLoop {
   bool pool_ready_ = false;             // the last poll saw its eventfd readable
   bool welcomed_ = false;  // the current socket was welcomed
   int64_t register_sent_ms_ = -1;
-  bool register_wanted_ = false;  // a reregister came: register when allowed
+  // Not welcomed on this socket and a register is due: sent (again) every
+  // heartbeat until a welcome answers one (OnWelcome clears it).
+  bool register_wanted_ = false;
   int heartbeat_ms_;
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;
+  int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
   // queued: starting one of those sends a heartbeat at once, so that the

@@ -294,6 +294,48 @@ TEST_F(WorkerLoopTest, ReregisterSendsTheSameSession) {
   broker_.Welcome();
 }
 
+// A broker restart (issue 12): the worker's messages queued from before it
+// each draw a reregister, and some arrive after its register left. Those
+// answered messages sent before the register: the welcome answers them all.
+// A second register while welcomed made the broker release every task in
+// flight to the worker (run anyway, its result refused) and re-register the
+// worker once more.
+TEST_F(WorkerLoopTest, ReregistersAnsweredBeforeTheWelcomeDoNotRegisterAgain) {
+  Start(1);
+  Registered();
+  wire::Message m;
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));
+  broker_.Send(wire::Make(Command::kReregister));  // stale: for a message sent before
+  broker_.Welcome();
+  broker_.Task(30, {"true"});
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));
+  EXPECT_EQ(m.body["attempt"], 30);
+  const size_t registers = broker_.Count(Command::kRegister);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(broker_.Next(Command::kHeartbeat, &m));
+  EXPECT_EQ(broker_.Count(Command::kRegister), registers);
+}
+
+// A register that got no welcome (lost with a broker that died after reading
+// it, or a welcome lost with a pass the broker rolled back) is sent again
+// every heartbeat until a welcome comes, even while the broker is heard:
+// otherwise the worker, running tasks and holding results, renewed nothing
+// until its link went silent, and the broker reclaimed its leases.
+TEST_F(WorkerLoopTest, ARegisterWithoutAWelcomeIsSentAgainWhileTheBrokerIsHeard) {
+  Start(1);
+  Registered();
+  broker_.Task(31, {"true"});
+  wire::Message m;
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));  // not acked
+  broker_.Send(wire::Make(Command::kReregister));
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m));  // "lost": no welcome
+  ASSERT_TRUE(broker_.Next(Command::kRegister, &m, 1s));  // heartbeats keep coming
+  EXPECT_EQ(m.body["running"], json({31}));  // the finished attempt is still held
+  broker_.Welcome();
+  ASSERT_TRUE(broker_.Next(Command::kResult, &m));  // re-sent after the welcome
+  EXPECT_EQ(m.body["attempt"], 31);
+}
+
 TEST_F(WorkerLoopTest, DrainFinishesRunningTasksThenSaysGoodbye) {
   Start(1);
   Registered();

@@ -26,8 +26,14 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
+  // A reregister that came before this welcome answered a message sent
+  // before our register (nothing else is sent until a welcome): it is
+  // answered too. Registering again would make the broker release every
+  // task on its way to us.
+  register_wanted_ = false;
   link_.ResetBackoff();
   next_heartbeat_ms_ = now + heartbeat_ms_;
+  heartbeat_sent_ms_ = -1;  // a new start: no gap to report
   Log("registered with " + link_.endpoint() + " (heartbeat " + std::to_string(heartbeat_ms_) +
       " ms x " + std::to_string(liveness_) + ", " + std::to_string(running_.size()) +
       " running, " + std::to_string(abandon.size()) + " abandoned, " +
@@ -241,7 +247,7 @@ void WorkerLoop::SendRegister(int64_t now) {
   if (!opt_.nanny.empty()) body["nanny"] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
-  register_wanted_ = false;
+  register_wanted_ = true;  // until a welcome
 }
 
 void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {

@@ -11,7 +11,12 @@
 
 namespace leaseq::testing {
 
-std::string BinDir() { return LEASEQ_BIN_DIR; }
+// LEASEQ_TEST_BIN_DIR runs the tests against other binaries (say, an older
+// build, to see a test fail before a fix).
+std::string BinDir() {
+  const char* dir = getenv("LEASEQ_TEST_BIN_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : LEASEQ_BIN_DIR;
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "leaseq-test-XXXXXX").string();
@@ -99,7 +104,8 @@ Process& Cluster::StartBroker() {
   std::vector<std::string> args = {"--db", db(), "--bind", endpoint_};
   args.insert(args.end(), broker_args_.begin(), broker_args_.end());
   broker_ = std::make_unique<Process>(BinDir() + "/leaseq-broker", args,
-                                      dir_.File("broker" + std::to_string(broker_starts_++)));
+                                      dir_.File("broker" + std::to_string(broker_starts_++)),
+                                      broker_env_);
   // Ready when it answers a status request.
   WaitFor([&] { return Ctl({"status"}).exit_code == 0; }, std::chrono::seconds(10));
   return *broker_;

@@ -17,7 +17,7 @@
 
 namespace leaseq::testing {
 
-// The directory of the built binaries (build/bin).
+// The directory of the built binaries (build/bin; env LEASEQ_TEST_BIN_DIR overrides).
 std::string BinDir();
 
 // A fresh temporary directory, removed with its content on destruction.
@@ -92,6 +92,8 @@ class Cluster {
   // cluster starts (also the readiness check of StartBroker), e.g. the
   // LEASEQ_CURVE_* variables for a CURVE broker.
   void set_client_env(std::map<std::string, std::string> env) { client_env_ = std::move(env); }
+  // Environment of the broker process only (e.g. libfaketime's).
+  void set_broker_env(std::map<std::string, std::string> env) { broker_env_ = std::move(env); }
   std::vector<std::unique_ptr<Process>>& workers() { return workers_; }
 
   // leaseq-submit / leaseq-ctl against this cluster.
@@ -108,6 +110,7 @@ class Cluster {
   std::vector<std::unique_ptr<Process>> workers_;
   int broker_starts_ = 0;
   std::map<std::string, std::string> client_env_;
+  std::map<std::string, std::string> broker_env_;
 };
 
 // Fast heartbeats for tests: a lost worker is noticed in 200 x 3 = 600 ms.

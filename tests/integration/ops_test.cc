@@ -44,9 +44,9 @@ class Ops : public ::testing::Test {
 TEST_F(Ops, AVersion1FileIsUpgradedInPlaceAndServed) {
   WriteV1Fixture(cluster.db());
   cluster.StartBroker();
-  ASSERT_TRUE(WaitFor([&] { return Has(cluster.broker().Stderr(), "from schema version 1 to 2"); }, 5s))
+  ASSERT_TRUE(WaitFor([&] { return Has(cluster.broker().Stderr(), "from schema version 1 to 3"); }, 5s))
       << cluster.broker().Stderr();
-  EXPECT_EQ(QueryInt(cluster.db(), "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(cluster.db(), "PRAGMA user_version"), 3);
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM tasks"), kV1FixtureTasks);
   auto r = cluster.Ctl({"result", "done1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -69,14 +69,14 @@ TEST(OpsSchema, AFileOfANewerReleaseIsRefusedWithExit2) {
   WriteV1Fixture(db);
   {
     SQLite::Database d(db, SQLite::OPEN_READWRITE);
-    d.exec("PRAGMA user_version = 3");
+    d.exec("PRAGMA user_version = 4");
   }
   const std::string ep = "tcp://127.0.0.1:" + std::to_string(FreePort());
   auto r = RunCommand(BinDir() + "/leaseq-broker", {"--db", db, "--bind", ep}, {}, "", 20s);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_TRUE(Has(r.err, "jobs.db has schema version 3; this leaseq-broker knows up to 2: use a newer leaseq"))
+  EXPECT_TRUE(Has(r.err, "jobs.db has schema version 4; this leaseq-broker knows up to 3: use a newer leaseq"))
       << r.err;
-  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 4);
 }
 
 TEST_F(Ops, APausedQueueStaysPausedAcrossABrokerRestartUntilResumed) {

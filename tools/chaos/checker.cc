@@ -37,7 +37,7 @@ struct DbTask {
   int64_t id = 0;
   std::string key, state, cmd, error;
   std::string input;
-  int64_t suspicious = 0, errors = 0, retries = 0, priority = 0, attempts_count = 0;
+  int64_t suspicious = 0, deaths = 0, errors = 0, retries = 0, priority = 0, attempts_count = 0;
   int64_t failed_dep = -1;
   bool has_result = false;
   std::string result;
@@ -47,6 +47,7 @@ struct DbAttempt {
   int64_t id = 0, task_id = 0, attempt_no = 0, started_at = 0;
   std::optional<int64_t> ended_at;
   std::string task_key, worker, outcome, error;
+  std::string blame;  // of a lost attempt: suspected, death, withdrawn
   std::optional<int64_t> exit_code;
 };
 
@@ -280,7 +281,7 @@ class Checker {
       }
       SQLite::Statement tq(db,
                            "SELECT id, key, state, suspicious, errors, retries, priority, "
-                           "attempts_count, failed_dep, result, error, cmd, input FROM tasks");
+                           "attempts_count, failed_dep, result, error, cmd, input, deaths FROM tasks");
       while (tq.executeStep()) {
         DbTask t;
         t.id = tq.getColumn(0).getInt64();
@@ -301,6 +302,7 @@ class Checker {
         if (!tq.getColumn(11).isNull()) t.cmd = tq.getColumn(11).getString();
         const auto& in = tq.getColumn(12);
         t.input.assign(static_cast<const char*>(in.getBlob()), static_cast<size_t>(in.getBytes()));
+        t.deaths = tq.getColumn(13).getInt64();
         by_id_[t.id] = t.key;
         tasks_[t.key] = std::move(t);
       }
@@ -310,7 +312,7 @@ class Checker {
       }
       SQLite::Statement aq(db,
                            "SELECT id, task_id, task_key, attempt_no, worker, started_at, ended_at, "
-                           "outcome, exit_code, error FROM attempts ORDER BY id");
+                           "outcome, exit_code, error, blame FROM attempts ORDER BY id");
       while (aq.executeStep()) {
         DbAttempt a;
         a.id = aq.getColumn(0).getInt64();
@@ -323,6 +325,8 @@ class Checker {
         a.outcome = aq.getColumn(7).getString();
         if (!aq.getColumn(8).isNull()) a.exit_code = aq.getColumn(8).getInt64();
         if (!aq.getColumn(9).isNull()) a.error = aq.getColumn(9).getString();
+        if (!aq.getColumn(10).isNull()) a.blame = aq.getColumn(10).getString();
+        if (a.outcome == "lost") r_.blame[a.blame.empty() ? "none" : a.blame]++;
         attempts_[a.task_id].push_back(a);
         r_.attempts++;
         r_.outcomes[a.outcome]++;
@@ -456,7 +460,7 @@ class Checker {
       if (t.state == "cancelled") r_.Violation("unexpected state", key + " is cancelled (nobody cancelled it)");
 
       // Attempts: numbered 1..n, one at a time, all ended.
-      int done = 0, lost = 0, errors = 0;
+      int done = 0, lost = 0, errors = 0, deaths = 0;
       for (size_t i = 0; i < at.size(); ++i) {
         const DbAttempt& a = at[i];
         if (a.attempt_no != static_cast<int64_t>(i) + 1) {
@@ -476,7 +480,13 @@ class Checker {
                            " ended " + Ms(*at[i - 1].ended_at, base_));
         }
         if (a.outcome == "done") ++done;
-        if (a.outcome == "lost") ++lost;
+        // Suspicion counts the losses not withdrawn (their worker did not
+        // come back), deaths those whose worker is known dead.
+        if (a.outcome == "lost" && a.blame != "withdrawn") ++lost;
+        if (a.outcome == "lost" && a.blame == "death") ++deaths;
+        if (a.outcome == "lost" && a.blame.empty()) {
+          r_.Violation("lost attempt without blame", key + " #" + std::to_string(a.attempt_no));
+        }
         if (a.outcome == "error") {
           ++errors;
           // The only errors are planned ones: exit status 3 of a numbered attempt.
@@ -517,7 +527,13 @@ class Checker {
       }
       if (t.suspicious != lost) {
         r_.Violation("suspicious differs from the lost attempts",
-                     key + ": suspicious " + std::to_string(t.suspicious) + ", lost attempts " + std::to_string(lost));
+                     key + ": suspicious " + std::to_string(t.suspicious) + ", lost attempts not withdrawn " +
+                         std::to_string(lost));
+      }
+      if (t.deaths != deaths) {
+        r_.Violation("deaths differ from the lost attempts blamed as deaths",
+                     key + ": deaths " + std::to_string(t.deaths) + ", lost attempts blamed as deaths " +
+                         std::to_string(deaths));
       }
       if (t.errors != errors) {
         r_.Violation("errors differ from the failed attempts",
@@ -555,8 +571,10 @@ class Checker {
       }
 
       // The final state each kind of task must reach.
-      const bool last_lost = !at.empty() && at.back().outcome == "lost";
-      const bool suspicion_failure = t.state == "failed" && t.suspicious == allowed + 1 && last_lost;
+      // Failed for its deaths: allowed + 1 of them when it failed (more may
+      // be confirmed after), whatever ended its last attempt.
+      const bool suspicion_failure = t.state == "failed" && t.deaths >= allowed + 1 &&
+                                     t.error.find("probably kills its worker") != std::string::npos;
       if (!deps_done) {
         if (t.state != "failed") {
           r_.Violation("dependent of a failed task not failed",
@@ -573,9 +591,9 @@ class Checker {
           r_.failed_by_dependency++;
         }
       } else if (def.kind == Kind::kPoison) {
-        if (t.state != "failed" || t.suspicious != allowed + 1 || errors != 0) {
+        if (!suspicion_failure || errors != 0) {
           r_.Violation("poison task not failed by suspicion",
-                       key + " is " + t.state + " with suspicious " + std::to_string(t.suspicious) +
+                       key + " is " + t.state + " with deaths " + std::to_string(t.deaths) +
                            " (expected failed with " + std::to_string(allowed + 1) + "), " +
                            std::to_string(errors) + " error attempt(s); error " + Quote(t.error));
         } else {
@@ -596,7 +614,7 @@ class Checker {
       } else if (t.state != "done") {
         if (suspicion_failure) {
           r_.failed_collateral++;
-          r_.Note("task failed: it was on " + std::to_string(allowed + 1) + " lost workers",
+          r_.Note("task failed: it was on " + std::to_string(allowed + 1) + " workers that died",
                   key + " (" + KindName(def.kind) + ")");
         } else if (t.state == "failed") {
           r_.Violation("task failed unexpectedly",
@@ -742,6 +760,14 @@ class Checker {
         if (inside != nullptr) {
           if (inside->type == WorkerEvent::kKilled) r_.lost_killed++;
           if (inside->type == WorkerEvent::kStopped) r_.lost_stopped++;
+          // Suspicious = lost attempts whose worker died: a frozen worker
+          // comes back (the same process) and takes its suspicion back.
+          if (inside->type == WorkerEvent::kStopped && a.blame == "death") {
+            r_.Violation("a death blamed on a worker that did not die",
+                         a.task_key + " #" + std::to_string(a.attempt_no) + " on " + a.worker + " " +
+                             Ms(s, base_) + ".." + Ms(end, base_) + " (" + inside->what + "): " +
+                             Quote(a.error, 100));
+          }
           if (inside->type == WorkerEvent::kDrained) {
             r_.lost_drained++;
             r_.Note("lost (not released) while its worker drained after SIGTERM",
@@ -947,13 +973,15 @@ void PrintReport(const CheckReport& r, FILE* out, int examples_per_category) {
   Row(out, "final states", states);
   Row(out, "failed as planned: doomed / poison", N(r.failed_doomed) + " / " + N(r.failed_poison));
   Row(out, "failed because a dependency failed", N(r.failed_by_dependency));
-  Row(out, "failed: on allowed-failures+1 lost workers", N(r.failed_collateral));
+  Row(out, "failed: on allowed-failures+1 worker deaths", N(r.failed_collateral));
   fprintf(out, "attempts\n");
   std::string outcomes;
   for (const auto& [s, n] : r.outcomes) outcomes += (outcomes.empty() ? "" : ", ") + s + " " + N(n);
   Row(out, "attempts", N(r.attempts) + " (" + outcomes + ")");
   Row(out, "lost: worker killed / frozen / draining", N(r.lost_killed) + " / " + N(r.lost_stopped) + " / " +
                                                         N(r.lost_drained));
+  Row(out, "lost: blamed as a death / suspected / withdrawn",
+      N(Get(r.blame, "death")) + " / " + N(Get(r.blame, "suspected")) + " / " + N(Get(r.blame, "withdrawn")));
   Row(out, "lost: leased to an already dead/frozen worker", N(r.lost_phantom));
   Row(out, "lost: no fault, during a machine stall", N(r.lost_stall) + " (stalls of the runner >= 150 ms: " +
                                                           N(r.stalls) + ", longest " + N(r.longest_stall_ms) + " ms)");

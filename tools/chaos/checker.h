@@ -53,6 +53,8 @@ struct CheckReport {
   int lost_drained = 0;    // the worker was draining (SIGTERM)
   int lost_phantom = 0;    // leased to a worker that was already dead or frozen
   int lost_stall = 0;      // no fault, but the machine stalled (see stalls.jsonl)
+  // Lost attempts by their blame at the end: suspected, death, withdrawn.
+  std::map<std::string, int> blame;
   int stalls = 0;          // runner ticks of 150 ms or more (an overloaded machine)
   int64_t longest_stall_ms = 0;
 

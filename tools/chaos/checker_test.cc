@@ -51,7 +51,7 @@ class CheckerTest : public ::testing::Test {
     db_->exec(kSql_schema);
     Task(1, a, "done", 0, 0, "1\n");
     Task(2, b, "done", 0, 0, ResultText(Fold(2, "1\n")));
-    Task(3, p, "failed", 4, 0, "", "lost 4 workers");
+    Task(3, p, "failed", 4, 0, "", "lost 4 workers while running it, each a death (allowed-failures 3); it probably kills its worker");
     Task(4, d, "failed", 0, 0, "", "dependency tP failed", 3);
     Task(5, f, "failed", 0, 1, "", "exit status 3");
     db_->exec("INSERT INTO task_deps VALUES (2, 0, 1), (4, 0, 3)");
@@ -82,8 +82,8 @@ class CheckerTest : public ::testing::Test {
             const std::string& result, const std::string& error = "", int failed_dep = 0) {
     SQLite::Statement q(*db_,
                         "INSERT INTO tasks (id, key, state, cmd, input, retries, errors, suspicious, "
-                        "attempts_count, failed_dep, result, error, spec, created_at, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, '{}', 0, 0)");
+                        "attempts_count, failed_dep, result, error, spec, created_at, updated_at, deaths) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, '{}', 0, 0, ?8)");
     q.bind(1, id);
     q.bind(2, t.key);
     q.bind(3, state);
@@ -99,10 +99,11 @@ class CheckerTest : public ::testing::Test {
   }
 
   void Attempt(int task_id, const std::string& key, int no, const std::string& worker, int64_t start,
-               int64_t end, const std::string& outcome, int exit_code) {
+               int64_t end, const std::string& outcome, int exit_code,
+               const std::string& blame = "death") {
     SQLite::Statement q(*db_,
                         "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, ended_at, "
-                        "outcome, exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                        "outcome, exit_code, blame) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, task_id);
     q.bind(2, key);
     q.bind(3, no);
@@ -111,6 +112,7 @@ class CheckerTest : public ::testing::Test {
     if (outcome == "running") q.bind(6); else q.bind(6, end);
     q.bind(7, outcome);
     q.bind(8, exit_code);
+    if (outcome == "lost") q.bind(9, blame); else q.bind(9);
     q.exec();
     db_->exec("UPDATE tasks SET attempts_count = attempts_count + 1 WHERE id = " + std::to_string(task_id));
   }
@@ -127,6 +129,14 @@ class CheckerTest : public ::testing::Test {
     return Check(dir_);
   }
   void Sql(const std::string& sql) { db_->exec(sql); }
+  // tA lost once on w2 (blame given) before its done attempt, which becomes #2.
+  void LostOnceOnW2(const std::string& blame) {
+    Sql("UPDATE attempts SET attempt_no = 2 WHERE task_key = 'tA'");
+    Attempt(1, "tA", 1, "w2", 500, 900, "lost", -1, blame);
+    Sql("UPDATE attempts SET id = 0 WHERE task_key = 'tA' AND attempt_no = 1");
+    Log("tA 2 start 1010");
+    Log("tA 2 end 1090 1");
+  }
 
   static std::string Categories(const CheckReport& r) {
     std::string s;
@@ -223,8 +233,35 @@ TEST_F(CheckerTest, SuspicionCountsOnlyLostAttempts) {
   EXPECT_EQ(r.violation_counts["suspicious differs from the lost attempts"], 1) << Categories(r);
 }
 
+// Suspicious = lost attempts whose worker did not come back; deaths = those
+// whose worker is known dead. A frozen worker (SIGSTOP) came back: a death
+// blamed on it is a violation, its withdrawn loss counts nothing.
+TEST_F(CheckerTest, AFrozenWorkersLossIsWithdrawnNotADeath) {
+  LostOnceOnW2("withdrawn");
+  Fault({{"t", 600}, {"end", 800}, {"kind", "worker-stop"}, {"target", "w2"}, {"pid", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+  EXPECT_EQ(r.blame["withdrawn"], 1);
+}
+
+TEST_F(CheckerTest, ADeathBlamedOnAFrozenWorkerIsAViolation) {
+  LostOnceOnW2("death");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
+  Fault({{"t", 600}, {"end", 800}, {"kind", "worker-stop"}, {"target", "w2"}, {"pid", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violation_counts["a death blamed on a worker that did not die"], 1) << Categories(r);
+}
+
+TEST_F(CheckerTest, DeathsCountOnlyLossesBlamedAsDeaths) {
+  LostOnceOnW2("suspected");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
+  Fault({{"t", 600}, {"kind", "worker-kill"}, {"target", "w2"}, {"pid", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violation_counts["deaths differ from the lost attempts blamed as deaths"], 1) << Categories(r);
+}
+
 TEST_F(CheckerTest, PoisonMustFailBySuspicion) {
-  Sql("UPDATE tasks SET suspicious = 3 WHERE key = 'tP'");
+  Sql("UPDATE tasks SET suspicious = 3, deaths = 3 WHERE key = 'tP'");
   Sql("DELETE FROM attempts WHERE task_key = 'tP' AND attempt_no = 4");
   Sql("UPDATE tasks SET attempts_count = 3 WHERE key = 'tP'");
   CheckReport r = Run();
@@ -234,7 +271,7 @@ TEST_F(CheckerTest, PoisonMustFailBySuspicion) {
 TEST_F(CheckerTest, LossNeedsAWorkerFault) {
   // tA lost once on w2 before its done attempt: no fault on w2 then.
   Sql("UPDATE attempts SET attempt_no = 2 WHERE task_key = 'tA'");
-  Sql("UPDATE tasks SET suspicious = 1 WHERE key = 'tA'");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
   Attempt(1, "tA", 1, "w2", 500, 900, "lost", -1);
   Sql("UPDATE attempts SET id = 0 WHERE task_key = 'tA' AND attempt_no = 1");
   Sql("UPDATE attempts SET attempt_no = 2 WHERE task_key = 'tA' AND id <> 0");
@@ -244,7 +281,7 @@ TEST_F(CheckerTest, LossNeedsAWorkerFault) {
 
 TEST_F(CheckerTest, LossExplainedByAKill) {
   Sql("UPDATE attempts SET attempt_no = 2 WHERE task_key = 'tA'");
-  Sql("UPDATE tasks SET suspicious = 1 WHERE key = 'tA'");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
   Attempt(1, "tA", 1, "w2", 500, 900, "lost", -1);
   Sql("UPDATE attempts SET id = 0 WHERE task_key = 'tA' AND attempt_no = 1");
   Log("tA 2 start 1010");  // the done attempt is #2 now: fix its log lines
@@ -257,7 +294,7 @@ TEST_F(CheckerTest, LossExplainedByAKill) {
 
 TEST_F(CheckerTest, LossDuringAMachineStallIsANote) {
   Sql("UPDATE attempts SET attempt_no = 2 WHERE task_key = 'tA'");
-  Sql("UPDATE tasks SET suspicious = 1 WHERE key = 'tA'");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
   Attempt(1, "tA", 1, "w2", 500, 900, "lost", -1);
   Sql("UPDATE attempts SET id = 0 WHERE task_key = 'tA' AND attempt_no = 1");
   std::ofstream(dir_ + "/" + files::kStalls) << json({{"from", 200}, {"to", 700}}).dump() << "\n";
