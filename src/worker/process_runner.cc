@@ -236,8 +236,14 @@ Status ProcessRunner::Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunn
   // Nothing may be delivered to the child before it has reset the
   // dispositions: a handler of ours would run in our own memory. It unblocks
   // them itself (PrepareChild); we restore our mask once it has exec'ed.
+  // Except SIGCHLD: while this thread blocked it, the SIGCHLD of an earlier
+  // command would go to another thread of ours and interrupt its system call
+  // (EINTR; seen in tests). Nobody sends SIGCHLD to a child that has no
+  // children yet, and the worker's handler (SignalPipe: a write to its pipe)
+  // would be harmless there anyway.
   sigset_t all, old;
   sigfillset(&all);
+  sigdelset(&all, SIGCHLD);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   const pid_t pid = clone(RunChild, top, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
   const int clone_errno = errno;

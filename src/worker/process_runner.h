@@ -28,7 +28,10 @@
 // then calls Pump() and Reap() (Reap on SIGCHLD, or every loop pass: cheap).
 // Once Finished(), TakeOutcome() gives the result.
 //
-// Not thread-safe: one thread owns a runner. The process must ignore SIGPIPE
+// Not thread-safe: one thread owns a runner. Start() blocks every signal but
+// SIGCHLD in the calling thread until the command has exec'ed (the child
+// shares our memory until then); a SIGCHLD handler must be harmless if it
+// runs in that child (SignalPipe's is). The process must ignore SIGPIPE
 // (SignalPipe::Install does) so that a command that closes its stdin early
 // gives EPIPE here instead of killing the caller.
 #pragma once
