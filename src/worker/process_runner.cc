@@ -1,6 +1,8 @@
 #include "worker/process_runner.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <pthread.h>
 
 #include "worker/child_setup.h"
 
@@ -36,20 +39,24 @@ void CloseQuietly(int fd) {
 }
 
 // The environment of the command: ours, with spec.env added or replaced.
-std::vector<std::string> BuildEnv(const ProcessSpec& spec) {
-  std::vector<std::string> env;
+// Pointers into environ for the entries kept (no copies: the worker does not
+// change its environment while it runs tasks), into *added for the others.
+std::vector<char*> BuildEnv(const ProcessSpec& spec, std::vector<std::string>* added) {
+  std::vector<char*> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry(*e);
+    const char* entry = *e;
     bool replaced = false;
     for (const auto& [name, value] : spec.env) {
-      if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
-          entry[name.size()] == '=') {
+      if (std::strncmp(entry, name.c_str(), name.size()) == 0 && entry[name.size()] == '=') {
         replaced = true;
       }
     }
-    if (!replaced) env.push_back(std::move(entry));
+    if (!replaced) env.push_back(*e);
   }
-  for (const auto& [name, value] : spec.env) env.push_back(name + "=" + value);
+  added->reserve(spec.env.size());
+  for (const auto& [name, value] : spec.env) added->push_back(name + "=" + value);
+  for (auto& a : *added) env.push_back(a.data());
+  env.push_back(nullptr);
   return env;
 }
 
@@ -60,37 +67,92 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   return p;
 }
 
-// What the child writes on the close-on-exec pipe when it cannot exec:
-// where it failed and the errno.
-struct ChildFailure {
-  int stage_exec;  // 1: execvpe itself failed; 0: the set-up before it
-  int error;
+// What the parent hands the child, and what the child hands back when it
+// cannot exec. The child shares our memory (CLONE_VM) and we are suspended
+// until it has exec'ed or exited (CLONE_VFORK), so plain fields suffice: no
+// errno pipe, no read() after the clone.
+struct ChildArgs {
+  pid_t parent;
+  int fd_in, fd_out, fd_err;  // become the child's 0, 1, 2
+  char** argv;
+  char** envp;
+  int failed = 0;      // set by the child when it cannot exec
+  int stage_exec = 0;  // 1: execvpe itself failed; 0: the set-up before it
+  int error = 0;
 };
 
-[[noreturn]] void ReportAndExit(int fd, int stage_exec) {
-  const ChildFailure f{stage_exec, errno};
-  [[maybe_unused]] ssize_t n = write(fd, &f, sizeof f);
-  _exit(127);
-}
-
-// Only async-signal-safe calls: see child_setup.h.
-[[noreturn]] void RunChild(pid_t parent, const int in[2], const int out[2], const int err[2],
-                           int exec_err, char** argv, char** envp) {
-  if (!PrepareChild(parent)) _exit(127);
+// The child of clone(CLONE_VM | CLONE_VFORK): it runs on its own stack in
+// our address space, with our thread's TLS, while our thread waits. So only
+// async-signal-safe calls that write nothing but errno (see child_setup.h);
+// every signal is blocked on entry (the parent blocked them all before the
+// clone) until PrepareChild has reset the dispositions, so none of the
+// worker's handlers can run here.
+int RunChild(void* p) {
+  auto* a = static_cast<ChildArgs*>(p);
+  if (!PrepareChild(a->parent)) _exit(127);  // nobody is left to tell
+  auto fail = [a](int stage_exec) {
+    a->error = errno;
+    a->stage_exec = stage_exec;
+    a->failed = 1;
+    _exit(127);
+  };
   // Move the pipe ends above 2 first, so that dup2 onto 0..2 cannot clobber
   // one of them (possible when the worker was started with 0..2 closed).
-  int fd_in = fcntl(in[0], F_DUPFD, 10);
-  int fd_out = fcntl(out[1], F_DUPFD, 10);
-  int fd_err = fcntl(err[1], F_DUPFD, 10);
+  auto lift = [](int fd) { return fd > 2 ? fd : fcntl(fd, F_DUPFD, 10); };
+  int fd_in = lift(a->fd_in), fd_out = lift(a->fd_out), fd_err = lift(a->fd_err);
   if (fd_in < 0 || fd_out < 0 || fd_err < 0 || dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 ||
       dup2(fd_err, 2) < 0) {
-    ReportAndExit(exec_err, 0);
+    fail(0);
   }
   // Every other fd (sockets, other tasks' pipes) must not leak into the
-  // command: a leaked pipe end would keep another task's output open.
+  // command: a leaked pipe end would keep another task's output open. (They
+  // are close-on-exec already; this also covers an fd some library opened
+  // without the flag.)
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  execvpe(argv[0], argv, envp);
-  ReportAndExit(exec_err, 1);
+  execvpe(a->argv[0], a->argv, a->envp);
+  fail(1);
+  return 127;
+}
+
+// The child's stack: one mapping per thread, reused (CLONE_VFORK: at most
+// one child of this thread runs on it at a time, and only until its exec),
+// with a guard page below it so that an overflow faults instead of writing
+// over the heap. execvpe puts the PATH candidate and, for a script without
+// #!, a copy of argv on the stack: the size follows argv.
+class ChildStack {
+ public:
+  ~ChildStack() {
+    if (base_ != nullptr) munmap(base_, size_ + kGuard);
+  }
+  // The top of a stack of at least `need` bytes, or nullptr (errno set).
+  char* Top(size_t need) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    need = (need + page - 1) / page * page;
+    if (need > size_) {
+      if (base_ != nullptr) munmap(base_, size_ + kGuard);
+      base_ = nullptr;
+      size_ = 0;
+      void* m = mmap(nullptr, need + kGuard, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (m == MAP_FAILED) return nullptr;
+      base_ = static_cast<char*>(m);
+      size_ = need;
+      mprotect(base_, kGuard, PROT_NONE);
+    }
+    return base_ + kGuard + size_;
+  }
+
+ private:
+  static constexpr size_t kGuard = 1 << 16;  // a multiple of any page size
+  char* base_ = nullptr;
+  size_t size_ = 0;
+};
+
+// stdin of a command that gets no input: /dev/null, opened once (one pipe
+// fewer per task; reading it gives EOF at once, as a closed pipe would).
+int DevNull() {
+  static const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd;
 }
 
 }  // namespace
@@ -135,51 +197,70 @@ ProcessRunner::ProcessRunner(const ProcessSpec& spec)
 Status ProcessRunner::Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunner>* out) {
   if (spec.argv.empty()) return Status::Invalid("empty command");
   std::vector<std::string> args = spec.argv;
-  std::vector<std::string> env = BuildEnv(spec);
+  std::vector<std::string> added_env;
   std::vector<char*> argv = Pointers(args);
-  std::vector<char*> envp = Pointers(env);
+  std::vector<char*> envp = BuildEnv(spec, &added_env);
 
-  int in[2] = {-1, -1}, outp[2] = {-1, -1}, err[2] = {-1, -1}, exec_err[2] = {-1, -1};
+  const bool feed_stdin = !spec.input.empty();
+  const int devnull = feed_stdin ? -1 : DevNull();
+  if (!feed_stdin && devnull < 0) return Status::IoError("cannot open /dev/null for a task's stdin");
+  int in[2] = {-1, -1}, outp[2] = {-1, -1}, err[2] = {-1, -1};
   auto close_all = [&] {
-    for (int fd : {in[0], in[1], outp[0], outp[1], err[0], err[1], exec_err[0], exec_err[1]}) {
-      CloseQuietly(fd);
-    }
+    for (int fd : {in[0], in[1], outp[0], outp[1], err[0], err[1]}) CloseQuietly(fd);
   };
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-      pipe2(exec_err, O_CLOEXEC) != 0) {
+  if ((feed_stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(outp, O_CLOEXEC) != 0 ||
+      pipe2(err, O_CLOEXEC) != 0) {
     int e = errno;
     close_all();
     return Status::IoError(std::string("cannot create pipes for a task: ") + strerror(e));
   }
   // Only our ends are non-blocking; the command gets ordinary blocking pipes.
-  for (int fd : {in[1], outp[0], err[0]}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  for (int fd : {in[1], outp[0], err[0]}) {
+    if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
 
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) {
+  thread_local ChildStack stack;
+  char* top = stack.Top((64 << 10) + (args.size() + 3) * sizeof(char*));
+  if (top == nullptr) {
     int e = errno;
     close_all();
-    return Status::IoError(std::string("cannot fork a task: ") + strerror(e));
+    return Status::IoError(std::string("cannot map a stack to start a task: ") + strerror(e));
   }
-  if (pid == 0) RunChild(parent, in, outp, err, exec_err[1], argv.data(), envp.data());
-
-  // Also here, so that the group exists before anyone tries to kill it
-  // (EACCES once the child has exec'ed: then it did it itself).
-  setpgid(pid, pid);
-  for (int fd : {in[0], outp[1], err[1], exec_err[1]}) close(fd);
+  ChildArgs a;
+  a.parent = getpid();
+  a.fd_in = feed_stdin ? in[0] : devnull;
+  a.fd_out = outp[1];
+  a.fd_err = err[1];
+  a.argv = argv.data();
+  a.envp = envp.data();
+  // Nothing may be delivered to the child before it has reset the
+  // dispositions: a handler of ours would run in our own memory. It unblocks
+  // them itself (PrepareChild); we restore our mask once it has exec'ed.
+  // Except SIGCHLD: while this thread blocked it, the SIGCHLD of an earlier
+  // command would go to another thread of ours and interrupt its system call
+  // (EINTR; seen in tests). Nobody sends SIGCHLD to a child that has no
+  // children yet, and the worker's handler (SignalPipe: a write to its pipe)
+  // would be harmless there anyway.
+  sigset_t all, old;
+  sigfillset(&all);
+  sigdelset(&all, SIGCHLD);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = clone(RunChild, top, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  const int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    close_all();
+    return Status::IoError(std::string("cannot start a task: ") + strerror(clone_errno));
+  }
+  // No setpgid here: the clone returned only once the child had exec'ed or
+  // exited, and it made its own group first thing.
+  for (int fd : {in[0], outp[1], err[1]}) CloseQuietly(fd);
 
   std::unique_ptr<ProcessRunner> r(new ProcessRunner(spec));
   r->pid_ = pid;
   r->fds_ = {in[1], outp[0], err[0]};
-  // exec succeeded exactly when the close-on-exec pipe closes with no data.
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = read(exec_err[0], &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
-  close(exec_err[0]);
-  if (n == static_cast<ssize_t>(sizeof failure)) {
-    r->start_error_ = StartErrorText(spec.argv[0], failure.error, failure.stage_exec != 0,
+  if (a.failed != 0) {
+    r->start_error_ = StartErrorText(spec.argv[0], a.error, a.stage_exec != 0,
                                      &r->start_permanent_);
     r->CloseFd(&r->fds_.stdin_fd);
     r->CloseFd(&r->fds_.stdout_fd);

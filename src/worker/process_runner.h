@@ -1,22 +1,26 @@
 // ProcessRunner: runs one task's command and collects what it prints.
 //
 // Contract:
-//  - fork + execvp of argv, no shell: the worker is the command's direct
-//    parent (a command running `kill -9 $PPID` kills the worker itself).
+//  - execvp of argv, no shell, started with clone(CLONE_VM | CLONE_VFORK)
+//    as glibc's posix_spawn does (no copy of the worker's page tables), but
+//    with a child of our own so that it can set PR_SET_PDEATHSIG, which
+//    posix_spawn cannot. The worker is the command's direct parent (a
+//    command running `kill -9 $PPID` kills the worker itself).
 //  - The child gets its own process group (Kill() ends the whole tree) and
 //    PR_SET_PDEATHSIG(SIGKILL), so it dies with the thread that started it
 //    (in the worker: the worker). Signal mask and dispositions are reset;
 //    the environment is the worker's plus ProcessSpec::env.
-//  - stdin is fed from ProcessSpec::input without blocking, then closed;
+//  - stdin is fed from ProcessSpec::input without blocking, then closed
+//    (empty input: stdin is /dev/null, and fds().stdin_fd is -1);
 //    stdout is kept whole up to max_stdout_bytes (more: the command is
 //    killed and the attempt fails); of stderr only the last stderr_tail_bytes.
 //  - A command that cannot be started is a finished attempt with exit code
 //    127 and an error saying why ("no such command: foo", "cannot execute
-//    foo: Permission denied"), learnt from the child's errno through a
-//    close-on-exec pipe; never a crash. When the cause lies in the command
+//    foo: Permission denied"), learnt from the errno of the child's exec
+//    (which shares our memory until it execs); never a crash. When the cause lies in the command
 //    itself (missing, not executable, not a program), the outcome is
 //    permanent: running it again cannot help. A failure of the worker's
-//    own resources (memory, fds) between fork and exec is not permanent.
+//    own resources (memory, fds) between clone and exec is not permanent.
 //  - When the command exits, whatever is left of its process group is killed
 //    (a task ends with its command; background children do not outlive it).
 //
@@ -24,7 +28,10 @@
 // then calls Pump() and Reap() (Reap on SIGCHLD, or every loop pass: cheap).
 // Once Finished(), TakeOutcome() gives the result.
 //
-// Not thread-safe: one thread owns a runner. The process must ignore SIGPIPE
+// Not thread-safe: one thread owns a runner. Start() blocks every signal but
+// SIGCHLD in the calling thread until the command has exec'ed (the child
+// shares our memory until then); a SIGCHLD handler must be harmless if it
+// runs in that child (SignalPipe's is). The process must ignore SIGPIPE
 // (SignalPipe::Install does) so that a command that closes its stdin early
 // gives EPIPE here instead of killing the caller.
 #pragma once
@@ -70,7 +77,7 @@ class ProcessRunner {
  public:
   // Starts the command. A command that cannot be exec'ed still gives a
   // runner (already finished, with the error); only a failure of the
-  // worker's own resources (pipes, fork) is an error Status.
+  // worker's own resources (pipes, clone) is an error Status.
   static Status Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunner>* out);
 
   // Kills the process group if still running and reaps the child.

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -258,6 +260,74 @@ TEST_F(ProcessRunnerTest, DestructorKillsARunningCommand) {
     pid = r->pid();
   }
   EXPECT_NE(kill(pid, 0), 0);  // reaped: the pid no longer exists
+}
+
+TEST_F(ProcessRunnerTest, EmptyInputIsDevNullAndNoFdLeaks) {
+  // An fd opened without close-on-exec (as a careless library might) must
+  // not reach the command either: it sees 0, 1, 2 and the directory ls opens.
+  const int stray = open("/dev/null", O_RDONLY);
+  ASSERT_GE(stray, 3);
+  ProcessSpec spec;
+  spec.argv = {"ls", "/proc/self/fd"};
+  std::unique_ptr<ProcessRunner> r;
+  ASSERT_TRUE(ProcessRunner::Start(spec, &r).ok());
+  EXPECT_EQ(r->fds().stdin_fd, -1);  // nothing to feed: no pipe
+  ASSERT_TRUE(RunToEnd(*r));
+  ProcessOutcome o = r->TakeOutcome();
+  close(stray);
+  EXPECT_EQ(o.output, "0\n1\n2\n3\n");
+  EXPECT_EQ(RunSpec(Sh("readlink /proc/self/fd/0")).output, "/dev/null\n");
+  EXPECT_EQ(RunSpec(Sh("cat", "")).exit_code, 0);  // EOF at once
+}
+
+TEST_F(ProcessRunnerTest, CommandDiesWithTheWorker) {
+  // A stand-in worker starts a command, reports its pid, then is SIGKILLed:
+  // the command must not outlive it (its task runs again elsewhere).
+  int report[2];
+  ASSERT_EQ(pipe2(report, O_CLOEXEC), 0);
+  const pid_t worker = fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    std::unique_ptr<ProcessRunner> r;
+    if (!ProcessRunner::Start(Sh("sleep 60"), &r).ok()) _exit(1);
+    const pid_t pid = r->pid();
+    if (write(report[1], &pid, sizeof pid) != sizeof pid) _exit(1);
+    for (;;) pause();
+  }
+  close(report[1]);
+  pid_t command = 0;
+  ASSERT_EQ(read(report[0], &command, sizeof command), static_cast<ssize_t>(sizeof command));
+  close(report[0]);
+  ASSERT_EQ(kill(command, 0), 0);
+  kill(worker, SIGKILL);
+  ASSERT_EQ(waitpid(worker, nullptr, 0), worker);
+  // Gone, or a zombie waiting for whoever adopted it.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  bool gone = false;
+  while (!gone && Clock::now() < deadline) {
+    gone = kill(command, 0) != 0;
+    if (FILE* f = fopen(("/proc/" + std::to_string(command) + "/stat").c_str(), "r")) {
+      char state = 0;
+      if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z') gone = true;
+      fclose(f);
+    }
+    if (!gone) poll(nullptr, 0, 10);
+  }
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(ProcessRunnerTest, ManyCommandsInARow) {
+  // The child's stack is reused from one start to the next; a long argv
+  // needs a larger one.
+  for (int i = 0; i < 200; ++i) {
+    ProcessSpec spec;
+    spec.argv = {"true"};
+    ASSERT_TRUE(RunSpec(spec).ok()) << i;
+  }
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "echo $#", "sh"};
+  for (int i = 0; i < 20000; ++i) spec.argv.push_back("x");
+  EXPECT_EQ(RunSpec(spec).output, "20000\n");
 }
 
 }  // namespace
