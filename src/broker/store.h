@@ -291,6 +291,12 @@ class Store {
   void RequeueDependentsOf(int64_t task_id, int64_t now);
   // Store::ConfirmDeaths' step for one attempt (store_leases.cc).
   void ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now);
+  // The losses of worker `name` still suspected (neither a death nor
+  // withdrawn), by the attempts_suspected index.
+  struct Suspected {
+    int64_t attempt_id, task_id;
+  };
+  std::vector<Suspected> SuspectedOf(const std::string& name);
   // A task that goes back to queued after its attempt ended without a loss
   // (released, or failed with retries left): true when its deaths are past
   // allowed-failures, and it is failed instead (store_leases.cc).

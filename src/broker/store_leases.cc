@@ -408,12 +408,6 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
   });
 }
 
-namespace {
-struct Suspected {
-  int64_t attempt_id, task_id;
-};
-}  // namespace
-
 // One suspected loss becomes a death: the task's deaths + 1, and a queued
 // task past allowed-failures is failed (a running one is decided when that
 // attempt ends: Complete, Release, Lose).
@@ -436,16 +430,20 @@ void Store::ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now) {
   if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
 }
 
+std::vector<Store::Suspected> Store::SuspectedOf(const std::string& name) {
+  std::vector<Suspected> found;
+  auto& q = Prepared(
+      "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
+      "WHERE worker = ? AND blame = 'suspected'");
+  q.bind(1, name);
+  while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
+  q.reset();
+  return found;
+}
+
 Status Store::ConfirmDeaths(const std::string& name, int64_t now, int* n) {
   return Guarded("confirm deaths", [&]() -> Status {
-    std::vector<Suspected> found;
-    {
-      auto& q = Prepared(
-          "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
-          "WHERE worker = ? AND blame = 'suspected'");
-      q.bind(1, name);
-      while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
-    }
+    std::vector<Suspected> found = SuspectedOf(name);
     for (const auto& f : found) ConfirmDeath(f.attempt_id, f.task_id, now);
     *n = static_cast<int>(found.size());
     return Status::Ok();
@@ -471,14 +469,7 @@ Status Store::ConfirmSilentDeaths(int64_t cutoff, int64_t now, int limit, int* n
 
 Status Store::WithdrawLosses(const std::string& name, int* n) {
   return Guarded("withdraw losses", [&]() -> Status {
-    std::vector<Suspected> found;
-    {
-      auto& q = Prepared(
-          "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
-          "WHERE worker = ? AND blame = 'suspected'");
-      q.bind(1, name);
-      while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
-    }
+    std::vector<Suspected> found = SuspectedOf(name);
     for (const auto& f : found) {
       auto& b = Prepared("UPDATE attempts SET blame = 'withdrawn' WHERE id = ?");
       b.bind(1, f.attempt_id);

@@ -10,6 +10,7 @@
 #include "broker/http/metrics.h"
 #include "broker/http/read_txn.h"
 #include "broker/store.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "leaseq_http_assets.h"
 
@@ -30,16 +31,10 @@ const char* const kCookie = "leaseq_token";
 constexpr int64_t kSampleMs = 1000;
 constexpr size_t kSamples = 600;
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// The HTTP threads read the real clocks (the loop's may be injected; the
+// pages only show times).
+int64_t WallMs() { return SystemClock().WallMs(); }
+int64_t SteadyMs() { return SystemClock().SteadyMs(); }
 
 bool IsLoopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
