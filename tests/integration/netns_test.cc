@@ -250,8 +250,11 @@ TEST_F(Netns, APartitionDuringASubmissionStoresAllOrNothing) {
     EXPECT_EQ(stored, n);
   }
   // Again, after the heal: stored once (the same keys and fields: no-ops).
+  // Time enough for a slow broker (ASan) to check 20,000 keys in one try.
+  std::vector<std::string> again_args = args;
+  again_args.insert(again_args.end(), {"--timeout-ms", "30000"});
   CommandResult again = RunCommand(NetnsLab::IpPath(),
-                                   NetnsLab::In(lab_->worker_ns(0), BinDir() + "/leaseq-submit", args));
+                                   NetnsLab::In(lab_->worker_ns(0), BinDir() + "/leaseq-submit", again_args));
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Int("SELECT count(*) FROM tasks"), n);
 }
