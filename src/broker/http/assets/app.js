@@ -193,7 +193,7 @@ async function renderTask(now) {
   $('task-state-badge').textContent = t.state;
   $('task-state-badge').className = 'st ' + t.state;
   const fields = [['queue', t.queue], ['command', t.cmd ? t.cmd.join(' ') : 'fn ' + t.fn], ['priority', t.priority],
-    ['retries allowed', t.retries], ['errors', t.errors], ['suspicious', t.suspicious], ['submitted', clock(t.created_at)],
+    ['retries allowed', t.retries], ['errors', t.errors], ['suspicious', t.suspicious], ['deaths', t.deaths ?? 0], ['submitted', clock(t.created_at)],
     ['changed', clock(t.updated_at)], ['error', t.error || '']];
   $('task-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   const actions = $('task-actions');
@@ -203,7 +203,7 @@ async function renderTask(now) {
   }
   renderTimeline(t, now);
   fill($('attempts').tBodies[0], t.attempts.map((a) => el('tr', {}, el('td', {}, a.attempt), el('td', {}, a.worker),
-    el('td', {}, clock(a.started_at)), el('td', {}, clock(a.ended_at)), el('td', {}, a.outcome), el('td', {}, a.exit_code),
+    el('td', {}, clock(a.started_at)), el('td', {}, clock(a.ended_at)), el('td', {}, a.blame ? a.outcome + ' (' + a.blame + ')' : a.outcome), el('td', {}, a.exit_code),
     el('td', {class: 'err'}, a.error))));
 }
 
