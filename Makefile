@@ -29,7 +29,7 @@ CONTAINER_PACKAGES := debootstrap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench bench-python bench-retention asan release fuzz chaos netns-test slurm-test container-test clean
+.PHONY: all deps build test demo bench bench-python bench-many-workers bench-retention asan release fuzz chaos netns-test slurm-test container-test clean
 
 all: build
 
@@ -116,6 +116,13 @@ bench: build
 bench-python: build
 	$(MAKE) deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_PYTHON) bench/python_map_bench.py --bin $(BUILD_DIR)/bin $(BENCH_ARGS)
+
+# 1,000 single-slot leaseq-worker processes on one broker: registration,
+# idle CPU, dispatch against 2 x 4 slots, a broker SIGKILL with a task on
+# every worker (bench/many_workers.py, docs/benchmarks.md): about 3 minutes.
+MANY_WORKERS ?= 1000
+bench-many-workers: build
+	$(BENCH_PYTHON) bench/many_workers.py --bin $(BUILD_DIR)/bin --workers $(MANY_WORKERS)
 
 # Retention (issue 8): 1,000,000 noop tasks as a steady stream through
 # --retain 10s, then 200,000 without, file sizes every second (docs/benchmarks.md).
