@@ -1,4 +1,4 @@
-// Broker: the loop, the pass (one group commit) and the outbox.
+// Broker: the pass (one group commit) and the outbox.
 #include "broker/broker.h"
 
 #include <algorithm>
@@ -9,7 +9,6 @@
 #include "broker/store_schema.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/transport.h"
 
 namespace leaseq {
 
@@ -23,7 +22,7 @@ constexpr int kReclaimBatch = 1000;
 constexpr int kWakeBatch = 10000;
 }  // namespace
 
-Status Broker::Create(const BrokerOptions& options, const Clock* clock,
+Status Broker::Create(const BrokerOptions& options, const Clock* clock, RouterPort* port,
                       std::unique_ptr<Broker>* out) {
   std::unique_ptr<Store> store;
   Status s = Store::Open(options.db_path, options.durability, options.settings, &store);
@@ -33,36 +32,18 @@ Status Broker::Create(const BrokerOptions& options, const Clock* clock,
                  options.db_path.c_str(), store->migrated_from(), schema::kCurrentVersion);
   }
   if (options.metrics) store->set_metrics(options.metrics.get());
-  std::unique_ptr<Broker> broker(new Broker(options, clock, std::move(store)));
+  std::unique_ptr<Broker> broker(new Broker(options, clock, port, std::move(store)));
   s = broker->Start();
   if (!s.ok()) return s;
   *out = std::move(broker);
   return Status::Ok();
 }
 
-Broker::Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr<Store> store)
-    : options_(options),
-      clock_(clock),
-      store_(std::move(store)),
-      context_(1),
-      socket_(context_, zmq::socket_type::router) {}
+Broker::Broker(const BrokerOptions& options, const Clock* clock, RouterPort* port,
+               std::unique_ptr<Store> store)
+    : options_(options), clock_(clock), port_(port), store_(std::move(store)) {}
 
 Status Broker::Start() {
-  if (options_.curve.enabled) {
-    // The ZAP handler first: a CURVE socket without one admits everybody.
-    Status z = curve::Authenticator::Start(context_, options_.curve.allow_dir, &zap_);
-    if (!z.ok()) return z;
-    curve::ApplyServer(socket_, options_.curve);
-  }
-  transport::ApplyCommonOptions(socket_);
-  // A message to a peer that is gone fails instead of vanishing, so an
-  // assignment that cannot be delivered is released at once.
-  socket_.set(zmq::sockopt::router_mandatory, 1);
-  try {
-    socket_.bind(options_.bind);
-  } catch (const zmq::error_t& e) {
-    return Status::Unavailable("cannot bind " + options_.bind + ": " + e.what());
-  }
   // Leases found in the database belong to workers that may be reconnecting:
   // honour them for a grace period instead of reclaiming them at once.
   const int64_t grace = config::StartupGraceMs(options_.settings.heartbeat_ms,
@@ -80,22 +61,10 @@ Status Broker::Start() {
   return Status::Ok();
 }
 
-std::string Broker::endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
-
-Status Broker::Run(int stop_fd) {
-  while (true) {
-    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
-    // A backup or a purge in progress goes on at once when nothing arrives.
-    const bool busy = BackupRunning() || RetentionDue();
-    transport::Poll(items, 2, std::chrono::milliseconds(busy ? 0 : kReclaimIntervalMs));
-    if (items[1].revents & ZMQ_POLLIN) break;
-    Pass();
-    StepBackup();  // between transactions: the copy takes its own read lock
-  }
+void Broker::LogTotals() const {
   log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages",
                static_cast<long long>(passes_), static_cast<long long>(commits_),
                static_cast<long long>(messages_));
-  return Status::Ok();
 }
 
 void Broker::CheckStatus(const Status& s) {
@@ -123,7 +92,7 @@ void Broker::Pass() {
     std::string routing_id;
     wire::Message m;
     Status decoded;
-    if (!transport::Receive(socket_, true, &routing_id, &m, &decoded)) break;
+    if (!port_->Receive(&routing_id, &m, &decoded)) break;
     ++messages_;
     ++received;
     if (!decoded.ok()) {
@@ -200,12 +169,12 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
     if (out.needs_commit && !committed) {
       // The change was not stored: a client learns why; a worker sends again.
       if (out.message.command == wire::Command::kReply && out.message.body.contains("id")) {
-        transport::Send(socket_, wire::MakeUnavailable("not stored: " + commit_error, out.message.body["id"]),
-                        out.routing_id);
+        port_->Send(out.routing_id,
+                    wire::MakeUnavailable("not stored: " + commit_error, out.message.body["id"]));
       }
       continue;
     }
-    bool sent = transport::Send(socket_, out.message, out.routing_id);
+    bool sent = port_->Send(out.routing_id, out.message);
     if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
       if (sent) w->last_sent_ms = clock_->SteadyMs();
       if (!sent) w->unreachable = true;
@@ -224,7 +193,7 @@ void Broker::SendHeartbeats() {
   const int64_t now = clock_->SteadyMs();
   for (auto& [name, w] : workers_.all()) {
     if (now - w.last_sent_ms >= options_.settings.heartbeat_ms) {
-      transport::Send(socket_, wire::Make(wire::Command::kHeartbeat), w.routing_id);
+      port_->Send(w.routing_id, wire::Make(wire::Command::kHeartbeat));
       w.last_sent_ms = now;
     }
   }

@@ -1,11 +1,14 @@
-// Broker: the ZeroMQ ROUTER loop. It only moves messages: each pass drains
-// the waiting messages, hands them to the store inside one transaction,
-// reclaims lapsed leases and lost workers, wakes delayed tasks whose time
-// has come, leases queued tasks to workers
+// Broker: the broker core, without I/O of its own. Each Pass() drains the
+// messages waiting on its RouterPort (router_port.h), hands them to the
+// store inside one transaction, reclaims lapsed leases and lost workers,
+// wakes delayed tasks whose time has come, leases queued tasks to workers
 // with free slots, commits (group commit), and only then sends the replies,
 // acknowledgements and assignments of that pass. Nothing is acknowledged
-// before it is durable.
-// Not thread-safe: Run() owns the socket and the store.
+// before it is durable. Time comes from the injected Clock only, so the
+// same core runs in the real process (BrokerLoop, broker_loop.h: a ZeroMQ
+// ROUTER socket, the system clock) and in the simulator (tools/sim/:
+// a simulated network, simulated time).
+// Not thread-safe: one thread runs the passes.
 #pragma once
 
 #include <map>
@@ -14,7 +17,6 @@
 #include <set>
 #include <string>
 #include <vector>
-#include <zmq.hpp>
 
 #include "broker/broker_metrics.h"
 #include "broker/default_timeouts.h"
@@ -22,11 +24,11 @@
 #include "broker/lease_rules.h"
 #include "broker/name_claim.h"
 #include "broker/online_backup.h"
+#include "broker/router_port.h"
 #include "broker/store.h"
 #include "broker/worker_registry.h"
 #include "common/clock.h"
 #include "common/curve.h"
-#include "common/zap_authenticator.h"
 #include "common/protocol.h"
 #include "common/status.h"
 
@@ -54,15 +56,21 @@ struct BrokerOptions {
 
 class Broker {
  public:
-  // Opens the store and binds the socket. The clock must outlive the broker.
-  static Status Create(const BrokerOptions& options, const Clock* clock,
+  // Opens the store and honours the leases found in it for a grace period
+  // (options.bind and options.curve are the loop's, unused here). The clock
+  // and the port must outlive the broker.
+  static Status Create(const BrokerOptions& options, const Clock* clock, RouterPort* port,
                        std::unique_ptr<Broker>* out);
 
-  // Runs until stop_fd becomes readable (a signalfd for SIGTERM/SIGINT).
-  Status Run(int stop_fd);
-
-  // The endpoint actually bound (resolves a port of *).
-  std::string endpoint() const;
+  // One pass: the waiting messages, the timers, dispatch, one commit, then
+  // the sends. Run it when messages wait and at least every 50 ms.
+  void Pass();
+  // A backup or a retention purge is in progress: pass again at once.
+  bool Busy() const { return BackupRunning() || RetentionDue(); }
+  // Copies a few pages of a running online backup; call between passes.
+  void StepBackup();
+  // Logs the pass, commit and message totals (when the broker stops).
+  void LogTotals() const;
 
  private:
   // A message to send after the pass's commit. Replies that acknowledge a
@@ -74,9 +82,9 @@ class Broker {
     int64_t attempt_id;  // for a "task": released if it cannot be delivered
   };
 
-  Broker(const BrokerOptions& options, const Clock* clock, std::unique_ptr<Store> store);
+  Broker(const BrokerOptions& options, const Clock* clock, RouterPort* port,
+         std::unique_ptr<Store> store);
   Status Start();
-  void Pass();
   void Handle(const std::string& routing_id, const wire::Message& m);
   // Worker messages (broker_workers.cc).
   void OnRegister(const std::string& routing_id, const wire::Message& m);
@@ -103,7 +111,6 @@ class Broker {
   // Online backup (broker_backup.cc): the request starts or reports on it;
   // StepBackup copies a few pages between passes.
   Status Backup(const wire::Message& m, nlohmann::json* reply);
-  void StepBackup();
   bool BackupRunning() const { return backup_ && backup_->copy != nullptr; }
   // Retention (broker_retention.cc): one purge batch when it is due.
   void RetainStep(bool idle);
@@ -122,12 +129,8 @@ class Broker {
 
   BrokerOptions options_;
   const Clock* clock_;
+  RouterPort* port_;
   std::unique_ptr<Store> store_;
-  zmq::context_t context_;
-  // The ZAP handler (CURVE only): between the context and the socket, so it
-  // outlives the socket it authenticates for and goes before the context.
-  std::unique_ptr<curve::Authenticator> zap_;
-  zmq::socket_t socket_;
   WorkerRegistry workers_;
   std::vector<Outgoing> outbox_;
   // Results acknowledged in this pass, by worker connection: one ack each.

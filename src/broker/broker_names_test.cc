@@ -13,7 +13,7 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "broker/broker.h"
+#include "broker/broker_loop.h"
 #include "common/config.h"
 #include "common/transport.h"
 
@@ -54,7 +54,7 @@ class BrokerNamesTest : public ::testing::Test {
     o.db_path = dir_ + "/leaseq.db";
     o.bind = "tcp://127.0.0.1:*";
     o.settings = kSettings;
-    Status s = Broker::Create(o, &clock_, &broker_);
+    Status s = BrokerLoop::Create(o, &clock_, &broker_);
     ASSERT_TRUE(s.ok()) << s.message();
     endpoint_ = broker_->endpoint();
     stop_fd_ = eventfd(0, EFD_CLOEXEC);
@@ -107,7 +107,7 @@ class BrokerNamesTest : public ::testing::Test {
 
   ManualClock clock_;
   std::string dir_, endpoint_;
-  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<BrokerLoop> broker_;
   int stop_fd_ = -1;
   std::thread thread_;
   zmq::context_t context_{1};

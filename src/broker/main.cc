@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "broker/bind_policy.h"
-#include "broker/broker.h"
+#include "broker/broker_loop.h"
 #include "broker/db_lock.h"
 #include "broker/http/http_server.h"
 #include "common/cli.h"
@@ -172,8 +172,8 @@ int main(int argc, char** argv) {
     leaseq::log::Error(s.message());
     return s.code() == leaseq::Status::Code::kConflict ? 2 : 1;
   }
-  std::unique_ptr<leaseq::Broker> broker;
-  s = leaseq::Broker::Create(options, &clock, &broker);
+  std::unique_ptr<leaseq::BrokerLoop> broker;
+  s = leaseq::BrokerLoop::Create(options, &clock, &broker);
   if (!s.ok()) {
     leaseq::log::Error(s.message());
     // Conflict: a database this broker cannot use (a newer schema version,

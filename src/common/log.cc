@@ -68,7 +68,21 @@ std::string FormatLine(Level level, const std::string& message, int64_t wall_ms)
   return Rfc3339(wall_ms) + " " + LevelName(level) + " " + g_component + ": " + message;
 }
 
+namespace {
+Sink g_sink = nullptr;
+void* g_sink_context = nullptr;
+}  // namespace
+
+void SetSink(Sink sink, void* context) {
+  g_sink = sink;
+  g_sink_context = context;
+}
+
 void Write(Level level, const std::string& message) {
+  if (g_sink != nullptr) {
+    g_sink(level, message, g_sink_context);
+    return;
+  }
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();

@@ -39,6 +39,12 @@ inline void Error(const std::string& message) { Write(Level::kError, message); }
 // printf-style, for lines with numbers.
 void Printf(Level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
+// Sends every line to sink(level, message, context) instead of stderr;
+// nullptr restores stderr. For the simulator (tools/sim/), which keeps its
+// cores' lines with simulated times. Set it before any other thread logs.
+using Sink = void (*)(Level level, const std::string& message, void* context);
+void SetSink(Sink sink, void* context);
+
 // The line Write would print (without its newline) at the given time, in
 // milliseconds since the Unix epoch; for tests.
 std::string FormatLine(Level level, const std::string& message, int64_t wall_ms);
