@@ -29,7 +29,7 @@ CONTAINER_PACKAGES := debootstrap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test demo bench bench-python bench-many-workers bench-retention asan release fuzz chaos netns-test slurm-test container-test clean
+.PHONY: all deps build test demo bench bench-python bench-many-workers bench-retention asan release fuzz chaos sim netns-test slurm-test container-test clean
 
 all: build
 
@@ -75,6 +75,15 @@ CHAOS_ARGS ?=
 chaos: build
 	$(BUILD_DIR)/bin/leaseq-chaos --bin $(BUILD_DIR)/bin --seconds $(CHAOS_SECONDS) \
 	  --tasks $$(( $(CHAOS_SECONDS) * 40 )) --progress-seconds 30 $(CHAOS_ARGS)
+
+# The deterministic simulator (docs/simulation.md): seeds from SIM_FIRST (a
+# new range each time unless given) for SIM_SECONDS; a failing seed prints
+# its shrunk trace and the command that replays it. ctest runs a fixed range.
+SIM_SECONDS ?= 300
+SIM_SIZE ?= 1
+SIM_FIRST ?= $(shell date +%s)000
+sim: build
+	$(BUILD_DIR)/bin/leaseq-sim --first $(SIM_FIRST) --seconds $(SIM_SECONDS) --size $(SIM_SIZE) $(SIM_ARGS)
 
 # The tests with hosts: the broker and each worker in a network namespace
 # of its own, links cut and healed (tests/integration/netns.h; needs root,
