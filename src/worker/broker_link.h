@@ -1,10 +1,11 @@
-// BrokerLink: the worker's DEALER socket to the broker, with the Paranoid
-// Pirate rules of docs/protocol.md: any message heard from the broker counts
-// as a heartbeat; after heartbeat_ms x liveness of silence the socket is
-// closed (linger 0: what it still queued is stale) and, after a backoff
-// (config::kReconnectInitialMs doubling up to config::kReconnectMaxMs, reset
-// by ResetBackoff() on a welcome), a new socket is opened. The owner sends
-// `register` whenever Tick() reports kReopened.
+// BrokerLink: the worker's DEALER socket to the broker (the real Link of
+// link.h), with the Paranoid Pirate rules of docs/protocol.md: any message
+// heard from the broker counts as a heartbeat; after heartbeat_ms x
+// liveness of silence the socket is closed (linger 0: what it still queued
+// is stale) and, after a backoff (config::kReconnectInitialMs doubling up to
+// config::kReconnectMaxMs, reset by ResetBackoff() on a welcome), a new
+// socket is opened. The owner sends `register` whenever Tick() reports
+// kReopened.
 //
 // CURVE (curve.h): with enabled settings every socket is a CURVE client. A
 // handshake the broker refuses (our key not admitted, CURVE on one side
@@ -26,40 +27,40 @@
 #include "common/handshake_monitor.h"
 #include "common/protocol.h"
 #include "common/status.h"
+#include "worker/link.h"
 
 namespace leaseq::worker {
 
-class BrokerLink {
+class BrokerLink final : public Link {
  public:
   BrokerLink(zmq::context_t& context, std::string endpoint, curve::ClientSettings curve = {});
 
   // Opens a new socket (closing any old one) and connects it.
-  Status Open(int64_t now_ms);
+  Status Open(int64_t now_ms) override;
   // Closes the socket, waiting up to linger_ms to deliver what is queued.
-  void Close(int linger_ms);
-  bool is_open() const { return socket_ != nullptr; }
+  void Close(int linger_ms) override;
+  bool is_open() const override { return socket_ != nullptr; }
   // For zmq::poll; nullptr when closed.
   zmq::socket_t* socket() { return socket_.get(); }
 
   // Sends without blocking; false when closed or the queue is full.
-  bool Send(const wire::Message& m);
+  bool Send(const wire::Message& m) override;
   // One message, without blocking; false when none waits. A message that
   // does not decode is logged and skipped (it still counts as heard).
-  bool Receive(wire::Message* m, int64_t now_ms);
+  bool Receive(wire::Message* m, int64_t now_ms) override;
 
-  enum class Event { kNone, kLost, kReopened };
   // Applies the silence and reconnect timers.
-  Event Tick(int64_t now_ms, int64_t silence_limit_ms);
+  Event Tick(int64_t now_ms, int64_t silence_limit_ms) override;
   // The socket is open and the broker was heard less than limit ago.
-  bool HeardWithin(int64_t now_ms, int64_t limit_ms) const {
+  bool HeardWithin(int64_t now_ms, int64_t limit_ms) const override {
     return socket_ != nullptr && now_ms - last_heard_ms_ < limit_ms;
   }
   // A welcome came: the next reconnect starts from the initial backoff.
-  void ResetBackoff();
+  void ResetBackoff() override;
   // When Tick() next has something to do (for the poll timeout).
-  int64_t NextDeadline(int64_t silence_limit_ms) const;
+  int64_t NextDeadline(int64_t silence_limit_ms) const override;
 
-  const std::string& endpoint() const { return endpoint_; }
+  const std::string& endpoint() const override { return endpoint_; }
 
  private:
   zmq::context_t& context_;

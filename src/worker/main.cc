@@ -23,6 +23,7 @@
 #include "worker/memory.h"
 #include "worker/nanny.h"
 #include "worker/worker_loop.h"
+#include "worker/worker_identity.h"
 #include "worker/worker_main.h"
 
 namespace {

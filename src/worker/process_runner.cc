@@ -274,6 +274,13 @@ Status ProcessRunner::Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunn
   return Status::Ok();
 }
 
+Status ProcessRunnerStarter::Start(const ProcessSpec& spec, std::unique_ptr<TaskProcess>* out) {
+  std::unique_ptr<ProcessRunner> r;
+  Status s = ProcessRunner::Start(spec, &r);
+  if (s.ok()) *out = std::move(r);
+  return s;
+}
+
 ProcessRunner::~ProcessRunner() {
   CloseFd(&fds_.stdin_fd);
   CloseFd(&fds_.stdout_fd);

@@ -1,4 +1,5 @@
-// ProcessRunner: runs one task's command and collects what it prints.
+// ProcessRunner: runs one task's command and collects what it prints; the
+// real worker's TaskProcess (task_process.h), started by ProcessRunnerStarter.
 //
 // Contract:
 //  - execvp of argv, no shell, started with clone(CLONE_VM | CLONE_VFORK)
@@ -46,34 +47,11 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "worker/task_process.h"
 
 namespace leaseq::worker {
 
-struct ProcessSpec {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH
-  std::string input;              // stdin bytes
-  std::vector<std::pair<std::string, std::string>> env;  // added / replaced
-  int64_t max_stdout_bytes = config::kMaxResultBytes;
-  size_t stderr_tail_bytes = config::kStderrTailBytes;
-};
-
-struct ProcessOutcome {
-  int exit_code = -1;  // -1 when killed by a signal
-  int signal = 0;      // 0 when it exited
-  std::string output;  // stdout (empty when it was too large)
-  std::string error;   // "" on success; else stderr tail, or why it failed
-  bool permanent = false;  // it could not start, and never will (see above)
-  bool ok() const { return exit_code == 0 && signal == 0 && error.empty() && !permanent; }
-};
-
-// The fds a caller polls for one runner; -1 when closed.
-struct ProcessFds {
-  int stdin_fd = -1;   // poll for writability
-  int stdout_fd = -1;  // poll for readability
-  int stderr_fd = -1;  // poll for readability
-};
-
-class ProcessRunner {
+class ProcessRunner final : public TaskProcess {
  public:
   // Starts the command. A command that cannot be exec'ed still gives a
   // runner (already finished, with the error); only a failure of the
@@ -81,30 +59,30 @@ class ProcessRunner {
   static Status Start(const ProcessSpec& spec, std::unique_ptr<ProcessRunner>* out);
 
   // Kills the process group if still running and reaps the child.
-  ~ProcessRunner();
+  ~ProcessRunner() override;
   ProcessRunner(const ProcessRunner&) = delete;
   ProcessRunner& operator=(const ProcessRunner&) = delete;
 
   pid_t pid() const { return pid_; }
-  ProcessFds fds() const { return fds_; }
+  ProcessFds fds() const override { return fds_; }
 
   // Moves bytes without blocking: feeds stdin, reads stdout and stderr.
-  void Pump();
+  void Pump() override;
 
   // Collects the exit status if the child has ended (never blocks).
-  void Reap();
+  void Reap() override;
 
   // SIGTERM to the process group (a time limit: the command may clean up).
-  void Terminate();
+  void Terminate() override;
 
   // SIGKILL to the process group. The outcome then reports the signal.
-  void Kill();
+  void Kill() override;
 
   // The command has exited and its output is all read.
-  bool Finished() const;
+  bool Finished() const override;
 
   // The outcome; call once Finished().
-  ProcessOutcome TakeOutcome();
+  ProcessOutcome TakeOutcome() override;
 
  private:
   explicit ProcessRunner(const ProcessSpec& spec);
@@ -125,6 +103,12 @@ class ProcessRunner {
   bool stdout_overflow_ = false;
   std::string start_error_;  // exec failure
   bool start_permanent_ = false;
+};
+
+// Starts ProcessRunners: the real worker's ProcessStarter.
+class ProcessRunnerStarter final : public ProcessStarter {
+ public:
+  Status Start(const ProcessSpec& spec, std::unique_ptr<TaskProcess>* out) override;
 };
 
 // Why a command could not be started, from the errno of the child's exec

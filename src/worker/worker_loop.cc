@@ -4,301 +4,57 @@
 
 #include <algorithm>
 #include <csignal>
-#include <cstdio>
 
-#include "common/log.h"
 #include "common/transport.h"
 #include "worker/signal_pipe.h"
+#include "worker/worker_identity.h"
 
 namespace leaseq::worker {
 
 namespace {
 
-using wire::Command;
-using nlohmann::json;
-
-// After the drain, the worker waits for the acks of its results and of its
-// goodbye for the rest of its drain timeout, and at least this long.
-constexpr int64_t kAckWaitMs = 2000;
-// Longest poll: bounds how late a timer without its own deadline runs
-// (a finished command's pipe grace, the resending of results).
+// Longest poll: bounds how late the processes are looked at without an fd
+// telling (a finished command's pipe grace in ProcessRunner).
 constexpr int64_t kMaxPollMs = 100;
-// A task that dies of SIGTERM while the worker runs normally is reported
-// this much later: Slurm's preemption signals every process of the job, and
-// the task's end can be seen before the worker's own SIGTERM arrives.
-constexpr int64_t kSigtermHoldMs = 1000;
-// The goodbye is the last message: give it this long to leave on close.
-constexpr int kGoodbyeLingerMs = 500;
 
 }  // namespace
 
 WorkerLoop::WorkerLoop(WorkerOptions options)
-    : opt_(std::move(options)),
-      session_(opt_.session.empty() ? NewSessionId() : opt_.session),
-      host_(HostName()),
-      context_(1),
-      link_(context_, opt_.broker, opt_.curve),
-      heartbeat_ms_(opt_.heartbeat_ms),
-      liveness_(opt_.liveness) {}
+    : context_(1),
+      link_(context_, options.broker, options.curve),
+      core_(std::move(options), link_, processes_, HostName(), static_cast<int64_t>(getpid())) {}
 
-// Members are destroyed in reverse: running commands are killed and reaped
-// before the socket and the context go.
 WorkerLoop::~WorkerLoop() = default;
-
-void WorkerLoop::Log(const std::string& line) const { log::Info(line); }
 
 Status WorkerLoop::Run() {
   Status s = SignalPipe::Install({SIGTERM, SIGINT, SIGCHLD});
   if (!s.ok()) return s;
-  if (opt_.functions != nullptr && !opt_.functions->empty() && pool_ == nullptr) {
-    s = FunctionPool::Create(&pool_);
-    if (!s.ok()) return s;
-  }
   int64_t now = clock_.SteadyMs();
-  s = link_.Open(now);
+  s = core_.Start(now);
   if (!s.ok()) return s;
-  SendRegister(now);
-  while (phase_ != Phase::kDone) {
+  while (!core_.done()) {
     Poll(now);
-    const int64_t before = now;
     now = clock_.SteadyMs();
-    if (now - before > kMaxPollMs + SilenceLimitMs()) {
-      // Stopped (SIGSTOP, a suspended VM) past our leases: the broker may
-      // have declared us lost. Start nothing until a new welcome says which
-      // tasks are still ours; what the socket holds is from before.
-      Log("frozen for " + std::to_string(now - before) + " ms: registering again");
-      welcomed_ = false;
-      register_wanted_ = true;
-      register_sent_ms_ = -1;  // at once
-    }
-    HandleSignals(now);
-    PumpTasks(now);
-    HandleMessages(now);
-    if (!refused_.ok()) break;
-    HandleTimers(now);
+    for (int sig : SignalPipe::Drain()) core_.OnSignal(sig);
+    core_.Step(now);
   }
-  KillAndReleaseAll();  // normally nothing is left; a second signal may leave some
-  if (!refused_.ok()) {
-    // Not registered: there is nothing to say goodbye for, and a goodbye
-    // must not reach the broker as if from the name's holder.
-    link_.Close(0);
-    return refused_;
-  }
-  if (goodbye_acked_) {
-    Log("exit: goodbye acknowledged");
-  } else {
-    // Best effort: if it arrives, the broker releases what we held.
-    if (link_.is_open()) link_.Send(wire::Make(Command::kGoodbye));
-    Log("exit: goodbye not acknowledged (" + std::to_string(results_.size()) +
-        " result(s) unacknowledged); unless it arrives, what this worker held is reclaimed as lost");
-  }
-  link_.Close(kGoodbyeLingerMs);
-  return Status::Ok();
+  return core_.Finish();
 }
 
 void WorkerLoop::Poll(int64_t now) {
   std::vector<zmq::pollitem_t> items;
   if (link_.is_open()) items.push_back({link_.socket()->handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({nullptr, SignalPipe::read_fd(), ZMQ_POLLIN, 0});
-  const size_t pool_item = items.size();
-  if (pool_ != nullptr) items.push_back({nullptr, pool_->notify_fd(), ZMQ_POLLIN, 0});
-  for (const auto& [id, a] : running_) {
-    if (a.runner == nullptr) continue;  // a function call: the pool's fd covers it
-    ProcessFds f = a.runner->fds();
+  if (core_.pool_fd() >= 0) items.push_back({nullptr, core_.pool_fd(), ZMQ_POLLIN, 0});
+  std::vector<ProcessFds> fds;
+  core_.AppendProcessFds(&fds);
+  for (const ProcessFds& f : fds) {
     if (f.stdin_fd >= 0) items.push_back({nullptr, f.stdin_fd, ZMQ_POLLOUT, 0});
     if (f.stdout_fd >= 0) items.push_back({nullptr, f.stdout_fd, ZMQ_POLLIN, 0});
     if (f.stderr_fd >= 0) items.push_back({nullptr, f.stderr_fd, ZMQ_POLLIN, 0});
   }
-  int64_t deadline = std::min(now + kMaxPollMs, link_.NextDeadline(SilenceLimitMs()));
-  if (welcomed_) deadline = std::min(deadline, next_heartbeat_ms_);
-  if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
-  deadline = std::min(deadline, NextTimeoutMs());
-  const int ready =
-      transport::Poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
-  // After a signal (ready 0, revents cleared) the self-pipe tells which;
-  // look at the pool anyway.
-  pool_ready_ = pool_ != nullptr && (ready == 0 || (items[pool_item].revents & ZMQ_POLLIN) != 0);
-}
-
-void WorkerLoop::HandleSignals(int64_t now) {
-  for (int sig : SignalPipe::Drain()) {
-    if (sig != SIGTERM && sig != SIGINT) continue;  // SIGCHLD: PumpTasks reaps
-    if (phase_ == Phase::kRunning) {
-      BeginDrain(now);
-    } else if (phase_ != Phase::kDone) {
-      Log("second stop signal: killing " + std::to_string(running_.size()) +
-          " running task(s) and leaving now");
-      KillAndReleaseAll();
-      phase_ = Phase::kDone;
-    }
-  }
-}
-
-void WorkerLoop::PumpTasks(int64_t now) {
-  EnforceTimeouts(now);
-  if (pool_ready_) {
-    pool_ready_ = false;
-    for (auto& [id, outcome] : pool_->TakeFinished()) {
-      auto it = running_.find(id);
-      if (it == running_.end() || it->second.call == nullptr) continue;  // abandoned meanwhile
-      ProcessOutcome result;
-      result.output = std::move(outcome.output);
-      if (outcome.ok) {
-        result.exit_code = 0;
-      } else {
-        // exit_code -1, signal 0: no process ended; the broker stores the
-        // function's message as the error, as it is.
-        result.error = std::move(outcome.error);
-      }
-      SendResult(id, result, now);
-      running_.erase(it);
-    }
-  }
-  for (auto it = running_.begin(); it != running_.end();) {
-    Attempt& a = it->second;
-    if (a.runner == nullptr) {
-      ++it;
-      continue;
-    }
-    if (!a.ended) {
-      ProcessRunner& r = *a.runner;
-      r.Reap();  // cheap; also covers a SIGCHLD lost to a full self-pipe
-      r.Pump();
-      if (!r.Finished()) {
-        ++it;
-        continue;
-      }
-      a.ended = r.TakeOutcome();
-      if (a.kill_at_ms != 0) {
-        a.ended = TimedOut(a, std::move(*a.ended));  // our own time limit stopped it
-        a.hold_until_ms = now;
-      } else {
-        a.hold_until_ms = a.ended->signal == SIGTERM ? now + kSigtermHoldMs : now;
-      }
-    }
-    if (phase_ != Phase::kRunning && a.kill_at_ms == 0 && a.ended->signal == SIGTERM) {
-      // Slurm's preemption (and systemd's default KillMode) send SIGTERM to
-      // every process of the job, our tasks included: a task that dies of
-      // it while we drain was stopped with us, not failed. Handed back
-      // without blame, like one cut short by the drain timeout.
-      Log("task attempt " + std::to_string(it->first) +
-          " ended by SIGTERM while draining: handing it back");
-      Release({it->first});
-    } else if (now >= a.hold_until_ms) {
-      SendResult(it->first, *a.ended, now);
-    } else {
-      ++it;  // held: our own SIGTERM may be on its way
-      continue;
-    }
-    it = running_.erase(it);
-  }
-  StartQueued(now);
-}
-
-void WorkerLoop::HandleMessages(int64_t now) {
-  wire::Message m;
-  while (link_.Receive(&m, now)) {
-    switch (m.command) {
-      case Command::kWelcome: OnWelcome(m, now); break;
-      case Command::kTask: OnTask(m, now); break;
-      case Command::kAbort: OnAbort(m); break;
-      case Command::kAck: OnAck(m); break;
-      case Command::kReregister:
-        // Several messages sent before the broker restarted each draw a
-        // reregister: one register per heartbeat period is enough
-        // (HandleTimers sends it).
-        welcomed_ = false;
-        register_wanted_ = true;
-        break;
-      case Command::kError: OnError(m); break;
-      default: break;  // heartbeat: being heard was the point
-    }
-    if (!refused_.ok()) return;  // what else came is no longer for us
-  }
-  StartQueued(now);
-}
-
-void WorkerLoop::HandleTimers(int64_t now) {
-  switch (link_.Tick(now, SilenceLimitMs())) {
-    case BrokerLink::Event::kLost: welcomed_ = false; break;
-    case BrokerLink::Event::kReopened: SendRegister(now); break;
-    case BrokerLink::Event::kNone: break;
-  }
-  // Until a welcome answers: a register can be lost (read by a broker that
-  // died, or its welcome dropped with a pass the broker rolled back), and a
-  // worker waiting for a welcome renews none of its leases.
-  if (register_wanted_ && !welcomed_ && link_.is_open() && now - register_sent_ms_ >= heartbeat_ms_) {
-    SendRegister(now);
-  }
-  if (welcomed_ && phase_ != Phase::kLeaving && now >= next_heartbeat_ms_) {
-    // Always, not only when idle: the heartbeat is what renews the leases
-    // of the attempts it lists, and results do not.
-    SendHeartbeat(now);
-  }
-  if (welcomed_) {
-    for (auto& [id, r] : results_) {
-      if (now - r.sent_ms < SilenceLimitMs()) continue;
-      link_.Send(r.message);
-      r.sent_ms = now;
-    }
-  }
-  if (phase_ == Phase::kDraining && (running_.empty() || now >= phase_deadline_ms_)) {
-    if (!running_.empty()) {
-      Log("drain timeout: killing and releasing " + std::to_string(running_.size()) +
-          " task(s)");
-    }
-    KillAndReleaseAll();
-    phase_ = Phase::kFlushing;
-    phase_deadline_ms_ = std::max(phase_deadline_ms_, now + kAckWaitMs);
-    if (!welcomed_) {
-      Log("the broker is unreachable: waiting up to " + std::to_string(phase_deadline_ms_ - now) +
-          " ms to hand back what this worker held (a second signal leaves now)");
-    }
-  }
-  if (phase_ == Phase::kFlushing && welcomed_ && results_.empty() && unsent_releases_.empty()) {
-    link_.Send(wire::Make(Command::kGoodbye));
-    phase_ = Phase::kLeaving;
-  }
-  if ((phase_ == Phase::kFlushing || phase_ == Phase::kLeaving) && now >= phase_deadline_ms_) {
-    phase_ = Phase::kDone;
-  }
-}
-
-void WorkerLoop::SendHeartbeat(int64_t now) {
-  std::vector<int64_t> queued = QueuedIds();
-  // Held, not only running: a finished attempt keeps its lease until its
-  // result is acknowledged (the re-send comes after heartbeat x liveness).
-  if (heartbeat_sent_ms_ >= 0 && now - heartbeat_sent_ms_ > SilenceLimitMs()) {
-    // Our leases may have lapsed meanwhile (a stalled machine, a slow loop).
-    Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
-  }
-  heartbeat_sent_ms_ = now;
-  link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
-  reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
-  announce_start_ = false;
-  next_heartbeat_ms_ = now + heartbeat_ms_;
-}
-
-void WorkerLoop::BeginDrain(int64_t now) {
-  Log("draining: no new work; " + std::to_string(running_.size()) +
-      " running task(s) get up to " + std::to_string(opt_.drain_timeout_ms) + " ms");
-  phase_ = Phase::kDraining;
-  phase_deadline_ms_ = now + opt_.drain_timeout_ms;
-  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
-  // Prefetched tasks were never started: hand them back now, without blame.
-  std::vector<int64_t> queued = QueuedIds();
-  queue_.clear();
-  reported_queued_.clear();
-  Release(std::move(queued));
-}
-
-void WorkerLoop::KillAndReleaseAll() {
-  std::vector<int64_t> ids = RunningIds();
-  for (int64_t id : QueuedIds()) ids.push_back(id);
-  queue_.clear();
-  reported_queued_.clear();
-  running_.clear();  // kills and reaps every command
-  Release(std::move(ids));
+  const int64_t deadline = std::min(now + kMaxPollMs, core_.NextDeadlineMs(now));
+  transport::Poll(items, std::chrono::milliseconds(std::max<int64_t>(0, deadline - now)));
 }
 
 }  // namespace leaseq::worker

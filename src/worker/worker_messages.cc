@@ -1,8 +1,6 @@
-// WorkerLoop, the other half: what the worker does with each broker
-// message, and the messages it sends. See worker_loop.h.
-#include "worker/worker_loop.h"
-
-#include <unistd.h>
+// WorkerCore, the other half: what the worker does with each broker
+// message, and the messages it sends. See worker_core.h.
+#include "worker/worker_core.h"
 
 #include <algorithm>
 
@@ -13,7 +11,7 @@ namespace leaseq::worker {
 using wire::Command;
 using nlohmann::json;
 
-void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
+void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   int64_t hb = 0, live = 0;
   if (wire::GetInt(m.body, "heartbeat_ms", &hb).ok() && hb > 0 && hb <= 3600000) {
     heartbeat_ms_ = static_cast<int>(hb);
@@ -53,7 +51,7 @@ void WorkerLoop::OnWelcome(const wire::Message& m, int64_t now) {
   if (phase_ != Phase::kRunning) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
 }
 
-void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
+void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
   int64_t attempt = 0;
   Status s = wire::GetInt(m.body, "attempt", &attempt);
   if (!s.ok()) {
@@ -82,7 +80,7 @@ void WorkerLoop::OnTask(const wire::Message& m, int64_t now) {
   }
 }
 
-void WorkerLoop::StartQueued(int64_t now) {
+void WorkerCore::StartQueued(int64_t now) {
   // A prefetched task starts only while we know it is still ours: a worker
   // thawed after SIGSTOP, or offline, may have been declared lost meanwhile
   // and its tasks leased elsewhere; the next welcome says (abandon[]).
@@ -98,7 +96,7 @@ void WorkerLoop::StartQueued(int64_t now) {
   if (announce_start_ && welcomed_) SendHeartbeat(now);
 }
 
-void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now) {
+void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now) {
   int64_t attempt_no = 0;
   std::string key;
   // The broker counts a prefetched attempt as not started until we say so.
@@ -135,7 +133,7 @@ void WorkerLoop::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
 }
 
 // An instant function (noop, echo) runs here and now; false: not one.
-bool WorkerLoop::RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now) {
+bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now) {
   auto name = m.body.find("fn");
   if (name == m.body.end() || !name->is_string() || opt_.functions == nullptr ||
       !opt_.functions->IsInstant(name->get<std::string>())) {
@@ -155,7 +153,7 @@ bool WorkerLoop::RunInstantFunction(int64_t attempt, const wire::Message& m, int
 }
 
 // The call runs on a pool thread; PumpTasks() sends its result.
-Status WorkerLoop::StartFunction(int64_t attempt, const wire::Message& m, Attempt* a) {
+Status WorkerCore::StartFunction(int64_t attempt, const wire::Message& m, Attempt* a) {
   std::string fn;
   Status s = wire::GetString(m.body, "fn", &fn);
   if (!s.ok()) return s;
@@ -168,7 +166,7 @@ Status WorkerLoop::StartFunction(int64_t attempt, const wire::Message& m, Attemp
 }
 
 // Forked here, on the loop's thread: the command's death signal is tied to it.
-Status WorkerLoop::StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a) {
+Status WorkerCore::StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a) {
   std::vector<std::string> cmd;
   Status s = wire::GetStringList(m.body, "cmd", &cmd);
   if (s.ok() && cmd.empty()) s = Status::Invalid("the task has an empty command");
@@ -177,16 +175,16 @@ Status WorkerLoop::StartCommand(int64_t attempt_no, const wire::Message& m, Atte
   spec.argv = std::move(cmd);
   if (!m.blobs.empty()) spec.input = m.blobs[0];
   spec.env = {{"LEASEQ_TASK_KEY", a->key}, {"LEASEQ_ATTEMPT", std::to_string(attempt_no)}};
-  return ProcessRunner::Start(spec, &a->runner);
+  return processes_.Start(spec, &a->runner);
 }
 
-void WorkerLoop::OnAbort(const wire::Message& m) {
+void WorkerCore::OnAbort(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
   for (int64_t id : ids) Forget(id);
 }
 
-void WorkerLoop::Forget(int64_t attempt) {
+void WorkerCore::Forget(int64_t attempt) {
   running_.erase(attempt);  // the runner's destructor kills the process group
   results_.erase(attempt);
   reported_queued_.erase(attempt);
@@ -198,7 +196,7 @@ void WorkerLoop::Forget(int64_t attempt) {
   }
 }
 
-void WorkerLoop::OnError(const wire::Message& m) {
+void WorkerCore::OnError(const wire::Message& m) {
   auto it = m.body.find("message");
   const std::string message =
       it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?");
@@ -222,7 +220,7 @@ void WorkerLoop::OnError(const wire::Message& m) {
   Log("the broker reports an error: " + message);
 }
 
-void WorkerLoop::OnAck(const wire::Message& m) {
+void WorkerCore::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
   wire::GetIntList(m.body, "attempts", &ids);
   for (int64_t id : ids) results_.erase(id);
@@ -233,9 +231,9 @@ void WorkerLoop::OnAck(const wire::Message& m) {
   }
 }
 
-void WorkerLoop::SendRegister(int64_t now) {
+void WorkerCore::SendRegister(int64_t now) {
   json body = {{"name", opt_.name},
-               {"pid", static_cast<int64_t>(getpid())},
+               {"pid", pid_},
                {"session", session_},
                {"host", host_},
                {"slots", phase_ == Phase::kRunning ? opt_.slots : 0},
@@ -250,7 +248,7 @@ void WorkerLoop::SendRegister(int64_t now) {
   register_wanted_ = true;  // until a welcome
 }
 
-void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {
+void WorkerCore::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {
   json body = {{"attempt", attempt},
                {"exit_code", outcome.exit_code},
                {"signal", outcome.signal},
@@ -263,7 +261,7 @@ void WorkerLoop::SendResult(int64_t attempt, const ProcessOutcome& outcome, int6
   if (welcomed_) link_.Send(r.message);
 }
 
-void WorkerLoop::Release(std::vector<int64_t> attempts) {
+void WorkerCore::Release(std::vector<int64_t> attempts) {
   if (attempts.empty()) return;
   if (welcomed_ && link_.Send(wire::Make(Command::kRelease, {{"attempts", attempts}}))) return;
   // Kept for the next welcome; the goodbye covers them as well.
@@ -274,20 +272,20 @@ void WorkerLoop::Release(std::vector<int64_t> attempts) {
 // is not acknowledged yet. The broker releases every attempt leased to us
 // that we do not list, so a result finished while it was away must be
 // listed to be accepted when it is re-sent after the welcome.
-std::vector<int64_t> WorkerLoop::HeldIds() const {
+std::vector<int64_t> WorkerCore::HeldIds() const {
   std::vector<int64_t> ids = RunningIds();
   for (const auto& [id, r] : results_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
-std::vector<int64_t> WorkerLoop::QueuedIds() const {
+std::vector<int64_t> WorkerCore::QueuedIds() const {
   std::vector<int64_t> ids;
   for (const auto& [id, unused] : queue_) ids.push_back(id);
   return ids;
 }
 
-std::vector<int64_t> WorkerLoop::RunningIds() const {
+std::vector<int64_t> WorkerCore::RunningIds() const {
   std::vector<int64_t> ids;
   for (const auto& [id, a] : running_) ids.push_back(id);
   return ids;

@@ -1,15 +1,15 @@
-// WorkerLoop: time limits. The worker owns the command's process, so it is
+// WorkerCore: time limits. The worker owns the command's process, so it is
 // the one that enforces a task's limit (the broker only sends it, resolved
 // with the queue's default). A worker that cannot enforce it (frozen,
 // partitioned) is covered by its leases, as for any other task.
 #include <algorithm>
 
 #include "common/duration.h"
-#include "worker/worker_loop.h"
+#include "worker/worker_core.h"
 
 namespace leaseq::worker {
 
-void WorkerLoop::EnforceTimeouts(int64_t now) {
+void WorkerCore::EnforceTimeouts(int64_t now) {
   for (auto it = running_.begin(); it != running_.end();) {
     Attempt& a = it->second;
     // a.ended: the process is gone, its outcome only held (PumpTasks).
@@ -43,7 +43,7 @@ void WorkerLoop::EnforceTimeouts(int64_t now) {
   }
 }
 
-int64_t WorkerLoop::NextTimeoutMs() const {
+int64_t WorkerCore::NextTimeoutMs() const {
   int64_t next = INT64_MAX;
   for (const auto& [id, a] : running_) {
     if (a.deadline_ms == 0 || a.killed || a.ended) continue;
@@ -52,7 +52,7 @@ int64_t WorkerLoop::NextTimeoutMs() const {
   return next;
 }
 
-ProcessOutcome WorkerLoop::TimedOut(const Attempt& a, ProcessOutcome ended) {
+ProcessOutcome WorkerCore::TimedOut(const Attempt& a, ProcessOutcome ended) {
   // Whatever it did after SIGTERM (even exit 0), the attempt failed. As for
   // a function's error, exit_code -1 and signal 0 make the broker store the
   // text as it is.

@@ -1,0 +1,305 @@
+#include "worker/worker_core.h"
+
+#include <algorithm>
+#include <csignal>
+
+#include "common/log.h"
+#include "worker/worker_identity.h"
+
+namespace leaseq::worker {
+
+namespace {
+
+using wire::Command;
+using nlohmann::json;
+
+// After the drain, the worker waits for the acks of its results and of its
+// goodbye for the rest of its drain timeout, and at least this long.
+constexpr int64_t kAckWaitMs = 2000;
+// A step later than the silence limit and this slack after the previous one
+// means the process was stopped (the real loop polls at most 100 ms).
+constexpr int64_t kFreezeSlackMs = 100;
+// A task that dies of SIGTERM while the worker runs normally is reported
+// this much later: Slurm's preemption signals every process of the job, and
+// the task's end can be seen before the worker's own SIGTERM arrives.
+constexpr int64_t kSigtermHoldMs = 1000;
+// The goodbye is the last message: give it this long to leave on close.
+constexpr int kGoodbyeLingerMs = 500;
+
+}  // namespace
+
+WorkerCore::WorkerCore(WorkerOptions options, Link& link, ProcessStarter& processes,
+                       std::string host, int64_t pid)
+    : opt_(std::move(options)),
+      link_(link),
+      processes_(processes),
+      session_(opt_.session.empty() ? NewSessionId() : opt_.session),
+      host_(std::move(host)),
+      pid_(pid),
+      heartbeat_ms_(opt_.heartbeat_ms),
+      liveness_(opt_.liveness) {}
+
+// running_ goes before pool_: commands are killed and reaped, calls
+// abandoned, then the pool's idle threads are joined.
+WorkerCore::~WorkerCore() = default;
+
+void WorkerCore::Log(const std::string& line) const { log::Info(line); }
+
+Status WorkerCore::Start(int64_t now) {
+  if (opt_.functions != nullptr && !opt_.functions->empty() && pool_ == nullptr) {
+    Status s = FunctionPool::Create(&pool_);
+    if (!s.ok()) return s;
+  }
+  Status s = link_.Open(now);
+  if (!s.ok()) return s;
+  last_step_ms_ = now;
+  SendRegister(now);
+  return Status::Ok();
+}
+
+void WorkerCore::OnSignal(int signo) { signals_.push_back(signo); }
+
+void WorkerCore::Step(int64_t now) {
+  if (last_step_ms_ >= 0 && now - last_step_ms_ > kFreezeSlackMs + SilenceLimitMs()) {
+    // Stopped (SIGSTOP, a suspended VM) past our leases: the broker may
+    // have declared us lost. Start nothing until a new welcome says which
+    // tasks are still ours; what the link holds is from before.
+    Log("frozen for " + std::to_string(now - last_step_ms_) + " ms: registering again");
+    welcomed_ = false;
+    register_wanted_ = true;
+    register_sent_ms_ = -1;  // at once
+  }
+  last_step_ms_ = now;
+  HandleSignals(now);
+  PumpTasks(now);
+  HandleMessages(now);
+  if (!refused_.ok()) return;
+  HandleTimers(now);
+}
+
+Status WorkerCore::Finish() {
+  KillAndReleaseAll();  // normally nothing is left; a second signal may leave some
+  if (!refused_.ok()) {
+    // Not registered: there is nothing to say goodbye for, and a goodbye
+    // must not reach the broker as if from the name's holder.
+    link_.Close(0);
+    return refused_;
+  }
+  if (goodbye_acked_) {
+    Log("exit: goodbye acknowledged");
+  } else {
+    // Best effort: if it arrives, the broker releases what we held.
+    if (link_.is_open()) link_.Send(wire::Make(Command::kGoodbye));
+    Log("exit: goodbye not acknowledged (" + std::to_string(results_.size()) +
+        " result(s) unacknowledged); unless it arrives, what this worker held is reclaimed as lost");
+  }
+  link_.Close(kGoodbyeLingerMs);
+  return Status::Ok();
+}
+
+int64_t WorkerCore::NextDeadlineMs(int64_t now) const {
+  // Never further than the freeze check allows.
+  int64_t deadline = std::min(now + SilenceLimitMs(), link_.NextDeadline(SilenceLimitMs()));
+  if (register_wanted_ && !welcomed_ && link_.is_open()) {
+    deadline = std::min(deadline, register_sent_ms_ + heartbeat_ms_);
+  }
+  if (welcomed_ && phase_ != Phase::kLeaving) deadline = std::min(deadline, next_heartbeat_ms_);
+  if (welcomed_) {
+    for (const auto& [id, r] : results_) deadline = std::min(deadline, r.sent_ms + SilenceLimitMs());
+  }
+  if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
+  for (const auto& [id, a] : running_) {
+    if (a.ended) deadline = std::min(deadline, a.hold_until_ms);
+  }
+  return std::min(deadline, NextTimeoutMs());
+}
+
+void WorkerCore::AppendProcessFds(std::vector<ProcessFds>* out) const {
+  for (const auto& [id, a] : running_) {
+    if (a.runner != nullptr) out->push_back(a.runner->fds());
+  }
+}
+
+void WorkerCore::HandleSignals(int64_t now) {
+  std::vector<int> signals;
+  signals.swap(signals_);
+  for (int sig : signals) {
+    if (sig != SIGTERM && sig != SIGINT) continue;  // SIGCHLD: PumpTasks reaps
+    if (phase_ == Phase::kRunning) {
+      BeginDrain(now);
+    } else if (phase_ != Phase::kDone) {
+      Log("second stop signal: killing " + std::to_string(running_.size()) +
+          " running task(s) and leaving now");
+      KillAndReleaseAll();
+      phase_ = Phase::kDone;
+    }
+  }
+}
+
+void WorkerCore::PumpTasks(int64_t now) {
+  EnforceTimeouts(now);
+  if (pool_ != nullptr) {
+    for (auto& [id, outcome] : pool_->TakeFinished()) {
+      auto it = running_.find(id);
+      if (it == running_.end() || it->second.call == nullptr) continue;  // abandoned meanwhile
+      ProcessOutcome result;
+      result.output = std::move(outcome.output);
+      if (outcome.ok) {
+        result.exit_code = 0;
+      } else {
+        // exit_code -1, signal 0: no process ended; the broker stores the
+        // function's message as the error, as it is.
+        result.error = std::move(outcome.error);
+      }
+      SendResult(id, result, now);
+      running_.erase(it);
+    }
+  }
+  for (auto it = running_.begin(); it != running_.end();) {
+    Attempt& a = it->second;
+    if (a.runner == nullptr) {
+      ++it;
+      continue;
+    }
+    if (!a.ended) {
+      TaskProcess& r = *a.runner;
+      r.Reap();  // cheap; also covers a SIGCHLD lost to a full self-pipe
+      r.Pump();
+      if (!r.Finished()) {
+        ++it;
+        continue;
+      }
+      a.ended = r.TakeOutcome();
+      if (a.kill_at_ms != 0) {
+        a.ended = TimedOut(a, std::move(*a.ended));  // our own time limit stopped it
+        a.hold_until_ms = now;
+      } else {
+        a.hold_until_ms = a.ended->signal == SIGTERM ? now + kSigtermHoldMs : now;
+      }
+    }
+    if (phase_ != Phase::kRunning && a.kill_at_ms == 0 && a.ended->signal == SIGTERM) {
+      // Slurm's preemption (and systemd's default KillMode) send SIGTERM to
+      // every process of the job, our tasks included: a task that dies of
+      // it while we drain was stopped with us, not failed. Handed back
+      // without blame, like one cut short by the drain timeout.
+      Log("task attempt " + std::to_string(it->first) +
+          " ended by SIGTERM while draining: handing it back");
+      Release({it->first});
+    } else if (now >= a.hold_until_ms) {
+      SendResult(it->first, *a.ended, now);
+    } else {
+      ++it;  // held: our own SIGTERM may be on its way
+      continue;
+    }
+    it = running_.erase(it);
+  }
+  StartQueued(now);
+}
+
+void WorkerCore::HandleMessages(int64_t now) {
+  wire::Message m;
+  while (link_.Receive(&m, now)) {
+    switch (m.command) {
+      case Command::kWelcome: OnWelcome(m, now); break;
+      case Command::kTask: OnTask(m, now); break;
+      case Command::kAbort: OnAbort(m); break;
+      case Command::kAck: OnAck(m); break;
+      case Command::kReregister:
+        // Several messages sent before the broker restarted each draw a
+        // reregister: one register per heartbeat period is enough
+        // (HandleTimers sends it).
+        welcomed_ = false;
+        register_wanted_ = true;
+        break;
+      case Command::kError: OnError(m); break;
+      default: break;  // heartbeat: being heard was the point
+    }
+    if (!refused_.ok()) return;  // what else came is no longer for us
+  }
+  StartQueued(now);
+}
+
+void WorkerCore::HandleTimers(int64_t now) {
+  switch (link_.Tick(now, SilenceLimitMs())) {
+    case Link::Event::kLost: welcomed_ = false; break;
+    case Link::Event::kReopened: SendRegister(now); break;
+    case Link::Event::kNone: break;
+  }
+  // Until a welcome answers: a register can be lost (read by a broker that
+  // died, or its welcome dropped with a pass the broker rolled back), and a
+  // worker waiting for a welcome renews none of its leases.
+  if (register_wanted_ && !welcomed_ && link_.is_open() && now - register_sent_ms_ >= heartbeat_ms_) {
+    SendRegister(now);
+  }
+  if (welcomed_ && phase_ != Phase::kLeaving && now >= next_heartbeat_ms_) {
+    // Always, not only when idle: the heartbeat is what renews the leases
+    // of the attempts it lists, and results do not.
+    SendHeartbeat(now);
+  }
+  if (welcomed_) {
+    for (auto& [id, r] : results_) {
+      if (now - r.sent_ms < SilenceLimitMs()) continue;
+      link_.Send(r.message);
+      r.sent_ms = now;
+    }
+  }
+  if (phase_ == Phase::kDraining && (running_.empty() || now >= phase_deadline_ms_)) {
+    if (!running_.empty()) {
+      Log("drain timeout: killing and releasing " + std::to_string(running_.size()) +
+          " task(s)");
+    }
+    KillAndReleaseAll();
+    phase_ = Phase::kFlushing;
+    phase_deadline_ms_ = std::max(phase_deadline_ms_, now + kAckWaitMs);
+    if (!welcomed_) {
+      Log("the broker is unreachable: waiting up to " + std::to_string(phase_deadline_ms_ - now) +
+          " ms to hand back what this worker held (a second signal leaves now)");
+    }
+  }
+  if (phase_ == Phase::kFlushing && welcomed_ && results_.empty() && unsent_releases_.empty()) {
+    link_.Send(wire::Make(Command::kGoodbye));
+    phase_ = Phase::kLeaving;
+  }
+  if ((phase_ == Phase::kFlushing || phase_ == Phase::kLeaving) && now >= phase_deadline_ms_) {
+    phase_ = Phase::kDone;
+  }
+}
+
+void WorkerCore::SendHeartbeat(int64_t now) {
+  std::vector<int64_t> queued = QueuedIds();
+  // Held, not only running: a finished attempt keeps its lease until its
+  // result is acknowledged (the re-send comes after heartbeat x liveness).
+  if (heartbeat_sent_ms_ >= 0 && now - heartbeat_sent_ms_ > SilenceLimitMs()) {
+    // Our leases may have lapsed meanwhile (a stalled machine, a slow loop).
+    Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
+  }
+  heartbeat_sent_ms_ = now;
+  link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
+  reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
+  announce_start_ = false;
+  next_heartbeat_ms_ = now + heartbeat_ms_;
+}
+
+void WorkerCore::BeginDrain(int64_t now) {
+  Log("draining: no new work; " + std::to_string(running_.size()) +
+      " running task(s) get up to " + std::to_string(opt_.drain_timeout_ms) + " ms");
+  phase_ = Phase::kDraining;
+  phase_deadline_ms_ = now + opt_.drain_timeout_ms;
+  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+  // Prefetched tasks were never started: hand them back now, without blame.
+  std::vector<int64_t> queued = QueuedIds();
+  queue_.clear();
+  reported_queued_.clear();
+  Release(std::move(queued));
+}
+
+void WorkerCore::KillAndReleaseAll() {
+  std::vector<int64_t> ids = RunningIds();
+  for (int64_t id : QueuedIds()) ids.push_back(id);
+  queue_.clear();
+  reported_queued_.clear();
+  running_.clear();  // kills and reaps every command
+  Release(std::move(ids));
+}
+
+}  // namespace leaseq::worker

@@ -1,0 +1,493 @@
+// The worker core on a manual clock, with a fake Link (the test plays the
+// broker by putting messages into it) and fake processes that end when the
+// test says. No socket, no fork, no real time: each test runs in
+// milliseconds. worker_loop_test.cc runs the real loop end to end.
+#include "worker/worker_core.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace leaseq::worker {
+namespace {
+
+using wire::Command;
+using nlohmann::json;
+
+constexpr int64_t kHeartbeatMs = 100;
+constexpr int64_t kSilenceMs = 300;  // heartbeat x liveness 3
+
+// The broker's side of a connection, in memory. Reconnects like BrokerLink
+// (silence, then a fixed backoff) so that the core's reactions can be seen.
+class FakeLink final : public Link {
+ public:
+  Status Open(int64_t now_ms) override {
+    open_ = true;
+    inbox.clear();  // a new connection: what the old one held is gone
+    last_heard_ = now_ms;
+    ++opens;
+    return Status::Ok();
+  }
+  void Close(int) override {
+    open_ = false;
+    inbox.clear();
+  }
+  bool is_open() const override { return open_; }
+  bool Send(const wire::Message& m) override {
+    if (!open_) return false;
+    sent.push_back(m);
+    return true;
+  }
+  bool Receive(wire::Message* m, int64_t now_ms) override {
+    if (!open_ || inbox.empty()) return false;
+    *m = std::move(inbox.front());
+    inbox.pop_front();
+    last_heard_ = now_ms;
+    return true;
+  }
+  Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
+    if (open_ && now_ms - last_heard_ >= silence_limit_ms) {
+      Close(0);
+      reconnect_at_ = now_ms + 250;
+      return Event::kLost;
+    }
+    if (!open_ && now_ms >= reconnect_at_) {
+      (void)Open(now_ms);
+      return Event::kReopened;
+    }
+    return Event::kNone;
+  }
+  bool HeardWithin(int64_t now_ms, int64_t limit_ms) const override {
+    return open_ && now_ms - last_heard_ < limit_ms;
+  }
+  void ResetBackoff() override {}
+  int64_t NextDeadline(int64_t silence_limit_ms) const override {
+    return open_ ? last_heard_ + silence_limit_ms : reconnect_at_;
+  }
+  const std::string& endpoint() const override { return endpoint_; }
+
+  std::deque<wire::Message> inbox;  // from the broker, not yet received
+  std::vector<wire::Message> sent;  // to the broker
+  int opens = 0;
+
+ private:
+  bool open_ = false;
+  int64_t last_heard_ = 0;
+  int64_t reconnect_at_ = 0;
+  std::string endpoint_ = "fake";
+};
+
+// One fake process: the test ends it by setting outcome.
+struct ProcState {
+  ProcessSpec spec;
+  std::optional<ProcessOutcome> outcome;  // set: it has ended
+  bool terminated = false, killed = false, destroyed = false;
+};
+
+class FakeProcess final : public TaskProcess {
+ public:
+  explicit FakeProcess(std::shared_ptr<ProcState> s) : s_(std::move(s)) {}
+  ~FakeProcess() override { s_->destroyed = true; }
+  ProcessFds fds() const override { return {}; }
+  void Pump() override {}
+  void Reap() override {}
+  void Terminate() override { s_->terminated = true; }
+  void Kill() override {
+    s_->killed = true;
+    ProcessOutcome o;
+    o.signal = SIGKILL;
+    s_->outcome = o;
+  }
+  bool Finished() const override { return s_->outcome.has_value(); }
+  ProcessOutcome TakeOutcome() override { return *s_->outcome; }
+
+ private:
+  std::shared_ptr<ProcState> s_;
+};
+
+class FakeStarter final : public ProcessStarter {
+ public:
+  Status Start(const ProcessSpec& spec, std::unique_ptr<TaskProcess>* out) override {
+    auto s = std::make_shared<ProcState>();
+    s->spec = spec;
+    started.push_back(s);
+    *out = std::make_unique<FakeProcess>(s);
+    return Status::Ok();
+  }
+  std::vector<std::shared_ptr<ProcState>> started;
+};
+
+ProcessOutcome Exited(int code, std::string output = "") {
+  ProcessOutcome o;
+  o.exit_code = code;
+  o.output = std::move(output);
+  return o;
+}
+
+class WorkerCoreTest : public testing::Test {
+ protected:
+  WorkerCoreTest() {
+    options_.name = "w1";
+    options_.session = "s1";
+    options_.slots = 1;
+    options_.queues = {"default"};
+    options_.heartbeat_ms = kHeartbeatMs;
+    options_.liveness = 3;
+    options_.drain_timeout_ms = 1000;
+  }
+  void Start() {
+    core_ = std::make_unique<WorkerCore>(options_, link_, starter_, "sim-host", 4242);
+    ASSERT_TRUE(core_->Start(now_).ok());
+  }
+  // Registers and is welcomed; what was sent so far is cleared.
+  void StartWelcomed() {
+    Start();
+    ASSERT_EQ(Sent(Command::kRegister).size(), 1u);
+    Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                          {"abandon", json::array()}}));
+    Step();
+    ASSERT_TRUE(core_->welcomed());
+    link_.sent.clear();
+  }
+  void Broker(wire::Message m) { link_.inbox.push_back(std::move(m)); }
+  void Task(int64_t attempt, json extra = json::object()) {
+    json body = {{"attempt", attempt}, {"key", "k" + std::to_string(attempt)},
+                 {"attempt_no", 1}, {"cmd", {"sh", "-c", "true"}}};
+    body.update(extra);
+    Broker(wire::Make(Command::kTask, body, {"input"}));
+  }
+  void Ack(std::vector<int64_t> ids, bool goodbye = false) {
+    json body = {{"attempts", ids}};
+    if (goodbye) body["goodbye"] = true;
+    Broker(wire::Make(Command::kAck, body));
+  }
+  void Step() { core_->Step(now_); }
+  // Steps the core at each of its deadlines up to now_ + ms, a live broker
+  // saying a word before each step unless `silent`. Every deadline must lie
+  // ahead: a core whose deadline is now would spin (or stall a simulator).
+  void RunFor(int64_t ms, bool silent = false) {
+    const int64_t end = now_ + ms;
+    while (now_ < end && !core_->done()) {
+      const int64_t next = core_->NextDeadlineMs(now_);
+      ASSERT_GT(next, now_);
+      now_ = std::min(end, next);
+      if (!silent) Broker(wire::Make(Command::kHeartbeat));
+      Step();
+    }
+  }
+  std::vector<wire::Message> Sent(Command c) const {
+    std::vector<wire::Message> out;
+    for (const auto& m : link_.sent) {
+      if (m.command == c) out.push_back(m);
+    }
+    return out;
+  }
+
+  int64_t now_ = 1'000'000;
+  WorkerOptions options_;
+  FakeLink link_;
+  FakeStarter starter_;
+  std::unique_ptr<WorkerCore> core_;
+};
+
+TEST_F(WorkerCoreTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
+  Start();
+  auto reg = Sent(Command::kRegister);
+  ASSERT_EQ(reg.size(), 1u);
+  EXPECT_EQ(reg[0].body["name"], "w1");
+  EXPECT_EQ(reg[0].body["session"], "s1");
+  EXPECT_EQ(reg[0].body["host"], "sim-host");
+  EXPECT_EQ(reg[0].body["pid"], 4242);
+  EXPECT_EQ(reg[0].body["slots"], 1);
+  EXPECT_EQ(reg[0].body["running"], json::array());
+  // Nothing runs before the welcome.
+  Task(7);
+  Step();
+  EXPECT_TRUE(starter_.started.empty());
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  const ProcessSpec& spec = starter_.started[0]->spec;
+  EXPECT_EQ(spec.argv, (std::vector<std::string>{"sh", "-c", "true"}));
+  EXPECT_EQ(spec.input, "input");
+  EXPECT_EQ(spec.env, (std::vector<std::pair<std::string, std::string>>{
+                          {"LEASEQ_TASK_KEY", "k7"}, {"LEASEQ_ATTEMPT", "1"}}));
+  EXPECT_EQ(core_->RunningIds(), std::vector<int64_t>{7});
+
+  starter_.started[0]->outcome = Exited(3, "out");
+  now_ += 10;
+  Step();
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].body["attempt"], 7);
+  EXPECT_EQ(results[0].body["exit_code"], 3);
+  EXPECT_EQ(results[0].blobs, std::vector<std::string>{"out"});
+  EXPECT_TRUE(core_->RunningIds().empty());
+  EXPECT_EQ(core_->HeldIds(), std::vector<int64_t>{7});  // until acked
+
+  // Not acknowledged: sent again after heartbeat x liveness, and listed by
+  // every heartbeat (its lease must be renewed until the result gets through).
+  RunFor(kSilenceMs);
+  EXPECT_EQ(Sent(Command::kResult).size(), 2u);
+  EXPECT_EQ(Sent(Command::kHeartbeat).back().body["running"], json({7}));
+  Ack({7});
+  RunFor(3 * kSilenceMs);
+  EXPECT_EQ(Sent(Command::kResult).size(), 2u);  // acked: never again
+  EXPECT_EQ(Sent(Command::kHeartbeat).back().body["running"], json::array());
+  EXPECT_TRUE(core_->HeldIds().empty());
+}
+
+TEST_F(WorkerCoreTest, HeartbeatsListRunningAndQueuedAttempts) {
+  options_.slots = 2;
+  options_.prefetch = 1;
+  StartWelcomed();
+  Task(1);
+  Task(2);
+  Task(3);  // prefetched: no slot free
+  Task(4);  // beyond the credit: released
+  Step();
+  EXPECT_EQ(starter_.started.size(), 2u);
+  ASSERT_EQ(Sent(Command::kRelease).size(), 1u);
+  EXPECT_EQ(Sent(Command::kRelease)[0].body["attempts"], json({4}));
+  RunFor(kHeartbeatMs);
+  auto hb = Sent(Command::kHeartbeat);
+  ASSERT_FALSE(hb.empty());
+  EXPECT_EQ(hb.back().body["running"], json({1, 2}));
+  EXPECT_EQ(hb.back().body["queued"], json({3}));
+
+  // A slot frees: the prefetched task starts, and a heartbeat says so at once.
+  link_.sent.clear();
+  starter_.started[0]->outcome = Exited(0);
+  now_ += 1;
+  Step();
+  EXPECT_EQ(starter_.started.size(), 3u);
+  hb = Sent(Command::kHeartbeat);
+  ASSERT_EQ(hb.size(), 1u);
+  EXPECT_EQ(hb[0].body["running"], json({1, 2, 3}));  // 1: its result is not acked yet
+  EXPECT_EQ(hb[0].body["queued"], json::array());
+}
+
+TEST_F(WorkerCoreTest, DrainSaysNoSlotsReleasesAfterTheTimeoutAndLeavesAfterTheAcks) {
+  options_.slots = 2;
+  StartWelcomed();
+  Task(1);
+  Task(2);
+  Step();
+  ASSERT_EQ(starter_.started.size(), 2u);
+  core_->OnSignal(SIGTERM);
+  Step();
+  EXPECT_TRUE(core_->draining());
+  ASSERT_EQ(Sent(Command::kReady).size(), 1u);
+  EXPECT_EQ(Sent(Command::kReady)[0].body["slots"], 0);
+  // One task ends within the drain timeout: its result goes out as usual.
+  RunFor(200);
+  starter_.started[0]->outcome = Exited(0, "done");
+  RunFor(1);
+  ASSERT_EQ(Sent(Command::kResult).size(), 1u);
+  EXPECT_TRUE(Sent(Command::kRelease).empty());
+  // The other outlives it: killed and released, without blame.
+  RunFor(1000);
+  EXPECT_TRUE(starter_.started[1]->destroyed);
+  ASSERT_EQ(Sent(Command::kRelease).size(), 1u);
+  EXPECT_EQ(Sent(Command::kRelease)[0].body["attempts"], json({2}));
+  // No goodbye while a result waits for its ack.
+  EXPECT_TRUE(Sent(Command::kGoodbye).empty());
+  EXPECT_FALSE(core_->done());
+  Ack({1});
+  RunFor(1);
+  ASSERT_EQ(Sent(Command::kGoodbye).size(), 1u);
+  // Waiting for the goodbye's ack, no heartbeat is due, and the deadline
+  // still lies ahead (RunFor checks it).
+  const size_t heartbeats = Sent(Command::kHeartbeat).size();
+  RunFor(500);
+  EXPECT_EQ(Sent(Command::kHeartbeat).size(), heartbeats);
+  EXPECT_FALSE(core_->done());
+  Ack({}, true);
+  RunFor(1);
+  EXPECT_TRUE(core_->done());
+  EXPECT_TRUE(core_->Finish().ok());
+  EXPECT_FALSE(link_.is_open());
+  EXPECT_EQ(Sent(Command::kGoodbye).size(), 1u);  // acked: not said again
+}
+
+TEST_F(WorkerCoreTest, AnUnacknowledgedGoodbyeLeavesAfterTheAckWait) {
+  StartWelcomed();
+  core_->OnSignal(SIGINT);
+  Step();
+  RunFor(1);
+  ASSERT_EQ(Sent(Command::kGoodbye).size(), 1u);
+  RunFor(1990);  // the ack wait: 2 s (more than the rest of the drain timeout)
+  EXPECT_FALSE(core_->done());
+  RunFor(1000);
+  EXPECT_TRUE(core_->done());
+  EXPECT_TRUE(core_->Finish().ok());
+  EXPECT_EQ(Sent(Command::kGoodbye).size(), 2u);  // the best-effort one on the way out
+}
+
+TEST_F(WorkerCoreTest, ASecondSignalCutsTheDrainShort) {
+  StartWelcomed();
+  Task(1);
+  Step();
+  core_->OnSignal(SIGTERM);
+  Step();
+  core_->OnSignal(SIGTERM);
+  Step();
+  EXPECT_TRUE(core_->done());
+  EXPECT_TRUE(starter_.started[0]->destroyed);
+  EXPECT_EQ(Sent(Command::kRelease)[0].body["attempts"], json({1}));
+  EXPECT_TRUE(core_->Finish().ok());
+}
+
+// Bug C of docs/reliability.md: a draining worker that is leased a task must
+// say again that it has no slots before handing the task back, or a broker
+// that believes otherwise leases it straight back (a lease/release storm).
+TEST_F(WorkerCoreTest, ADrainingWorkerAnswersATaskWithNoSlotsThenARelease) {
+  StartWelcomed();
+  core_->OnSignal(SIGTERM);
+  Step();
+  link_.sent.clear();
+  Task(9);
+  Step();
+  ASSERT_GE(link_.sent.size(), 2u);
+  EXPECT_EQ(link_.sent[0].command, Command::kReady);
+  EXPECT_EQ(link_.sent[0].body["slots"], 0);
+  EXPECT_EQ(link_.sent[1].command, Command::kRelease);
+  EXPECT_EQ(link_.sent[1].body["attempts"], json({9}));
+  EXPECT_TRUE(starter_.started.empty());
+}
+
+// A step long after the previous one (SIGSTOP, a suspended VM): the broker
+// may have declared the worker lost and leased its tasks elsewhere. It
+// registers again, and what reached it before starts only once the welcome
+// says it is still its own.
+TEST_F(WorkerCoreTest, AFreezeRegistersAgainAndStartsNothingUntilTheWelcome) {
+  options_.prefetch = 2;
+  StartWelcomed();
+  Task(1);
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  // Frozen for longer than heartbeat x liveness; meanwhile the broker sent
+  // two tasks, now waiting in the socket.
+  now_ += kSilenceMs + 200;
+  Task(2);
+  Task(3);
+  Step();
+  EXPECT_FALSE(core_->welcomed());
+  auto reg = Sent(Command::kRegister);
+  ASSERT_EQ(reg.size(), 1u);
+  EXPECT_EQ(reg[0].body["running"], json({1}));
+  EXPECT_EQ(starter_.started.size(), 1u);
+  EXPECT_TRUE(Sent(Command::kHeartbeat).empty());
+  // A slot frees before the welcome: still nothing starts.
+  starter_.started[0]->outcome = Exited(0);
+  now_ += 1;
+  Step();
+  EXPECT_EQ(starter_.started.size(), 1u);
+  EXPECT_TRUE(Sent(Command::kResult).empty());  // offline: it waits for the welcome
+  // The welcome: 2 was leased elsewhere meanwhile; 3 is still ours.
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                        {"abandon", {2}}}));
+  now_ += 1;
+  Step();
+  EXPECT_TRUE(core_->welcomed());
+  ASSERT_EQ(starter_.started.size(), 2u);
+  EXPECT_EQ(starter_.started[1]->spec.env[0].second, "k3");
+  EXPECT_EQ(Sent(Command::kResult).size(), 1u);  // re-sent after the welcome
+}
+
+TEST_F(WorkerCoreTest, ASilentBrokerIsReconnectedToAndRegisteredWithKeepingTheTask) {
+  StartWelcomed();
+  Task(1);
+  Step();
+  RunFor(kSilenceMs, /*silent=*/true);
+  EXPECT_FALSE(core_->welcomed());
+  EXPECT_FALSE(link_.is_open());
+  RunFor(300, /*silent=*/true);  // the fake's backoff is 250 ms
+  EXPECT_EQ(link_.opens, 2);
+  auto reg = Sent(Command::kRegister);
+  ASSERT_FALSE(reg.empty());
+  EXPECT_EQ(reg.back().body["running"], json({1}));
+  EXPECT_FALSE(starter_.started[0]->destroyed);
+}
+
+TEST_F(WorkerCoreTest, ANameInUseEndsTheRunWithoutAGoodbye) {
+  Start();
+  Broker(wire::Make(Command::kError, {{"code", wire::kNameInUse},
+                                      {"message", "name 'w1' is in use by pid 1 on host h"}}));
+  Step();
+  EXPECT_TRUE(core_->done());
+  Status s = core_->Finish();
+  EXPECT_EQ(s.code(), Status::Code::kConflict);
+  EXPECT_NE(s.message().find("in use by pid 1"), std::string::npos);
+  EXPECT_TRUE(Sent(Command::kGoodbye).empty());
+}
+
+TEST_F(WorkerCoreTest, ACommandPastItsLimitIsTerminatedThenKilledAndFails) {
+  StartWelcomed();
+  Task(1, {{"timeout_ms", 1000}});
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  RunFor(999);
+  EXPECT_FALSE(starter_.started[0]->terminated);
+  RunFor(1);
+  EXPECT_TRUE(starter_.started[0]->terminated);
+  EXPECT_FALSE(starter_.started[0]->killed);
+  RunFor(2000);  // config::kTimeoutGraceMs: it ignored SIGTERM
+  EXPECT_TRUE(starter_.started[0]->killed);
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].body["error"],
+            "timed out after 1s (SIGTERM, then SIGKILL 2s later, to its process group)");
+}
+
+// Slurm's preemption signals every process of the job: a task that dies of
+// SIGTERM just before the worker's own SIGTERM arrives was stopped with it.
+TEST_F(WorkerCoreTest, ATaskEndedBySigtermIsHeldThenReleasedIfTheWorkerDrains) {
+  StartWelcomed();
+  Task(1);
+  Task(2);
+  Step();
+  ProcessOutcome term;
+  term.signal = SIGTERM;
+  starter_.started[0]->outcome = term;
+  RunFor(500);
+  EXPECT_TRUE(Sent(Command::kResult).empty());  // held
+  core_->OnSignal(SIGTERM);
+  RunFor(1);
+  EXPECT_TRUE(Sent(Command::kResult).empty());
+  auto released = Sent(Command::kRelease);
+  ASSERT_FALSE(released.empty());
+  EXPECT_EQ(released.back().body["attempts"], json({1}));
+}
+
+TEST_F(WorkerCoreTest, ATaskEndedBySigtermWhileRunningIsAFailureAfterTheHold) {
+  StartWelcomed();
+  Task(1);
+  Step();
+  ProcessOutcome term;
+  term.signal = SIGTERM;
+  starter_.started[0]->outcome = term;
+  Step();
+  RunFor(999);
+  EXPECT_TRUE(Sent(Command::kResult).empty());
+  RunFor(1);
+  ASSERT_EQ(Sent(Command::kResult).size(), 1u);
+  EXPECT_EQ(Sent(Command::kResult)[0].body["signal"], SIGTERM);
+}
+
+TEST_F(WorkerCoreTest, DestroyingTheCoreKillsItsProcessesAndSendsNothing) {
+  StartWelcomed();
+  Task(1);
+  Step();
+  link_.sent.clear();
+  core_.reset();
+  EXPECT_TRUE(starter_.started[0]->destroyed);
+  EXPECT_TRUE(link_.sent.empty());
+}
+
+}  // namespace
+}  // namespace leaseq::worker
