@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "worker/reconnect_timers.h"
+
 namespace leaseq::worker {
 namespace {
 
@@ -21,14 +23,15 @@ using nlohmann::json;
 constexpr int64_t kHeartbeatMs = 100;
 constexpr int64_t kSilenceMs = 300;  // heartbeat x liveness 3
 
-// The broker's side of a connection, in memory. Reconnects like BrokerLink
-// (silence, then a fixed backoff) so that the core's reactions can be seen.
+// The broker's side of a connection, in memory, with the real reconnect
+// timers (silence, then a backoff from 250 ms) so that the core's reactions
+// can be seen.
 class FakeLink final : public Link {
  public:
   Status Open(int64_t now_ms) override {
     open_ = true;
     inbox.clear();  // a new connection: what the old one held is gone
-    last_heard_ = now_ms;
+    timers_.Heard(now_ms);
     ++opens;
     return Status::Ok();
   }
@@ -46,27 +49,27 @@ class FakeLink final : public Link {
     if (!open_ || inbox.empty()) return false;
     *m = std::move(inbox.front());
     inbox.pop_front();
-    last_heard_ = now_ms;
+    timers_.Heard(now_ms);
     return true;
   }
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
-    if (open_ && now_ms - last_heard_ >= silence_limit_ms) {
+    if (open_ && timers_.Silent(now_ms, silence_limit_ms)) {
       Close(0);
-      reconnect_at_ = now_ms + 250;
+      timers_.Lost(now_ms);
       return Event::kLost;
     }
-    if (!open_ && now_ms >= reconnect_at_) {
+    if (!open_ && timers_.ReopenDue(now_ms)) {
       (void)Open(now_ms);
       return Event::kReopened;
     }
     return Event::kNone;
   }
   bool HeardWithin(int64_t now_ms, int64_t limit_ms) const override {
-    return open_ && now_ms - last_heard_ < limit_ms;
+    return open_ && timers_.HeardWithin(now_ms, limit_ms);
   }
-  void ResetBackoff() override {}
+  void ResetBackoff() override { timers_.ResetBackoff(); }
   int64_t NextDeadline(int64_t silence_limit_ms) const override {
-    return open_ ? last_heard_ + silence_limit_ms : reconnect_at_;
+    return timers_.NextDeadline(open_, silence_limit_ms);
   }
   const std::string& endpoint() const override { return endpoint_; }
 
@@ -76,8 +79,7 @@ class FakeLink final : public Link {
 
  private:
   bool open_ = false;
-  int64_t last_heard_ = 0;
-  int64_t reconnect_at_ = 0;
+  ReconnectTimers timers_;
   std::string endpoint_ = "fake";
 };
 
@@ -406,7 +408,7 @@ TEST_F(WorkerCoreTest, ASilentBrokerIsReconnectedToAndRegisteredWithKeepingTheTa
   RunFor(kSilenceMs, /*silent=*/true);
   EXPECT_FALSE(core_->welcomed());
   EXPECT_FALSE(link_.is_open());
-  RunFor(300, /*silent=*/true);  // the fake's backoff is 250 ms
+  RunFor(300, /*silent=*/true);  // the first backoff is 250 ms
   EXPECT_EQ(link_.opens, 2);
   auto reg = Sent(Command::kRegister);
   ASSERT_FALSE(reg.empty());
