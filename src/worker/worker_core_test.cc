@@ -416,6 +416,61 @@ TEST_F(WorkerCoreTest, ASilentBrokerIsReconnectedToAndRegisteredWithKeepingTheTa
   EXPECT_FALSE(starter_.started[0]->destroyed);
 }
 
+// A broker restart (issue 12): reregisters answering messages sent before
+// the register are answered by its welcome too; registering again while
+// welcomed would make the broker release every task on its way to us.
+TEST_F(WorkerCoreTest, ReregistersAnsweredBeforeTheWelcomeDoNotRegisterAgain) {
+  StartWelcomed();
+  Broker(wire::Make(Command::kReregister));
+  RunFor(kHeartbeatMs);  // at most one register per heartbeat
+  ASSERT_EQ(Sent(Command::kRegister).size(), 1u);
+  Broker(wire::Make(Command::kReregister));  // stale: for a message sent before
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  RunFor(1000);
+  EXPECT_TRUE(core_->welcomed());
+  EXPECT_EQ(Sent(Command::kRegister).size(), 1u);
+  EXPECT_GE(Sent(Command::kHeartbeat).size(), 9u);
+}
+
+// A register that got no welcome is sent again every heartbeat, even while
+// the broker is heard, listing what the worker holds.
+TEST_F(WorkerCoreTest, ARegisterWithoutAWelcomeIsSentAgainEveryHeartbeat) {
+  StartWelcomed();
+  Task(31);
+  Step();
+  starter_.started[0]->outcome = Exited(0);
+  RunFor(1);
+  ASSERT_EQ(Sent(Command::kResult).size(), 1u);  // not acked
+  Broker(wire::Make(Command::kReregister));
+  RunFor(kHeartbeatMs);
+  ASSERT_EQ(Sent(Command::kRegister).size(), 1u);  // "lost": no welcome
+  RunFor(kHeartbeatMs);
+  auto reg = Sent(Command::kRegister);
+  ASSERT_EQ(reg.size(), 2u);
+  EXPECT_EQ(reg[1].body["running"], json({31}));  // the finished attempt is still held
+  EXPECT_EQ(Sent(Command::kResult).size(), 1u);   // not welcomed: held back
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  RunFor(1);
+  EXPECT_EQ(Sent(Command::kResult).size(), 2u);  // re-sent after the welcome
+}
+
+TEST_F(WorkerCoreTest, AbortAndAbandonKillWhatIsNoLongerOurs) {
+  options_.slots = 2;
+  StartWelcomed();
+  Task(1);
+  Task(2);
+  Step();
+  Broker(wire::Make(Command::kAbort, {{"attempts", {1}}}));
+  RunFor(1);
+  EXPECT_TRUE(starter_.started[0]->destroyed);
+  EXPECT_EQ(core_->RunningIds(), std::vector<int64_t>{2});
+  Broker(wire::Make(Command::kWelcome, {{"abandon", {2}}}));
+  RunFor(1);
+  EXPECT_TRUE(starter_.started[1]->destroyed);
+  EXPECT_TRUE(core_->HeldIds().empty());
+  EXPECT_TRUE(Sent(Command::kResult).empty());
+}
+
 TEST_F(WorkerCoreTest, ANameInUseEndsTheRunWithoutAGoodbye) {
   Start();
   Broker(wire::Make(Command::kError, {{"code", wire::kNameInUse},
