@@ -143,6 +143,7 @@ class WorkerCoreTest : public testing::Test {
   }
   void Start() {
     core_ = std::make_unique<WorkerCore>(options_, link_, starter_, "sim-host", 4242);
+    core_->set_log([this](const std::string& line) { logs_.push_back(line); });
     ASSERT_TRUE(core_->Start(now_).ok());
   }
   // Registers and is welcomed; what was sent so far is cleared.
@@ -194,6 +195,7 @@ class WorkerCoreTest : public testing::Test {
   FakeLink link_;
   FakeStarter starter_;
   std::unique_ptr<WorkerCore> core_;
+  std::vector<std::string> logs_;
 };
 
 TEST_F(WorkerCoreTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
@@ -379,6 +381,7 @@ TEST_F(WorkerCoreTest, AFreezeRegistersAgainAndStartsNothingUntilTheWelcome) {
   Task(3);
   Step();
   EXPECT_FALSE(core_->welcomed());
+  EXPECT_EQ(logs_.back(), "frozen for 500 ms: registering again");
   auto reg = Sent(Command::kRegister);
   ASSERT_EQ(reg.size(), 1u);
   EXPECT_EQ(reg[0].body["running"], json({1}));
