@@ -114,6 +114,7 @@ class FakeProcess final : public TaskProcess {
 class FakeStarter final : public ProcessStarter {
  public:
   Status Start(const ProcessSpec& spec, std::unique_ptr<TaskProcess>* out) override {
+    if (!fail.empty()) return Status::IoError(fail);
     auto s = std::make_shared<ProcState>();
     s->spec = spec;
     started.push_back(s);
@@ -121,6 +122,7 @@ class FakeStarter final : public ProcessStarter {
     return Status::Ok();
   }
   std::vector<std::shared_ptr<ProcState>> started;
+  std::string fail;  // set: Start fails with this (the worker's own resources)
 };
 
 ProcessOutcome Exited(int code, std::string output = "") {
@@ -502,6 +504,41 @@ TEST_F(WorkerCoreTest, ACommandPastItsLimitIsTerminatedThenKilledAndFails) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].body["error"],
             "timed out after 1s (SIGTERM, then SIGKILL 2s later, to its process group)");
+}
+
+TEST_F(WorkerCoreTest, ACommandStoppingAtSigtermPastItsLimitFails) {
+  StartWelcomed();
+  Task(1, {{"timeout_ms", 1000}});
+  Step();
+  RunFor(1000);
+  ASSERT_TRUE(starter_.started[0]->terminated);
+  ProcessOutcome o;
+  o.signal = SIGTERM;
+  o.error = "bye\n";
+  starter_.started[0]->outcome = o;
+  RunFor(1);
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 1u);  // at once: no hold for our own SIGTERM
+  EXPECT_EQ(results[0].body["error"],
+            "timed out after 1s (SIGTERM to its process group); stderr: bye\n");
+  EXPECT_EQ(results[0].body["signal"], 0);
+}
+
+TEST_F(WorkerCoreTest, WhatCannotStartIsAFailedAttempt) {
+  options_.slots = 2;
+  StartWelcomed();
+  starter_.fail = "cannot create a pipe: Too many open files";
+  Task(1);
+  Broker(wire::Make(Command::kTask, {{"attempt", 2}, {"key", "k2"}, {"attempt_no", 1},
+                                     {"fn", "upper"}}));
+  Step();
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].body["attempt"], 1);
+  EXPECT_EQ(results[0].body["error"], "cannot create a pipe: Too many open files");
+  EXPECT_EQ(results[1].body["attempt"], 2);
+  EXPECT_EQ(results[1].body["error"], "this worker has no in-process function 'upper'");
+  EXPECT_TRUE(core_->RunningIds().empty());
 }
 
 // Slurm's preemption signals every process of the job: a task that dies of
