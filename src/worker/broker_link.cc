@@ -16,8 +16,7 @@ constexpr int64_t kRefusalLogEveryMs = 30000;
 BrokerLink::BrokerLink(zmq::context_t& context, std::string endpoint, curve::ClientSettings curve)
     : context_(context),
       endpoint_(std::move(endpoint)),
-      curve_(std::move(curve)),
-      backoff_ms_(config::kReconnectInitialMs) {}
+      curve_(std::move(curve)) {}
 
 Status BrokerLink::Open(int64_t now_ms) {
   Close(0);
@@ -33,7 +32,7 @@ Status BrokerLink::Open(int64_t now_ms) {
   }
   socket_ = std::move(s);
   // A fresh socket gets a full silence period to hear from the broker.
-  last_heard_ms_ = now_ms;
+  timers_.Heard(now_ms);
   return Status::Ok();
 }
 
@@ -55,7 +54,7 @@ bool BrokerLink::Receive(wire::Message* m, int64_t now_ms) {
     std::string unused;
     Status decoded;
     if (!transport::Receive(*socket_, false, &unused, m, &decoded)) return false;
-    last_heard_ms_ = now_ms;
+    timers_.Heard(now_ms);
     if (decoded.ok()) return true;
     log::Warn("ignoring a bad message from the broker: " + decoded.message());
   }
@@ -67,27 +66,25 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
     // The broker refused the handshake: retrying at once would be refused
     // again; back off as after a silence.
     Close(0);
-    reconnect_at_ms_ = now_ms + backoff_ms_;
+    timers_.Lost(now_ms);
     if (monitor_.refusal() != last_refusal_ || now_ms - last_refusal_ms_ >= kRefusalLogEveryMs) {
       last_refusal_ = monitor_.refusal();
       last_refusal_ms_ = now_ms;
       log::Printf(log::Level::kWarn, "%s; retrying (backoff up to %d ms)", last_refusal_.c_str(),
                   config::kReconnectMaxMs);
     }
-    backoff_ms_ = std::min(backoff_ms_ * 2, config::kReconnectMaxMs);
     return Event::kLost;
   }
-  if (socket_ && now_ms - last_heard_ms_ >= silence_limit_ms) {
+  if (socket_ && timers_.Silent(now_ms, silence_limit_ms)) {
     Close(0);
-    reconnect_at_ms_ = now_ms + backoff_ms_;
+    const int wait = timers_.Lost(now_ms);
     log::Printf(log::Level::kWarn, "no word from the broker at %s for %lld ms: reconnecting in %d ms",
-                endpoint_.c_str(), static_cast<long long>(now_ms - last_heard_ms_), backoff_ms_);
-    backoff_ms_ = std::min(backoff_ms_ * 2, config::kReconnectMaxMs);
+                endpoint_.c_str(), static_cast<long long>(now_ms - timers_.last_heard_ms()), wait);
     return Event::kLost;
   }
-  if (!socket_ && now_ms >= reconnect_at_ms_) {
+  if (!socket_ && timers_.ReopenDue(now_ms)) {
     if (!Open(now_ms).ok()) {  // cannot happen: the endpoint connected before
-      reconnect_at_ms_ = now_ms + backoff_ms_;
+      timers_.RetryLater(now_ms);
       return Event::kNone;
     }
     return Event::kReopened;
@@ -95,10 +92,10 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
   return Event::kNone;
 }
 
-void BrokerLink::ResetBackoff() { backoff_ms_ = config::kReconnectInitialMs; }
+void BrokerLink::ResetBackoff() { timers_.ResetBackoff(); }
 
 int64_t BrokerLink::NextDeadline(int64_t silence_limit_ms) const {
-  return socket_ ? last_heard_ms_ + silence_limit_ms : reconnect_at_ms_;
+  return timers_.NextDeadline(socket_ != nullptr, silence_limit_ms);
 }
 
 }  // namespace leaseq::worker

@@ -28,6 +28,7 @@
 #include "common/protocol.h"
 #include "common/status.h"
 #include "worker/link.h"
+#include "worker/reconnect_timers.h"
 
 namespace leaseq::worker {
 
@@ -53,7 +54,7 @@ class BrokerLink final : public Link {
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override;
   // The socket is open and the broker was heard less than limit ago.
   bool HeardWithin(int64_t now_ms, int64_t limit_ms) const override {
-    return socket_ != nullptr && now_ms - last_heard_ms_ < limit_ms;
+    return socket_ != nullptr && timers_.HeardWithin(now_ms, limit_ms);
   }
   // A welcome came: the next reconnect starts from the initial backoff.
   void ResetBackoff() override;
@@ -70,9 +71,7 @@ class BrokerLink final : public Link {
   std::string last_refusal_;         // logged at last_refusal_ms_
   int64_t last_refusal_ms_ = 0;
   std::unique_ptr<zmq::socket_t> socket_;
-  int64_t last_heard_ms_ = 0;
-  int64_t reconnect_at_ms_ = 0;
-  int backoff_ms_;
+  ReconnectTimers timers_;
 };
 
 }  // namespace leaseq::worker

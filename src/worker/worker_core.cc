@@ -43,7 +43,13 @@ WorkerCore::WorkerCore(WorkerOptions options, Link& link, ProcessStarter& proces
 // abandoned, then the pool's idle threads are joined.
 WorkerCore::~WorkerCore() = default;
 
-void WorkerCore::Log(const std::string& line) const { log::Info(line); }
+void WorkerCore::Log(const std::string& line) const {
+  if (log_) {
+    log_(line);
+  } else {
+    log::Info(line);
+  }
+}
 
 Status WorkerCore::Start(int64_t now) {
   if (opt_.functions != nullptr && !opt_.functions->empty() && pool_ == nullptr) {

@@ -6,11 +6,14 @@
 // a poll loop; a simulator runs many cores in one process on simulated time.
 //
 // Usage (a simulator; `link` and `procs` are its own Link and
-// ProcessStarter, `t` its simulated steady time):
+// ProcessStarter, `t` its simulated steady time; ReconnectTimers,
+// reconnect_timers.h, gives a simulated link BrokerLink's silence and
+// backoff rules; worker_core_test.cc has a fake Link and fake processes):
 //
 //   WorkerOptions o;
 //   o.name = "w1"; o.session = "s1"; o.slots = 2;  // a fixed session: deterministic
 //   WorkerCore core(o, link, procs, /*host=*/"sim", /*pid=*/1001);
+//   core.set_log([&](const std::string& line) { trace.Add(t, "w1", line); });
 //   Status s = core.Start(t);          // opens the link, sends register
 //   ...                                // deliver messages into link
 //   core.Step(t);                      // reads them, pumps processes, runs timers
@@ -73,6 +76,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,6 +134,9 @@ class WorkerCore {
   void AppendProcessFds(std::vector<ProcessFds>* out) const;
 
   // For tests and simulators.
+  // Where the core's own log lines go (default: log::Info); a simulator
+  // running many cores can tag them with the worker and its time.
+  void set_log(std::function<void(const std::string&)> sink) { log_ = std::move(sink); }
   bool welcomed() const { return welcomed_; }
   bool draining() const { return phase_ != Phase::kRunning; }
   const std::string& session() const { return session_; }
@@ -202,6 +209,7 @@ class WorkerCore {
   std::string session_;
   std::string host_;
   int64_t pid_;
+  std::function<void(const std::string&)> log_;  // empty: log::Info
   std::unique_ptr<FunctionPool> pool_;  // made by Start() when there are functions
   std::vector<int> signals_;            // delivered since the last Step()
   int64_t last_step_ms_ = -1;           // the freeze check's reference

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "worker/reconnect_timers.h"
+
 namespace leaseq::worker {
 namespace {
 
@@ -21,14 +23,15 @@ using nlohmann::json;
 constexpr int64_t kHeartbeatMs = 100;
 constexpr int64_t kSilenceMs = 300;  // heartbeat x liveness 3
 
-// The broker's side of a connection, in memory. Reconnects like BrokerLink
-// (silence, then a fixed backoff) so that the core's reactions can be seen.
+// The broker's side of a connection, in memory, with the real reconnect
+// timers (silence, then a backoff from 250 ms) so that the core's reactions
+// can be seen.
 class FakeLink final : public Link {
  public:
   Status Open(int64_t now_ms) override {
     open_ = true;
     inbox.clear();  // a new connection: what the old one held is gone
-    last_heard_ = now_ms;
+    timers_.Heard(now_ms);
     ++opens;
     return Status::Ok();
   }
@@ -46,27 +49,27 @@ class FakeLink final : public Link {
     if (!open_ || inbox.empty()) return false;
     *m = std::move(inbox.front());
     inbox.pop_front();
-    last_heard_ = now_ms;
+    timers_.Heard(now_ms);
     return true;
   }
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
-    if (open_ && now_ms - last_heard_ >= silence_limit_ms) {
+    if (open_ && timers_.Silent(now_ms, silence_limit_ms)) {
       Close(0);
-      reconnect_at_ = now_ms + 250;
+      timers_.Lost(now_ms);
       return Event::kLost;
     }
-    if (!open_ && now_ms >= reconnect_at_) {
+    if (!open_ && timers_.ReopenDue(now_ms)) {
       (void)Open(now_ms);
       return Event::kReopened;
     }
     return Event::kNone;
   }
   bool HeardWithin(int64_t now_ms, int64_t limit_ms) const override {
-    return open_ && now_ms - last_heard_ < limit_ms;
+    return open_ && timers_.HeardWithin(now_ms, limit_ms);
   }
-  void ResetBackoff() override {}
+  void ResetBackoff() override { timers_.ResetBackoff(); }
   int64_t NextDeadline(int64_t silence_limit_ms) const override {
-    return open_ ? last_heard_ + silence_limit_ms : reconnect_at_;
+    return timers_.NextDeadline(open_, silence_limit_ms);
   }
   const std::string& endpoint() const override { return endpoint_; }
 
@@ -76,8 +79,7 @@ class FakeLink final : public Link {
 
  private:
   bool open_ = false;
-  int64_t last_heard_ = 0;
-  int64_t reconnect_at_ = 0;
+  ReconnectTimers timers_;
   std::string endpoint_ = "fake";
 };
 
@@ -112,6 +114,7 @@ class FakeProcess final : public TaskProcess {
 class FakeStarter final : public ProcessStarter {
  public:
   Status Start(const ProcessSpec& spec, std::unique_ptr<TaskProcess>* out) override {
+    if (!fail.empty()) return Status::IoError(fail);
     auto s = std::make_shared<ProcState>();
     s->spec = spec;
     started.push_back(s);
@@ -119,6 +122,7 @@ class FakeStarter final : public ProcessStarter {
     return Status::Ok();
   }
   std::vector<std::shared_ptr<ProcState>> started;
+  std::string fail;  // set: Start fails with this (the worker's own resources)
 };
 
 ProcessOutcome Exited(int code, std::string output = "") {
@@ -141,6 +145,7 @@ class WorkerCoreTest : public testing::Test {
   }
   void Start() {
     core_ = std::make_unique<WorkerCore>(options_, link_, starter_, "sim-host", 4242);
+    core_->set_log([this](const std::string& line) { logs_.push_back(line); });
     ASSERT_TRUE(core_->Start(now_).ok());
   }
   // Registers and is welcomed; what was sent so far is cleared.
@@ -192,6 +197,7 @@ class WorkerCoreTest : public testing::Test {
   FakeLink link_;
   FakeStarter starter_;
   std::unique_ptr<WorkerCore> core_;
+  std::vector<std::string> logs_;
 };
 
 TEST_F(WorkerCoreTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
@@ -377,6 +383,7 @@ TEST_F(WorkerCoreTest, AFreezeRegistersAgainAndStartsNothingUntilTheWelcome) {
   Task(3);
   Step();
   EXPECT_FALSE(core_->welcomed());
+  EXPECT_EQ(logs_.back(), "frozen for 500 ms: registering again");
   auto reg = Sent(Command::kRegister);
   ASSERT_EQ(reg.size(), 1u);
   EXPECT_EQ(reg[0].body["running"], json({1}));
@@ -406,12 +413,67 @@ TEST_F(WorkerCoreTest, ASilentBrokerIsReconnectedToAndRegisteredWithKeepingTheTa
   RunFor(kSilenceMs, /*silent=*/true);
   EXPECT_FALSE(core_->welcomed());
   EXPECT_FALSE(link_.is_open());
-  RunFor(300, /*silent=*/true);  // the fake's backoff is 250 ms
+  RunFor(300, /*silent=*/true);  // the first backoff is 250 ms
   EXPECT_EQ(link_.opens, 2);
   auto reg = Sent(Command::kRegister);
   ASSERT_FALSE(reg.empty());
   EXPECT_EQ(reg.back().body["running"], json({1}));
   EXPECT_FALSE(starter_.started[0]->destroyed);
+}
+
+// A broker restart (issue 12): reregisters answering messages sent before
+// the register are answered by its welcome too; registering again while
+// welcomed would make the broker release every task on its way to us.
+TEST_F(WorkerCoreTest, ReregistersAnsweredBeforeTheWelcomeDoNotRegisterAgain) {
+  StartWelcomed();
+  Broker(wire::Make(Command::kReregister));
+  RunFor(kHeartbeatMs);  // at most one register per heartbeat
+  ASSERT_EQ(Sent(Command::kRegister).size(), 1u);
+  Broker(wire::Make(Command::kReregister));  // stale: for a message sent before
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  RunFor(1000);
+  EXPECT_TRUE(core_->welcomed());
+  EXPECT_EQ(Sent(Command::kRegister).size(), 1u);
+  EXPECT_GE(Sent(Command::kHeartbeat).size(), 9u);
+}
+
+// A register that got no welcome is sent again every heartbeat, even while
+// the broker is heard, listing what the worker holds.
+TEST_F(WorkerCoreTest, ARegisterWithoutAWelcomeIsSentAgainEveryHeartbeat) {
+  StartWelcomed();
+  Task(31);
+  Step();
+  starter_.started[0]->outcome = Exited(0);
+  RunFor(1);
+  ASSERT_EQ(Sent(Command::kResult).size(), 1u);  // not acked
+  Broker(wire::Make(Command::kReregister));
+  RunFor(kHeartbeatMs);
+  ASSERT_EQ(Sent(Command::kRegister).size(), 1u);  // "lost": no welcome
+  RunFor(kHeartbeatMs);
+  auto reg = Sent(Command::kRegister);
+  ASSERT_EQ(reg.size(), 2u);
+  EXPECT_EQ(reg[1].body["running"], json({31}));  // the finished attempt is still held
+  EXPECT_EQ(Sent(Command::kResult).size(), 1u);   // not welcomed: held back
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  RunFor(1);
+  EXPECT_EQ(Sent(Command::kResult).size(), 2u);  // re-sent after the welcome
+}
+
+TEST_F(WorkerCoreTest, AbortAndAbandonKillWhatIsNoLongerOurs) {
+  options_.slots = 2;
+  StartWelcomed();
+  Task(1);
+  Task(2);
+  Step();
+  Broker(wire::Make(Command::kAbort, {{"attempts", {1}}}));
+  RunFor(1);
+  EXPECT_TRUE(starter_.started[0]->destroyed);
+  EXPECT_EQ(core_->RunningIds(), std::vector<int64_t>{2});
+  Broker(wire::Make(Command::kWelcome, {{"abandon", {2}}}));
+  RunFor(1);
+  EXPECT_TRUE(starter_.started[1]->destroyed);
+  EXPECT_TRUE(core_->HeldIds().empty());
+  EXPECT_TRUE(Sent(Command::kResult).empty());
 }
 
 TEST_F(WorkerCoreTest, ANameInUseEndsTheRunWithoutAGoodbye) {
@@ -442,6 +504,41 @@ TEST_F(WorkerCoreTest, ACommandPastItsLimitIsTerminatedThenKilledAndFails) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].body["error"],
             "timed out after 1s (SIGTERM, then SIGKILL 2s later, to its process group)");
+}
+
+TEST_F(WorkerCoreTest, ACommandStoppingAtSigtermPastItsLimitFails) {
+  StartWelcomed();
+  Task(1, {{"timeout_ms", 1000}});
+  Step();
+  RunFor(1000);
+  ASSERT_TRUE(starter_.started[0]->terminated);
+  ProcessOutcome o;
+  o.signal = SIGTERM;
+  o.error = "bye\n";
+  starter_.started[0]->outcome = o;
+  RunFor(1);
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 1u);  // at once: no hold for our own SIGTERM
+  EXPECT_EQ(results[0].body["error"],
+            "timed out after 1s (SIGTERM to its process group); stderr: bye\n");
+  EXPECT_EQ(results[0].body["signal"], 0);
+}
+
+TEST_F(WorkerCoreTest, WhatCannotStartIsAFailedAttempt) {
+  options_.slots = 2;
+  StartWelcomed();
+  starter_.fail = "cannot create a pipe: Too many open files";
+  Task(1);
+  Broker(wire::Make(Command::kTask, {{"attempt", 2}, {"key", "k2"}, {"attempt_no", 1},
+                                     {"fn", "upper"}}));
+  Step();
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].body["attempt"], 1);
+  EXPECT_EQ(results[0].body["error"], "cannot create a pipe: Too many open files");
+  EXPECT_EQ(results[1].body["attempt"], 2);
+  EXPECT_EQ(results[1].body["error"], "this worker has no in-process function 'upper'");
+  EXPECT_TRUE(core_->RunningIds().empty());
 }
 
 // Slurm's preemption signals every process of the job: a task that dies of
