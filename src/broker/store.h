@@ -181,8 +181,9 @@ class Store {
   Status ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* out);
   // At start-up: no lease in the database expires before floor.
   Status HonourLeases(int64_t floor);
-  // The wall clock stepped by `by` ms: the running leases, and the end times
-  // of the suspected losses (their age decides a death), move with it.
+  // The wall clock stepped by `by` ms: the running leases, the end times of
+  // the suspected losses (their age decides a death) and the retry backoffs
+  // move with it; a task's not_before (a time the user gave) does not.
   Status ShiftForClockStep(int64_t by);
 
   // --- time ---

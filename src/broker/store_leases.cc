@@ -520,6 +520,13 @@ Status Store::ShiftForClockStep(int64_t by) {
         "WHERE blame = 'suspected'");
     s.bind(1, by);
     s.exec();
+    // A retry's backoff counts from the failure; a not_before (ready_at =
+    // not_before) is the user's wall-clock time and stays.
+    auto& r = Prepared(
+        "UPDATE tasks INDEXED BY tasks_timed SET ready_at = max(ready_at + ?, 1) "
+        "WHERE state = 'queued' AND ready_at > 0 AND (not_before IS NULL OR ready_at <> not_before)");
+    r.bind(1, by);
+    r.exec();
     return Status::Ok();
   });
 }

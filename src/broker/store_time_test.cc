@@ -111,6 +111,23 @@ TEST_F(StoreTimeTest, WakingIsBatchedAndRetryBackoffIsNotCountedAsDelayed) {
   EXPECT_EQ(DelayedAt(Now()), 0);  // in backoff, not delayed
 }
 
+// Found by the simulator (leaseq-sim --seed 94): a wall clock stepped back
+// an hour kept tasks in retry backoff queued for an hour more.
+TEST_F(StoreTimeTest, AClockStepMovesRetryBackoffsButNotNotBefore) {
+  const int64_t t0 = Now();
+  const int64_t hour = 3'600'000;
+  ASSERT_OK(Submit({Task("flaky", {}, 2), Delayed("later", 5000)}));
+  Assignment a = ClaimOne("w1", "flaky");
+  EXPECT_TRUE(Complete("w1", a.attempt_id, 1));  // in backoff until shortly after t0
+  ASSERT_OK(store_->ShiftForClockStep(-hour));
+  // By the new clock the backoff is over a minute later (before the fix it
+  // waited for the old time, an hour on); the delayed task still waits for
+  // the time it was given.
+  EXPECT_EQ(KeysClaimedAt(t0 - hour + 60'000), std::vector<std::string>{"flaky"});
+  EXPECT_EQ(KeysClaimedAt(t0 + 4000), std::vector<std::string>{});
+  EXPECT_EQ(KeysClaimedAt(t0 + 5000), std::vector<std::string>{"later"});
+}
+
 TEST_F(StoreTimeTest, TheTasksTimeLimitAndQueueComeWithTheAssignment) {
   TaskSpec limited = Task("limited");
   limited.timeout_ms = 1500;
