@@ -102,6 +102,13 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
     return;
   }
   const int64_t now = clock_->WallMs();
+  // A register repeated on the connection that already welcomed this
+  // session (sent again while unanswered, then delivered in a burst after
+  // a partition) lists what the worker held when it was sent: tasks leased
+  // since may still be on their way to it.
+  const ConnectedWorker* current = workers_.ByName(record.name);
+  const bool repeated = current != nullptr && current->routing_id == routing_id &&
+                        current->record.session == record.session;
   bool same_session = false;
   CheckStatus(store_->RegisterWorker(record, now, &same_session));
   // Keep the attempts it still holds; release those leased to it that it
@@ -110,17 +117,22 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   CheckStatus(store_->Renew(record.name, held, now, &abandon));
   CheckStatus(store_->Renew(record.name, queued, now, &abandon, /*started=*/false));
   held.insert(held.end(), queued.begin(), queued.end());
-  CheckStatus(store_->RunningAttemptsOf(record.name, &leased));
-  for (int64_t id : leased) {
-    if (std::find(held.begin(), held.end(), id) == held.end()) {
-      CheckStatus(store_->Release(record.name, id, now));
+  // When they are kept, the next heartbeat renews what it holds; the rest lapses.
+  if (rules::RegisterReleasesUnlisted(repeated)) {
+    CheckStatus(store_->RunningAttemptsOf(record.name, &leased));
+    for (int64_t id : leased) {
+      if (std::find(held.begin(), held.end(), id) == held.end()) {
+        CheckStatus(store_->Release(record.name, id, now));
+      }
     }
   }
   workers_.Add(record, routing_id, clock_->SteadyMs());
   work_changed_ = true;
   log::Printf(log::Level::kInfo, "worker %s (pid %lld) %s, %zu attempt(s) kept",
                record.name.c_str(), static_cast<long long>(record.pid),
-               same_session ? "reconnected" : "registered", held.size() - abandon.size());
+               repeated ? "registered again on the same connection"
+                        : same_session ? "reconnected" : "registered",
+               held.size() - abandon.size());
   Reply(routing_id,
         wire::Make(wire::Command::kWelcome, {{"heartbeat_ms", options_.settings.heartbeat_ms},
                                               {"liveness", options_.settings.liveness},

@@ -92,4 +92,8 @@ int64_t RetryBackoffMs(int64_t n) {
   return std::min(backoff, config::kRetryBackoffMaxMs);
 }
 
+bool RegisterReleasesUnlisted(bool repeated_on_same_connection) {
+  return !repeated_on_same_connection;
+}
+
 }  // namespace leaseq::rules

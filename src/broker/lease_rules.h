@@ -43,6 +43,16 @@ int64_t StartupLeaseFloor(const Settings& s, int64_t now_wall_ms);
 // True when a worker last heard at last_heard_ms is lost at now_ms (steady).
 bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms);
 
+// Whether a register releases the attempts leased to its worker that its
+// running[] and queued[] do not list. Yes on a new connection: what was
+// sent on the old one was dropped with it. No for a register repeated on the
+// connection that already welcomed the same session (the worker sends it
+// again until a welcome comes; after a partition several arrive at once):
+// it was sent before tasks leased since could reach the worker, and those
+// would be released while it runs them, then leased straight back to it
+// (a lease/release storm found by the simulator, docs/simulation.md).
+bool RegisterReleasesUnlisted(bool repeated_on_same_connection);
+
 // What a lost attempt says about its task (attempts.blame).
 enum class Blame {
   kNone,       // not a loss, or a loss withdrawn: the worker did not die ('withdrawn')
