@@ -68,7 +68,7 @@ void PrintFailure(const Scenario& base, const std::vector<int>& faults, int size
   std::printf("seed %llu: %zu violation(s)\n", static_cast<unsigned long long>(base.seed), r.violations.size());
   for (size_t i = 0; i < r.violations.size() && i < 10; ++i) std::printf("  %s\n", r.violations[i].c_str());
   std::printf("faults that it needs (%zu of %zu):\n", kept.size(), base.faults.size());
-  for (int i : kept) std::printf("  %s\n", leaseq::sim::DescribeFault(i, base.faults[i]).c_str());
+  for (int i : kept) std::printf("  %s\n", leaseq::sim::DescribeFault(base.faults[i]).c_str());
   std::printf("trace (last 80 events):\n");
   const size_t from = r.trace.size() > 80 ? r.trace.size() - 80 : 0;
   for (size_t i = from; i < r.trace.size(); ++i) std::printf("  %s\n", r.trace[i].c_str());
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   double seconds = 0;
   int size = 1;
   std::string faults_text, dir;
-  bool trace = false, verbose = false, no_shrink = false, twice = false;
+  bool trace = false, verbose = false, no_shrink = false, twice = false, messages = false;
   auto* seed_opt = app.add_option("--seed", seed, "run this seed once");
   app.add_option("--first", first, "the first seed of a series (default 1)");
   app.add_option("--seeds", seeds, "run this many seeds from --first");
@@ -96,10 +96,15 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "work directory for the database (default: a new one under /tmp)");
   app.add_flag("--trace", trace, "print the run's trace (faults, process events, log lines)");
   app.add_flag("--verbose", verbose, "print the cores' log lines as they happen");
+  app.add_flag("--messages", messages, "put every delivered message in the trace");
   app.add_flag("--no-shrink", no_shrink, "on a violation, do not look for fewer faults");
   app.add_flag("--twice", twice, "run each seed twice and check that the runs are equal");
   CLI11_PARSE(app, argc, argv);
-  if (dir.empty()) dir = "/tmp/leaseq-sim-" + std::to_string(getpid());
+  if (dir.empty()) {
+    // Memory-backed when there is one: the runs fsync, and nothing here must survive.
+    dir = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + std::string("/leaseq-sim-") +
+          std::to_string(getpid());
+  }
 
   if (*seed_opt) {
     const Scenario base = leaseq::sim::MakeScenario(seed, size);
@@ -111,7 +116,10 @@ int main(int argc, char** argv) {
       while (std::getline(in, item, ',')) keep.push_back(std::stoi(item));
     }
     const Scenario s = leaseq::sim::WithFaults(base, keep);
-    RunResult r = leaseq::sim::RunSimulation(s, dir, verbose);
+    leaseq::sim::RunOptions options;
+    options.verbose = verbose;
+    options.messages = messages;
+    RunResult r = leaseq::sim::RunSimulation(s, dir, options);
     std::printf("seed %llu: %zu workers x %d slots, %zu tasks, %zu faults; %lld ms simulated, "
                 "%lld deliveries, %lld passes; %d done, %d failed, %d attempts; digest %016llx\n",
                 static_cast<unsigned long long>(seed), static_cast<size_t>(s.workers), s.slots,

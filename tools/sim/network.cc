@@ -70,15 +70,22 @@ bool Network::Receive(int conn, wire::Message* m) {
   Conn& c = conns_[conn];
   *m = std::move(c.to_worker.front().m);
   c.to_worker.pop_front();
-  Note(conn, m->command);
+  Note(conn, *m, false);
   return true;
 }
 
-void Network::Note(int conn, wire::Command command) {
+void Network::Note(int conn, const wire::Message& m, bool to_broker) {
   ++delivered_;
   for (uint64_t v : {static_cast<uint64_t>(clock_->now()), static_cast<uint64_t>(conn),
-                     static_cast<uint64_t>(command)}) {
+                     static_cast<uint64_t>(m.command)}) {
     digest_ = (digest_ ^ v) * 1099511628211ULL;
+  }
+  if (message_trace_ != nullptr) {
+    const auto it = conns_.find(conn);
+    const std::string who = it == conns_.end() || it->second.owner < 0 ? "client" : "w" + std::to_string(it->second.owner);
+    message_trace_->push_back("t=" + std::to_string(clock_->now()) + "ms msg c" + std::to_string(conn) + " " +
+                              (to_broker ? who + " -> broker " : "broker -> " + who + " ") +
+                              std::string(wire::CommandName(m.command)) + " " + wire::DumpJson(m.body));
   }
 }
 
@@ -149,7 +156,7 @@ void Network::Deliver() {
   std::stable_sort(due.begin(), due.end());
   for (const auto& [at, id] : due) {
     Conn& c = conns_[id];
-    Note(id, c.to_broker.front().m.command);
+    Note(id, c.to_broker.front().m, true);
     inbox_.push_back({c.routing_id, std::move(c.to_broker.front().m)});
     c.to_broker.pop_front();
   }

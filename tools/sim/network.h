@@ -64,6 +64,8 @@ class Network {
   int64_t NextEventMs() const;
 
   int64_t delivered() const { return delivered_; }
+  // Every delivery goes into *trace as a line (--messages).
+  void TraceMessages(std::vector<std::string>* trace) { message_trace_ = trace; }
   // A fold of every delivery (time, connection, command): equal runs, equal digests.
   uint64_t digest() const { return digest_; }
 
@@ -95,7 +97,7 @@ class Network {
 
   int64_t ArrivalAt(Conn& c, bool to_broker);
   void Attach(int id, Conn& c);
-  void Note(int conn, wire::Command command);
+  void Note(int conn, const wire::Message& m, bool to_broker);
 
   SimClock* clock_;
   chaos::Rng* rng_;
@@ -109,6 +111,7 @@ class Network {
   int next_conn_ = 1;
   int64_t delivered_ = 0;
   uint64_t digest_ = 1469598103934665603ULL;
+  std::vector<std::string>* message_trace_ = nullptr;
 };
 
 }  // namespace leaseq::sim

@@ -105,6 +105,7 @@ Scenario MakeScenario(uint64_t seed, int size) {
   }
   std::stable_sort(s.faults.begin(), s.faults.end(),
                    [](const FaultPlan& a, const FaultPlan& b) { return a.at_ms < b.at_ms; });
+  for (size_t i = 0; i < s.faults.size(); ++i) s.faults[i].index = static_cast<int>(i);
   s.deadline_ms = s.fault_window_ms + 120'000;
   return s;
 }
@@ -118,8 +119,8 @@ Scenario WithFaults(const Scenario& s, const std::vector<int>& keep) {
   return out;
 }
 
-std::string DescribeFault(int index, const FaultPlan& f) {
-  std::string line = "#" + std::to_string(index) + " t=" + std::to_string(f.at_ms) + "ms " +
+std::string DescribeFault(const FaultPlan& f) {
+  std::string line = "#" + std::to_string(f.index) + " t=" + std::to_string(f.at_ms) + "ms " +
                      FaultKindName(f.kind);
   switch (f.kind) {
     case FaultKind::kKill:

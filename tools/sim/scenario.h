@@ -47,6 +47,7 @@ enum class FaultKind {
 const char* FaultKindName(FaultKind k);
 
 struct FaultPlan {
+  int index = 0;  // in the seed's schedule (kept when a replay drops others)
   int64_t at_ms = 0;
   FaultKind kind = FaultKind::kKill;
   int worker = 0;           // the target, for worker faults
@@ -62,7 +63,9 @@ struct Scenario {
   int heartbeat_ms = 200;
   int liveness = 3;
   int allowed_failures = 2;
-  int64_t death_confirm_ms = 5000;
+  // Longer than any absence the faults below cause (cuts, freezes and a
+  // broker restart together stay under 10 s).
+  int64_t death_confirm_ms = 30000;
   int64_t drain_timeout_ms = 1000;
   std::vector<TaskPlan> tasks;
   std::vector<BatchPlan> batches;
@@ -79,6 +82,6 @@ Scenario MakeScenario(uint64_t seed, int size = 1);
 Scenario WithFaults(const Scenario& s, const std::vector<int>& keep);
 
 // One line per fault: "#3 t=1200ms cut w1 for 800ms".
-std::string DescribeFault(int index, const FaultPlan& f);
+std::string DescribeFault(const FaultPlan& f);
 
 }  // namespace leaseq::sim

@@ -83,6 +83,7 @@ void CheckEnd(SQLite::Database& db, const Scenario& scenario, const Record& reco
       continue;
     }
     int done = 0, errors = 0, lost_kept = 0, deaths = 0, released_by_one = 0;
+    std::string releaser;
     std::map<std::string, int> released;
     for (size_t i = 0; i < as.size(); ++i) {
       const AttemptRow& a = as[i];
@@ -99,14 +100,20 @@ void CheckEnd(SQLite::Database& db, const Scenario& scenario, const Record& reco
         }
       }
       if (a.outcome == "error") ++errors;
-      if (a.outcome == "released") released_by_one = std::max(released_by_one, ++released[a.worker]);
+      if (a.outcome == "released" && ++released[a.worker] > released_by_one) {
+        released_by_one = released[a.worker];
+        releaser = a.worker;
+      }
       if (a.outcome == "lost") {
         if (a.blame.empty()) Violation(v, "lost attempt without a blame", plan.key);
         if (a.blame != "withdrawn") ++lost_kept;
         if (a.blame == "death") {
           ++deaths;
           auto r = reader.find(a.id);
-          if (r != reader.end() && !r->second->killed) {
+          // A process that exited (a drain whose goodbye never arrived) looks
+          // dead to the broker once a new session takes the name; one that
+          // is still running, or came back, did not die.
+          if (r != reader.end() && !r->second->killed && r->second->ended_ms < 0) {
             Violation(v, "a death blamed on a worker that did not die",
                       plan.key + " attempt " + std::to_string(a.attempt_no) + " on " + a.worker +
                           " session " + r->second->session);
@@ -140,7 +147,7 @@ void CheckEnd(SQLite::Database& db, const Scenario& scenario, const Record& reco
     }
     if (released_by_one > 10) {
       Violation(v, "released again and again by one worker",
-                plan.key + " released " + std::to_string(released_by_one) + " times");
+                plan.key + " released " + std::to_string(released_by_one) + " times by " + releaser);
     }
     const bool by_deaths = t.deaths >= scenario.allowed_failures + 1;
     switch (plan.kind) {

@@ -9,6 +9,11 @@
 
 namespace leaseq::sim {
 
+namespace {
+// The real worker loop's longest poll (worker_loop.cc).
+constexpr int64_t kMaxPollMs = 100;
+}  // namespace
+
 // The worker core's connection on the simulated network, with the same
 // silence and reconnect rules as BrokerLink (broker_link.h).
 class SimWorker::Link final : public worker::Link {
@@ -220,6 +225,7 @@ void SimWorker::StartProcess() {
   die_now_ = false;
   Trace("process started, session " + o.session + ", pid " + std::to_string(pid));
   Status s = core_->Start(clock_->now());
+  last_step_ms_ = clock_->now();
   if (!s.ok()) {
     Trace("start failed: " + s.message());
     Exited(true);
@@ -303,7 +309,10 @@ int64_t SimWorker::NextEventMs() const {
   const int64_t now = clock_->now();
   if (now < frozen_until_) return std::min(next, frozen_until_);
   if (link_->HasArrived()) return now;
-  next = std::min(next, core_->NextDeadlineMs(now));
+  // As the real loop (worker_loop.cc): the deadlines as of the last step,
+  // and a step at least every 100 ms.
+  const int64_t last = std::max<int64_t>(last_step_ms_, 0);
+  next = std::min({next, core_->NextDeadlineMs(last), last + kMaxPollMs});
   next = std::min(next, starter_->NextEndMs(last_step_ms_));
   return next;
 }

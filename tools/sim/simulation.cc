@@ -151,6 +151,8 @@ class Run {
     log::SetSink(nullptr, nullptr);
   }
 
+  void TraceMessages() { net_.TraceMessages(&record_.trace); }
+
   RunResult Go() {
     mkdir(dir_.c_str(), 0755);
     for (const char* suffix : {"", "-wal", "-shm"}) unlink((options_.db_path + suffix).c_str());
@@ -165,7 +167,7 @@ class Run {
       steps_now = now == last_now ? steps_now + 1 : 0;
       last_now = now;
       while (next_fault < s_.faults.size() && s_.faults[next_fault].at_ms <= now) {
-        Apply(static_cast<int>(next_fault), s_.faults[next_fault]);
+        Apply(s_.faults[next_fault]);
         ++next_fault;
       }
       RunTimers();
@@ -278,8 +280,8 @@ class Run {
     At(until, [this, w] { workers_[w]->NoteFault(); });  // the heal is part of it
   }
 
-  void Apply(int index, const FaultPlan& f) {
-    Trace("fault " + DescribeFault(index, f));
+  void Apply(const FaultPlan& f) {
+    Trace("fault " + DescribeFault(f));
     SimWorker& w = *workers_[f.worker];
     switch (f.kind) {
       case FaultKind::kKill:
@@ -344,8 +346,9 @@ class Run {
 
 }  // namespace
 
-RunResult RunSimulation(const Scenario& scenario, const std::string& dir, bool verbose) {
-  Run run(scenario, dir, verbose);
+RunResult RunSimulation(const Scenario& scenario, const std::string& dir, const RunOptions& options) {
+  Run run(scenario, dir, options.verbose);
+  if (options.messages) run.TraceMessages();
   return run.Go();
 }
 

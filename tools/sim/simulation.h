@@ -33,6 +33,10 @@ struct RunResult {
 
 // Runs the scenario with its database in dir (created if missing; the file
 // is replaced). Quiet: the cores' log lines are dropped unless verbose.
-RunResult RunSimulation(const Scenario& scenario, const std::string& dir, bool verbose = false);
+struct RunOptions {
+  bool verbose = false;   // print the cores' log lines as they happen
+  bool messages = false;  // every delivered message in the trace
+};
+RunResult RunSimulation(const Scenario& scenario, const std::string& dir, const RunOptions& options = {});
 
 }  // namespace leaseq::sim
