@@ -524,6 +524,23 @@ TEST_F(WorkerCoreTest, ACommandStoppingAtSigtermPastItsLimitFails) {
   EXPECT_EQ(results[0].body["signal"], 0);
 }
 
+// Found by the simulator (leaseq-sim --seed 410): a worker stalled past a
+// task's limit reported a command that had exited in time as timed out.
+TEST_F(WorkerCoreTest, ACommandThatEndedDuringAStallPastItsLimitSucceeds) {
+  StartWelcomed();
+  Task(1, {{"timeout_ms", 200}});
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  starter_.started[0]->outcome = Exited(0, "in time");  // while nobody looked
+  now_ += 350;  // the next step comes late (under the freeze threshold)
+  Step();
+  EXPECT_FALSE(starter_.started[0]->terminated);
+  auto results = Sent(Command::kResult);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].body["exit_code"], 0);
+  EXPECT_EQ(results[0].body["error"], "");
+}
+
 TEST_F(WorkerCoreTest, WhatCannotStartIsAFailedAttempt) {
   options_.slots = 2;
   StartWelcomed();

@@ -28,6 +28,14 @@ void WorkerCore::EnforceTimeouts(int64_t now) {
       continue;
     }
     if (a.runner != nullptr && a.kill_at_ms == 0) {
+      // Seen only now (the worker was stalled): a command that has already
+      // exited did not run past its limit, as far as anyone can tell.
+      a.runner->Reap();
+      a.runner->Pump();
+      if (a.runner->Finished()) {
+        ++it;
+        continue;
+      }
       // The whole process group, so that a shell's children stop as well.
       a.runner->Terminate();
       a.kill_at_ms = now + config::kTimeoutGraceMs;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "worker/reconnect_timers.h"
 
 namespace leaseq::sim {
 
@@ -14,17 +15,17 @@ namespace {
 constexpr int64_t kMaxPollMs = 100;
 }  // namespace
 
-// The worker core's connection on the simulated network, with the same
-// silence and reconnect rules as BrokerLink (broker_link.h).
+// The worker core's connection on the simulated network, with BrokerLink's
+// silence and reconnect timers (reconnect_timers.h).
 class SimWorker::Link final : public worker::Link {
  public:
-  Link(SimWorker* owner) : owner_(owner), backoff_ms_(config::kReconnectInitialMs) {}
+  explicit Link(SimWorker* owner) : owner_(owner) {}
   ~Link() override { Close(0); }
 
   Status Open(int64_t now_ms) override {
     Close(0);
     conn_ = owner_->net_->Open(owner_->index_);
-    last_heard_ms_ = now_ms;
+    timers_.Heard(now_ms);
     return Status::Ok();
   }
   void Close(int linger_ms) override {
@@ -36,7 +37,7 @@ class SimWorker::Link final : public worker::Link {
   bool Send(const wire::Message& m) override { return conn_ >= 0 && owner_->net_->Send(conn_, m); }
   bool Receive(wire::Message* m, int64_t now_ms) override {
     if (conn_ < 0 || !owner_->net_->Receive(conn_, m)) return false;
-    last_heard_ms_ = now_ms;
+    timers_.Heard(now_ms);
     if (m->command == wire::Command::kTask && owner_->incarnation_ >= 0) {
       owner_->record_->incarnations[owner_->incarnation_].received.push_back(
           m->body.value("attempt", int64_t{0}));
@@ -44,24 +45,23 @@ class SimWorker::Link final : public worker::Link {
     return true;
   }
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
-    if (conn_ >= 0 && now_ms - last_heard_ms_ >= silence_limit_ms) {
+    if (conn_ >= 0 && timers_.Silent(now_ms, silence_limit_ms)) {
       Close(0);
-      reconnect_at_ms_ = now_ms + backoff_ms_;
-      backoff_ms_ = std::min(backoff_ms_ * 2, config::kReconnectMaxMs);
+      timers_.Lost(now_ms);
       return Event::kLost;
     }
-    if (conn_ < 0 && now_ms >= reconnect_at_ms_) {
+    if (conn_ < 0 && timers_.ReopenDue(now_ms)) {
       (void)Open(now_ms);
       return Event::kReopened;
     }
     return Event::kNone;
   }
   bool HeardWithin(int64_t now_ms, int64_t limit_ms) const override {
-    return conn_ >= 0 && now_ms - last_heard_ms_ < limit_ms;
+    return conn_ >= 0 && timers_.HeardWithin(now_ms, limit_ms);
   }
-  void ResetBackoff() override { backoff_ms_ = config::kReconnectInitialMs; }
+  void ResetBackoff() override { timers_.ResetBackoff(); }
   int64_t NextDeadline(int64_t silence_limit_ms) const override {
-    return conn_ >= 0 ? last_heard_ms_ + silence_limit_ms : reconnect_at_ms_;
+    return timers_.NextDeadline(conn_ >= 0, silence_limit_ms);
   }
   const std::string& endpoint() const override { return endpoint_; }
   bool HasArrived() const { return conn_ >= 0 && owner_->net_->HasArrived(conn_); }
@@ -70,9 +70,7 @@ class SimWorker::Link final : public worker::Link {
   SimWorker* owner_;
   const std::string endpoint_ = "sim://broker";
   int conn_ = -1;
-  int64_t last_heard_ms_ = 0;
-  int64_t reconnect_at_ms_ = 0;
-  int backoff_ms_;
+  worker::ReconnectTimers timers_;
 };
 
 namespace {
