@@ -58,6 +58,7 @@ Status Broker::Start() {
     return s;
   }
   for (const auto& name : alive) workers_.Expect(name, clock_->SteadyMs() + grace);
+  started_ms_ = clock_->SteadyMs();
   return Status::Ok();
 }
 
@@ -246,6 +247,7 @@ void Broker::ReclaimLapsed() {
   }
   // Workers lost long ago and not back: dead after all.
   int confirmed = 0;
+  if (!rules::SilenceConfirmsDeaths(options_.settings, now - started_ms_)) return;
   CheckStatus(store_->ConfirmSilentDeaths(
       rules::DeathConfirmCutoff(options_.settings, clock_->WallMs()), clock_->WallMs(),
       kReclaimBatch, &confirmed));

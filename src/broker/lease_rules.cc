@@ -96,4 +96,6 @@ bool RegisterReleasesUnlisted(bool repeated_on_same_connection) {
   return !repeated_on_same_connection;
 }
 
+bool SilenceConfirmsDeaths(const Settings& s, int64_t up_ms) { return up_ms >= s.death_confirm_ms; }
+
 }  // namespace leaseq::rules

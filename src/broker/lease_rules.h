@@ -95,6 +95,12 @@ std::string PoisonError(const Settings& s, int64_t deaths);
 // Suspected losses that ended at or before this wall time are confirmed
 // deaths at now: their worker has not come back for death_confirm_ms.
 int64_t DeathConfirmCutoff(const Settings& s, int64_t now_wall_ms);
+// Whether silence may confirm deaths yet, the broker having run for up_ms
+// (steady). Not before death_confirm_ms: a worker cannot come back to a
+// broker that is down, and the stored end times of losses from before a
+// restart are wall times that a clock step while it was down can age by an
+// hour (found by the simulator, docs/simulation.md).
+bool SilenceConfirmsDeaths(const Settings& s, int64_t up_ms);
 
 struct ErrorDecision {
   int64_t errors;    // failed attempts, this one included

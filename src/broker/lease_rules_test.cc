@@ -167,5 +167,13 @@ TEST(LeaseRules, StartupFloorOutlivesAFreshLease) {
             now + LeaseTtlMs(kSettings) + config::kReconnectMaxMs);
 }
 
+TEST(LeaseRules, SilenceConfirmsNoDeathBeforeTheBrokerHasListenedLongEnough) {
+  Settings s{200, 3, 2};
+  s.death_confirm_ms = 60000;
+  EXPECT_FALSE(SilenceConfirmsDeaths(s, 0));
+  EXPECT_FALSE(SilenceConfirmsDeaths(s, 59999));
+  EXPECT_TRUE(SilenceConfirmsDeaths(s, 60000));
+}
+
 }  // namespace
 }  // namespace leaseq::rules
