@@ -56,6 +56,8 @@ bool BrokerLink::Receive(wire::Message* m, int64_t now_ms) {
     Status decoded;
     if (!transport::Receive(*socket_, false, &unused, m, &decoded)) return false;
     last_heard_ms_ = now_ms;
+    // Only what a broker sends, with its fields as declared (wire_messages.def).
+    if (decoded.ok()) decoded = wire::Validate(wire::Role::kWorker, m->command, m->body);
     if (decoded.ok()) return true;
     log::Warn("ignoring a bad message from the broker: " + decoded.message());
   }

@@ -273,7 +273,8 @@ void WorkerLoop::SendHeartbeat(int64_t now) {
     Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
   }
   heartbeat_sent_ms_ = now;
-  link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
+  link_.Send(wire::Make(Command::kHeartbeat,
+                        {{wire::field::kRunning, HeldIds()}, {wire::field::kQueued, queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
   next_heartbeat_ms_ = now + heartbeat_ms_;
@@ -284,7 +285,7 @@ void WorkerLoop::BeginDrain(int64_t now) {
       " running task(s) get up to " + std::to_string(opt_.drain_timeout_ms) + " ms");
   phase_ = Phase::kDraining;
   phase_deadline_ms_ = now + opt_.drain_timeout_ms;
-  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{wire::field::kSlots, 0}}));
   // Prefetched tasks were never started: hand them back now, without blame.
   std::vector<int64_t> queued = QueuedIds();
   queue_.clear();
