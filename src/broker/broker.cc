@@ -272,7 +272,8 @@ void Broker::ReclaimLapsed() {
     }
     CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired", blame));
     if (w != nullptr) {
-      Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
+      Reply(w->routing_id,
+            wire::Make(wire::Command::kAbort, {{wire::field::kAttempts, {a.attempt_id}}}), true);
     }
   }
   // Workers lost long ago and not back: dead after all.

@@ -231,7 +231,9 @@ Status Broker::Purge(const wire::Message& m, nlohmann::json* reply) {
   int64_t older_than = 0;
   Status s = wire::GetString(m.body, field::kState, &state);
   if (s.ok()) s = OptionalString(m.body, field::kQueue, &queue);
-  if (s.ok() && m.body.contains(field::kOlderThanMs)) s = wire::GetInt(m.body, field::kOlderThanMs, &older_than);
+  if (s.ok() && m.body.contains(field::kOlderThanMs)) {
+    s = wire::GetInt(m.body, field::kOlderThanMs, &older_than);
+  }
   if (s.ok() && older_than < 0) s = Status::Invalid("field 'older_than_ms' must not be negative");
   ScanCursor cursor;
   cursor.bound = clock_->WallMs() - older_than;  // ended before this

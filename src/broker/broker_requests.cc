@@ -114,7 +114,9 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       nlohmann::json counts, failed;
       int64_t failures = 0;  // how many failed keys to name (a wait's end)
       s = wire::GetStringList(m.body, field::kKeys, &keys);
-      if (s.ok() && m.body.contains(field::kFailures)) s = wire::GetInt(m.body, field::kFailures, &failures);
+      if (s.ok() && m.body.contains(field::kFailures)) {
+        s = wire::GetInt(m.body, field::kFailures, &failures);
+      }
       failures = std::clamp<int64_t>(failures, 0, kMaxNamedFailures);
       if (s.ok()) s = store_->States(keys, &counts, &missing, static_cast<int>(failures), &failed);
       reply[field::kCounts] = counts;
@@ -135,7 +137,8 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       if (s.ok()) s = store_->Cancel(keys, now, &changed, &aborts);
       for (const auto& a : aborts) {
         if (ConnectedWorker* w = workers_.ByName(a.worker)) {
-          Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{field::kAttempts, {a.attempt_id}}}), true);
+          Reply(w->routing_id,
+                wire::Make(wire::Command::kAbort, {{field::kAttempts, {a.attempt_id}}}), true);
         }
       }
       reply[field::kChanged] = changed;

@@ -62,7 +62,8 @@ constexpr bool WellFormed() {
   }
   return true;
 }
-static_assert(WellFormed(), "wire_messages.def: each message needs its senders, at most one besides the broker");
+static_assert(WellFormed(),
+              "wire_messages.def: each message needs its senders, at most one besides the broker");
 
 std::string FieldError(const MessageDecl& m, const FieldDecl& f, const char* what) {
   return std::string(m.name) + ": field '" + std::string(f.name) + "' " + what + " " +
