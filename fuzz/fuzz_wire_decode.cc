@@ -1,5 +1,6 @@
-// Fuzz target: the wire codec (src/common/protocol.{h,cc}), fed what a peer
-// can put on a socket.
+// Fuzz target: the wire codec (src/common/protocol.{h,cc}) and the checks of
+// the message declarations (wire_messages.{def,h,cc}), fed what a peer can
+// put on a socket.
 //
 // Input: the frames of one message (no routing id), separated by NUL bytes:
 //   LEASEQ1 \0 submit \0 {"id":1,"tasks":[...]} \0 blob0 \0 blob1 ...
@@ -47,6 +48,27 @@ std::vector<std::string> SplitFrames(const uint8_t* data, size_t size) {
 // What the receiving side reads out of bodies; none of it may throw.
 void ReadEveryField(const wire::Message& m) {
   const nlohmann::json& body = m.body;
+  // The receivers' check against the declaration (wire_messages.def); a
+  // body it accepts must then give every declared field to its typed read.
+  for (wire::Role r : {wire::Role::kWorker, wire::Role::kClient, wire::Role::kBroker}) {
+    (void)wire::Validate(r, m.command, body);
+  }
+  if (wire::CheckBody(m.command, body).ok()) {
+    for (const wire::FieldDecl& f : wire::Declaration(m.command).fields) {
+      const std::string name(f.name);
+      if (!body.contains(name) || body[name].is_null()) continue;
+      Status read;
+      int64_t i = 0;
+      std::string str;
+      std::vector<int64_t> ints;
+      std::vector<std::string> strs;
+      if (f.type == wire::FieldType::kInt) read = wire::GetInt(body, name.c_str(), &i);
+      if (f.type == wire::FieldType::kString) read = wire::GetString(body, name.c_str(), &str);
+      if (f.type == wire::FieldType::kIntList) read = wire::GetIntList(body, name.c_str(), &ints);
+      if (f.type == wire::FieldType::kStringList) read = wire::GetStringList(body, name.c_str(), &strs);
+      FUZZ_CHECK(read.ok(), "a validated field does not read: %s", read.message().c_str());
+    }
+  }
   for (const char* f : {"id", "pid", "slots", "attempt", "attempt_no", "exit_code", "signal",
                         "heartbeat_ms", "liveness", "index"}) {
     int64_t v = 0;

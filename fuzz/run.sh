@@ -36,9 +36,12 @@ cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 pids=()
 for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  # The build's copy, when there is one, adds the declared wire names.
+  dict="fuzz/$t.dict"
+  [ -f "$build/fuzz/$t.dict" ] && dict="$build/fuzz/$t.dict"
   echo "fuzz: $t for ${seconds}s (log $build/$t.log)"
   "$build/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -dict="fuzz/$t.dict" -artifact_prefix="$build/artifacts/$t/" -print_final_stats=1 \
+    -dict="$dict" -artifact_prefix="$build/artifacts/$t/" -print_final_stats=1 \
     "$build/corpus/$t" "tests/fuzz/$t" >"$build/$t.log" 2>&1 &
   pids+=($!)
 done

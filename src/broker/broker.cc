@@ -242,7 +242,8 @@ void Broker::ReclaimLapsed() {
     }
     CheckStatus(store_->Lose(a.attempt_id, clock_->WallMs(), "lease expired", blame));
     if (w != nullptr) {
-      Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
+      Reply(w->routing_id,
+            wire::Make(wire::Command::kAbort, {{wire::field::kAttempts, {a.attempt_id}}}), true);
     }
   }
   // Workers lost long ago and not back: dead after all.
@@ -299,14 +300,16 @@ void Broker::Dispatch() {
     const int64_t free_slots = std::max<int64_t>(0, w.record.slots - static_cast<int64_t>(running.size()));
     CheckStatus(store_->Claim(w.record, free, now, &assigned, free_slots));
     for (auto& a : assigned) {
-      nlohmann::json body = {{"attempt", a.attempt_id}, {"key", a.key}, {"attempt_no", a.attempt_no}};
-      if (a.prefetched) body["prefetched"] = true;
+      nlohmann::json body = {{wire::field::kAttempt, a.attempt_id},
+                             {wire::field::kKey, a.key},
+                             {wire::field::kAttemptNo, a.attempt_no}};
+      if (a.prefetched) body[wire::field::kPrefetched] = true;
       const int64_t timeout_ms = options_.default_timeouts.For(a.queue, a.timeout_ms);
-      if (timeout_ms > 0) body["timeout_ms"] = timeout_ms;
+      if (timeout_ms > 0) body[wire::field::kTimeoutMs] = timeout_ms;
       if (a.fn.empty()) {
-        body["cmd"] = nlohmann::json::parse(a.cmd_json, nullptr, false);
+        body[wire::field::kCmd] = nlohmann::json::parse(a.cmd_json, nullptr, false);
       } else {
-        body["fn"] = a.fn;
+        body[wire::field::kFn] = a.fn;
       }
       Reply(w.routing_id, wire::Make(wire::Command::kTask, std::move(body), {std::move(a.stdin_bytes)}),
             true, a.attempt_id);

@@ -7,6 +7,8 @@
 
 namespace leaseq {
 
+namespace field = wire::field;
+
 namespace {
 
 // Tasks changed or deleted by one batch of a bulk request: a few ms of the
@@ -26,7 +28,7 @@ Status OptionalString(const nlohmann::json& body, const char* field, std::string
 }
 
 Status RequiredQueue(const nlohmann::json& body, std::string* queue) {
-  Status s = wire::GetString(body, "queue", queue);
+  Status s = wire::GetString(body, field::kQueue, queue);
   if (s.ok() && queue->empty()) s = Status::Invalid("field 'queue' must name a queue");
   return s;
 }
@@ -38,7 +40,7 @@ nlohmann::json CursorJson(const ScanCursor& c) {
 
 // The cursor a client sends back: ours, unread; anything else is refused.
 Status ParseCursor(const nlohmann::json& body, ScanCursor* c) {
-  auto it = body.find("cursor");
+  auto it = body.find(field::kCursor);
   if (it == body.end() || it->is_null()) return Status::Ok();
   const nlohmann::json& j = *it;
   if (!j.is_object() || !j.value("bound", nlohmann::json()).is_number_integer() ||
@@ -73,9 +75,9 @@ Status Broker::OnOpsRequest(const wire::Message& m, nlohmann::json* reply, bool*
         s = store_->Resume(queue, &changed);
         work_changed_ = true;  // its queued tasks may go out now
       }
-      (*reply)["queue"] = queue;
-      (*reply)["changed"] = changed;
-      (*reply)["paused"] = store_->paused_queues();
+      (*reply)[field::kQueue] = queue;
+      (*reply)[field::kChanged] = changed;
+      (*reply)[field::kPaused] = store_->paused_queues();
       *needs_commit = true;
       return s;
     }
@@ -112,7 +114,7 @@ Status Broker::AddQueueStatus(nlohmann::json* reply) {
   nlohmann::json out = nlohmann::json::object();
   nlohmann::json unservable = nlohmann::json::array();
   for (const auto& [name, q] : queues) {
-    nlohmann::json j = {{"counts", q.counts}, {"paused", q.paused}};
+    nlohmann::json j = {{field::kCounts, q.counts}, {field::kPaused, q.paused}};
     if (q.oldest_queued_created_at > 0) {
       j["oldest_queued_age_ms"] = std::max<int64_t>(0, now - q.oldest_queued_created_at);
     }
@@ -121,22 +123,22 @@ Status Broker::AddQueueStatus(nlohmann::json* reply) {
       if (n == 0) continue;
       const std::string why = Unservable(name, fn);
       if (why.empty()) continue;
-      nlohmann::json u = {{"queue", name}, {"queued", n}, {"reason", why}};
-      u["fn"] = fn.empty() ? nlohmann::json(nullptr) : nlohmann::json(fn);
+      nlohmann::json u = {{field::kQueue, name}, {field::kQueued, n}, {"reason", why}};
+      u[field::kFn] = fn.empty() ? nlohmann::json(nullptr) : nlohmann::json(fn);
       unservable.push_back(std::move(u));
     }
   }
-  (*reply)["queues"] = std::move(out);
-  (*reply)["paused"] = store_->paused_queues();
-  (*reply)["unservable"] = std::move(unservable);
+  (*reply)[field::kQueues] = std::move(out);
+  (*reply)[field::kPaused] = store_->paused_queues();
+  (*reply)[field::kUnservable] = std::move(unservable);
   return Status::Ok();
 }
 
 Status Broker::List(const wire::Message& m, nlohmann::json* reply) {
   ListFilter f;
-  Status s = OptionalString(m.body, "state", &f.state);
-  if (s.ok()) s = OptionalString(m.body, "queue", &f.queue);
-  if (s.ok() && m.body.contains("limit")) s = wire::GetInt(m.body, "limit", &f.limit);
+  Status s = OptionalString(m.body, field::kState, &f.state);
+  if (s.ok()) s = OptionalString(m.body, field::kQueue, &f.queue);
+  if (s.ok() && m.body.contains(field::kLimit)) s = wire::GetInt(m.body, field::kLimit, &f.limit);
   if (s.ok() && (f.limit < 0 || f.limit > kMaxListLimit)) {
     s = Status::Invalid("field 'limit' must be from 0 to " + std::to_string(kMaxListLimit));
   }
@@ -150,20 +152,20 @@ Status Broker::List(const wire::Message& m, nlohmann::json* reply) {
   const int64_t now = clock_->WallMs();
   nlohmann::json tasks = nlohmann::json::array();
   for (const auto& r : rows) {
-    nlohmann::json t = {{"key", r.key},
-                        {"state", r.state},
-                        {"queue", r.queue},
-                        {"attempts", r.attempts},
+    nlohmann::json t = {{field::kKey, r.key},
+                        {field::kState, r.state},
+                        {field::kQueue, r.queue},
+                        {field::kAttempts, r.attempts},
                         {"created_at", r.created_at},
                         {"updated_at", r.updated_at},
                         {"age_ms", std::max<int64_t>(0, now - r.updated_at)},
-                        {"error", r.error}};
-    if (!r.fn.empty()) t["fn"] = r.fn;
+                        {field::kError, r.error}};
+    if (!r.fn.empty()) t[field::kFn] = r.fn;
     if (r.state == "queued") {
       if (store_->paused_queues().count(r.queue) > 0) {
-        t["paused"] = true;
+        t[field::kPaused] = true;
       } else if (std::string why = Unservable(r.queue, r.fn); !why.empty()) {
-        t["unservable"] = why;
+        t[field::kUnservable] = why;
       }
     }
     tasks.push_back(std::move(t));
@@ -179,15 +181,15 @@ Status Broker::List(const wire::Message& m, nlohmann::json* reply) {
       if (f.state.empty() || state == f.state) total += n;
     }
   }
-  (*reply)["tasks"] = std::move(tasks);
-  (*reply)["total"] = total;
+  (*reply)[field::kTasks] = std::move(tasks);
+  (*reply)[field::kTotal] = total;
   return Status::Ok();
 }
 
 void Broker::SendAborts(const std::vector<LeasedAttempt>& aborts) {
   for (const auto& a : aborts) {
     if (ConnectedWorker* w = workers_.ByName(a.worker)) {
-      Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
+      Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{field::kAttempts, {a.attempt_id}}}), true);
     }
   }
 }
@@ -197,17 +199,17 @@ Status Broker::BulkRetry(const wire::Message& m, nlohmann::json* reply) {
   ScanCursor cursor;
   // Tasks that fail again while the batches go on are newer than this.
   cursor.bound = clock_->WallMs() + 1;
-  Status s = wire::GetString(m.body, "state", &state);
-  if (s.ok()) s = OptionalString(m.body, "queue", &queue);
+  Status s = wire::GetString(m.body, field::kState, &state);
+  if (s.ok()) s = OptionalString(m.body, field::kQueue, &queue);
   if (s.ok()) s = ParseCursor(m.body, &cursor);
   int64_t changed = 0;
   bool more = false;
   if (s.ok()) {
     s = store_->RetryMatching(state, queue, kBulkBatch, clock_->WallMs(), &cursor, &changed, &more);
   }
-  (*reply)["count"] = changed;
-  (*reply)["more"] = more;
-  (*reply)["cursor"] = CursorJson(cursor);
+  (*reply)[field::kCount] = changed;
+  (*reply)[field::kMore] = more;
+  (*reply)[field::kCursor] = CursorJson(cursor);
   return s;
 }
 
@@ -219,17 +221,19 @@ Status Broker::BulkCancel(const wire::Message& m, nlohmann::json* reply) {
   std::vector<LeasedAttempt> aborts;
   if (s.ok()) s = store_->CancelQueue(queue, kBulkBatch, clock_->WallMs(), &changed, &aborts, &more);
   SendAborts(aborts);
-  (*reply)["count"] = changed;
-  (*reply)["more"] = more;
+  (*reply)[field::kCount] = changed;
+  (*reply)[field::kMore] = more;
   return s;
 }
 
 Status Broker::Purge(const wire::Message& m, nlohmann::json* reply) {
   std::string state, queue;
   int64_t older_than = 0;
-  Status s = wire::GetString(m.body, "state", &state);
-  if (s.ok()) s = OptionalString(m.body, "queue", &queue);
-  if (s.ok() && m.body.contains("older_than_ms")) s = wire::GetInt(m.body, "older_than_ms", &older_than);
+  Status s = wire::GetString(m.body, field::kState, &state);
+  if (s.ok()) s = OptionalString(m.body, field::kQueue, &queue);
+  if (s.ok() && m.body.contains(field::kOlderThanMs)) {
+    s = wire::GetInt(m.body, field::kOlderThanMs, &older_than);
+  }
   if (s.ok() && older_than < 0) s = Status::Invalid("field 'older_than_ms' must not be negative");
   ScanCursor cursor;
   cursor.bound = clock_->WallMs() - older_than;  // ended before this
@@ -238,9 +242,9 @@ Status Broker::Purge(const wire::Message& m, nlohmann::json* reply) {
   bool more = false;
   if (s.ok()) s = store_->Purge(state, queue, kBulkBatch, &cursor, &deleted, &more);
   if (s.ok() && deleted > 0) s = store_->ReclaimFreePages(kVacuumPages);
-  (*reply)["deleted"] = deleted;
-  (*reply)["more"] = more;
-  (*reply)["cursor"] = CursorJson(cursor);
+  (*reply)[field::kDeleted] = deleted;
+  (*reply)[field::kMore] = more;
+  (*reply)[field::kCursor] = CursorJson(cursor);
   return s;
 }
 

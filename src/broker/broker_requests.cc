@@ -6,6 +6,8 @@
 
 namespace leaseq {
 
+namespace field = wire::field;
+
 namespace {
 // Submissions at least this large are followed by malloc_trim().
 constexpr int64_t kTrimAfterTasks = 1000;
@@ -17,7 +19,7 @@ Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
   // Two forms (docs/protocol.md): tasks[] in the body, or JSON Lines in
   // blob 0. The second is parsed a line at a time as it is stored, so a
   // million tasks cost the broker their text, not a JSON tree of them.
-  auto it = m.body.find("tasks");
+  auto it = m.body.find(field::kTasks);
   const bool lines = it == m.body.end() && !m.blobs.empty();
   if (!lines && (it == m.body.end() || !it->is_array())) {
     return Status::Invalid("field 'tasks' must be a list (or blob 0 JSON Lines)");
@@ -50,21 +52,21 @@ Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
   Status s = store_->Submit(next, clock_->WallMs(), &bad_index, &count);
   if (count >= kTrimAfterTasks) trim_memory_ = true;
   if (!s.ok()) {
-    if (bad_index >= 0) (*reply)["index"] = bad_index;
+    if (bad_index >= 0) (*reply)[field::kIndex] = bad_index;
     return s;
   }
   if (lines) {
-    (*reply)["count"] = count;
+    (*reply)[field::kCount] = count;
   } else {
-    (*reply)["keys"] = std::move(keys);
+    (*reply)[field::kKeys] = std::move(keys);
   }
   work_changed_ = true;
   return Status::Ok();
 }
 
 void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
-  const nlohmann::json id = m.body.value("id", nlohmann::json(nullptr));
-  nlohmann::json reply = {{"id", id}};
+  const nlohmann::json id = m.body.value(field::kId, nlohmann::json(nullptr));
+  nlohmann::json reply = {{field::kId, id}};
   std::vector<std::string> blobs;
   bool needs_commit = false;
   Status s;
@@ -79,31 +81,31 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       int64_t delayed = 0;
       s = store_->Counts(&counts, &workers);
       if (s.ok()) s = store_->DelayedCount(now, &delayed);
-      reply["counts"] = counts;
-      reply["workers"] = workers;
-      reply["delayed"] = delayed;  // of counts.queued: not before a future time
+      reply[field::kCounts] = counts;
+      reply[field::kWorkers] = workers;
+      reply[field::kDelayed] = delayed;  // of counts.queued: not before a future time
       if (s.ok()) s = AddQueueStatus(&reply);
       break;
     }
     case wire::Command::kWorkers: {
       nlohmann::json workers;
       s = store_->Workers(&workers);
-      reply["workers"] = workers;
+      reply[field::kWorkers] = workers;
       break;
     }
     case wire::Command::kShow: {
       std::string key;
       nlohmann::json task;
-      s = wire::GetString(m.body, "key", &key);
+      s = wire::GetString(m.body, field::kKey, &key);
       if (s.ok()) s = store_->Show(key, &task);
-      reply["task"] = task;
+      reply[field::kTask] = task;
       break;
     }
     case wire::Command::kFetch: {
       std::string key, state, result;
-      s = wire::GetString(m.body, "key", &key);
+      s = wire::GetString(m.body, field::kKey, &key);
       if (s.ok()) s = store_->Fetch(key, &state, &result);
-      reply["state"] = state;
+      reply[field::kState] = state;
       if (state == "done") blobs.push_back(std::move(result));
       break;
     }
@@ -111,17 +113,19 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       std::vector<std::string> keys, missing;
       nlohmann::json counts, failed;
       int64_t failures = 0;  // how many failed keys to name (a wait's end)
-      s = wire::GetStringList(m.body, "keys", &keys);
-      if (s.ok() && m.body.contains("failures")) s = wire::GetInt(m.body, "failures", &failures);
+      s = wire::GetStringList(m.body, field::kKeys, &keys);
+      if (s.ok() && m.body.contains(field::kFailures)) {
+        s = wire::GetInt(m.body, field::kFailures, &failures);
+      }
       failures = std::clamp<int64_t>(failures, 0, kMaxNamedFailures);
       if (s.ok()) s = store_->States(keys, &counts, &missing, static_cast<int>(failures), &failed);
-      reply["counts"] = counts;
-      reply["missing"] = missing;
-      if (failures > 0) reply["failures"] = failed;
+      reply[field::kCounts] = counts;
+      reply[field::kMissing] = missing;
+      if (failures > 0) reply[field::kFailures] = failed;
       break;
     }
     case wire::Command::kCancel: {
-      if (!m.body.contains("keys")) {  // cancel --queue: one batch
+      if (!m.body.contains(field::kKeys)) {  // cancel --queue: one batch
         s = BulkCancel(m, &reply);
         needs_commit = true;
         work_changed_ = true;
@@ -129,29 +133,30 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       }
       std::vector<std::string> keys, changed;
       std::vector<LeasedAttempt> aborts;
-      s = wire::GetStringList(m.body, "keys", &keys);
+      s = wire::GetStringList(m.body, field::kKeys, &keys);
       if (s.ok()) s = store_->Cancel(keys, now, &changed, &aborts);
       for (const auto& a : aborts) {
         if (ConnectedWorker* w = workers_.ByName(a.worker)) {
-          Reply(w->routing_id, wire::Make(wire::Command::kAbort, {{"attempts", {a.attempt_id}}}), true);
+          Reply(w->routing_id,
+                wire::Make(wire::Command::kAbort, {{field::kAttempts, {a.attempt_id}}}), true);
         }
       }
-      reply["changed"] = changed;
+      reply[field::kChanged] = changed;
       needs_commit = true;
       work_changed_ = true;
       break;
     }
     case wire::Command::kRetry: {
-      if (!m.body.contains("keys")) {  // retry --state: one batch
+      if (!m.body.contains(field::kKeys)) {  // retry --state: one batch
         s = BulkRetry(m, &reply);
         needs_commit = true;
         work_changed_ = true;
         break;
       }
       std::vector<std::string> keys, changed;
-      s = wire::GetStringList(m.body, "keys", &keys);
+      s = wire::GetStringList(m.body, field::kKeys, &keys);
       if (s.ok()) s = store_->Retry(keys, now, &changed);
-      reply["changed"] = changed;
+      reply[field::kChanged] = changed;
       needs_commit = true;
       work_changed_ = true;
       break;
@@ -175,12 +180,12 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
   // Unavailable: a trouble of the broker's that changed nothing here (a
   // backup that cannot be written, one already running): try again later.
   if (s.code() == Status::Code::kIoError) CheckStatus(s);
-  nlohmann::json err = {{"message", s.message()}};
-  if (!id.is_null()) err["id"] = id;
+  nlohmann::json err = {{field::kMessage, s.message()}};
+  if (!id.is_null()) err[field::kId] = id;
   if (s.code() == Status::Code::kIoError || s.code() == Status::Code::kUnavailable) {
-    err["unavailable"] = true;
+    err[field::kUnavailable] = true;
   }
-  if (reply.contains("index")) err["index"] = reply["index"];
+  if (reply.contains(field::kIndex)) err[field::kIndex] = reply[field::kIndex];
   Reply(routing_id, wire::Make(wire::Command::kError, std::move(err)), false);
 }
 

@@ -7,31 +7,20 @@
 
 namespace leaseq {
 
+namespace field = wire::field;
+
 namespace {
 
-bool IsWorkerCommand(wire::Command c) {
-  switch (c) {
-    case wire::Command::kReady:
-    case wire::Command::kHeartbeat:
-    case wire::Command::kResult:
-    case wire::Command::kRelease:
-    case wire::Command::kGoodbye:
-      return true;
-    default:
-      return false;
-  }
-}
-
 Status ParseWorkerRecord(const nlohmann::json& body, WorkerRecord* w) {
-  Status s = wire::GetString(body, "name", &w->name);
-  if (s.ok()) s = wire::GetString(body, "session", &w->session);
-  if (s.ok()) s = wire::GetInt(body, "pid", &w->pid);
-  if (s.ok()) s = wire::GetInt(body, "slots", &w->slots);
-  if (s.ok() && body.contains("prefetch")) s = wire::GetInt(body, "prefetch", &w->prefetch);
+  Status s = wire::GetString(body, field::kName, &w->name);
+  if (s.ok()) s = wire::GetString(body, field::kSession, &w->session);
+  if (s.ok()) s = wire::GetInt(body, field::kPid, &w->pid);
+  if (s.ok()) s = wire::GetInt(body, field::kSlots, &w->slots);
+  if (s.ok() && body.contains(field::kPrefetch)) s = wire::GetInt(body, field::kPrefetch, &w->prefetch);
   if (s.ok() && w->prefetch < 0) s = Status::Invalid("field 'prefetch' must not be negative");
-  if (s.ok()) s = wire::GetStringList(body, "queues", &w->queues);
-  if (s.ok()) s = wire::GetStringList(body, "fns", &w->fns);
-  if (s.ok() && body.contains("host")) s = wire::GetString(body, "host", &w->host);
+  if (s.ok()) s = wire::GetStringList(body, field::kQueues, &w->queues);
+  if (s.ok()) s = wire::GetStringList(body, field::kFns, &w->fns);
+  if (s.ok() && body.contains(field::kHost)) s = wire::GetString(body, field::kHost, &w->host);
   if (s.ok() && (w->name.empty() || w->session.empty())) s = Status::Invalid("empty name or session");
   if (s.ok() && w->slots < 0) s = Status::Invalid("field 'slots' must not be negative");
   if (s.ok() && w->queues.empty()) w->queues = {"default"};
@@ -41,9 +30,11 @@ Status ParseWorkerRecord(const nlohmann::json& body, WorkerRecord* w) {
 }  // namespace
 
 void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
-  if (m.command == wire::Command::kRegister) return OnRegister(routing_id, m);
-  if (m.command == wire::Command::kLost) return OnLostNotice(routing_id, m);
-  if (IsWorkerCommand(m.command)) {
+  // Who sent it follows from its command (wire_messages.def): a command
+  // only the broker sends is refused, and so is a body not as declared.
+  Status s = wire::CheckSender(wire::Role::kBroker, m.command);
+  const wire::Role sender = wire::SenderAtBroker(m.command);
+  if (s.ok() && sender == wire::Role::kWorker && m.command != wire::Command::kRegister) {
     ConnectedWorker* w = workers_.ByRoutingId(routing_id);
     if (w == nullptr) {
       // After a broker restart, or after this worker was declared lost.
@@ -52,9 +43,24 @@ void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
     }
     w->last_heard_ms = clock_->SteadyMs();
     w->unreachable = false;
-    return OnWorkerMessage(*w, m);
+    s = wire::CheckBody(m.command, m.body);
+    if (s.ok()) return OnWorkerMessage(*w, m);
+  } else if (s.ok()) {
+    s = wire::CheckBody(m.command, m.body);
   }
-  OnRequest(routing_id, m);
+  if (!s.ok()) {
+    Reply(routing_id, wire::MakeError(s.message(), m.body.value(field::kId, nlohmann::json(nullptr))),
+          false);
+    return;
+  }
+  switch (sender) {
+    case wire::Role::kWorker:
+      return OnRegister(routing_id, m);
+    case wire::Role::kNanny:
+      return OnLostNotice(routing_id, m);
+    default:
+      return OnRequest(routing_id, m);
+  }
 }
 
 rules::NameHolder Broker::NameHolderOf(const std::string& name) {
@@ -79,9 +85,9 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   std::vector<int64_t> held, queued;
   std::string nanny;
   Status s = ParseWorkerRecord(m.body, &record);
-  if (s.ok()) s = wire::GetIntList(m.body, "running", &held);
-  if (s.ok()) s = wire::GetIntList(m.body, "queued", &queued);
-  if (s.ok() && m.body.contains("nanny")) s = wire::GetString(m.body, "nanny", &nanny);
+  if (s.ok()) s = wire::GetIntList(m.body, field::kRunning, &held);
+  if (s.ok()) s = wire::GetIntList(m.body, field::kQueued, &queued);
+  if (s.ok() && m.body.contains(field::kNanny)) s = wire::GetString(m.body, field::kNanny, &nanny);
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad register: " + s.message()), false);
     return;
@@ -134,9 +140,9 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
                         : same_session ? "reconnected" : "registered",
                held.size() - abandon.size());
   Reply(routing_id,
-        wire::Make(wire::Command::kWelcome, {{"heartbeat_ms", options_.settings.heartbeat_ms},
-                                              {"liveness", options_.settings.liveness},
-                                              {"abandon", abandon}}),
+        wire::Make(wire::Command::kWelcome, {{field::kHeartbeatMs, options_.settings.heartbeat_ms},
+                                              {field::kLiveness, options_.settings.liveness},
+                                              {field::kAbandon, abandon}}),
         true);
 }
 
@@ -146,15 +152,15 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
   switch (m.command) {
     case wire::Command::kReady: {
       int64_t slots = 0;
-      Status s = wire::GetInt(m.body, "slots", &slots);
+      Status s = wire::GetInt(m.body, field::kSlots, &slots);
       if (!s.ok() || slots < 0) {
         Reply(w.routing_id, wire::MakeError("bad ready: field 'slots' must be a count"), false);
         return;
       }
       w.record.slots = slots;
-      if (m.body.contains("prefetch")) {
+      if (m.body.contains(field::kPrefetch)) {
         int64_t prefetch = 0;
-        if (wire::GetInt(m.body, "prefetch", &prefetch).ok() && prefetch >= 0) {
+        if (wire::GetInt(m.body, field::kPrefetch, &prefetch).ok() && prefetch >= 0) {
           w.record.prefetch = prefetch;
         }
       }
@@ -164,8 +170,8 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
     }
     case wire::Command::kHeartbeat: {
       std::vector<int64_t> held, queued, not_held;
-      if (!wire::GetIntList(m.body, "running", &held).ok() ||
-          !wire::GetIntList(m.body, "queued", &queued).ok()) {
+      if (!wire::GetIntList(m.body, field::kRunning, &held).ok() ||
+          !wire::GetIntList(m.body, field::kQueued, &queued).ok()) {
         Reply(w.routing_id,
               wire::MakeError("bad heartbeat: fields 'running' and 'queued' must list attempt ids"),
               false);
@@ -175,19 +181,19 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
       CheckStatus(store_->Renew(name, held, now, &not_held));
       CheckStatus(store_->Renew(name, queued, now, &not_held, /*started=*/false));
       if (!not_held.empty()) {
-        Reply(w.routing_id, wire::Make(wire::Command::kAbort, {{"attempts", not_held}}), true);
+        Reply(w.routing_id, wire::Make(wire::Command::kAbort, {{field::kAttempts, not_held}}), true);
       }
       return;
     }
     case wire::Command::kResult: {
       AttemptResult r;
       int64_t exit_code = -1, signal = 0;
-      Status s = wire::GetInt(m.body, "attempt", &r.attempt_id);
-      if (s.ok()) s = wire::GetInt(m.body, "exit_code", &exit_code);
-      if (s.ok() && m.body.contains("signal")) s = wire::GetInt(m.body, "signal", &signal);
-      if (s.ok() && m.body.contains("error")) s = wire::GetString(m.body, "error", &r.error);
-      if (s.ok() && m.body.contains("permanent")) {
-        const auto& p = m.body["permanent"];
+      Status s = wire::GetInt(m.body, field::kAttempt, &r.attempt_id);
+      if (s.ok()) s = wire::GetInt(m.body, field::kExitCode, &exit_code);
+      if (s.ok() && m.body.contains(field::kSignal)) s = wire::GetInt(m.body, field::kSignal, &signal);
+      if (s.ok() && m.body.contains(field::kError)) s = wire::GetString(m.body, field::kError, &r.error);
+      if (s.ok() && m.body.contains(field::kPermanent)) {
+        const auto& p = m.body[field::kPermanent];
         if (p.is_boolean()) {
           r.permanent = p.get<bool>();
         } else {
@@ -209,7 +215,7 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
     }
     case wire::Command::kRelease: {
       std::vector<int64_t> ids;
-      if (!wire::GetIntList(m.body, "attempts", &ids).ok()) {
+      if (!wire::GetIntList(m.body, field::kAttempts, &ids).ok()) {
         Reply(w.routing_id, wire::MakeError("bad release: field 'attempts' must list attempt ids"), false);
         return;
       }
@@ -224,8 +230,8 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
                    released);
       // Acknowledged after the commit: until then the worker waits (and,
       // after a broker restart, registers and says goodbye again).
-      Reply(w.routing_id, wire::Make(wire::Command::kAck, {{"attempts", nlohmann::json::array()},
-                                                           {"goodbye", true}}),
+      Reply(w.routing_id, wire::Make(wire::Command::kAck, {{field::kAttempts, nlohmann::json::array()},
+                                                           {field::kGoodbye, true}}),
             true);
       workers_.Remove(name);
       work_changed_ = true;
@@ -239,11 +245,11 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
 void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m) {
   std::string name, session, why;
   int64_t pid = 0;
-  Status s = wire::GetString(m.body, "name", &name);
-  if (s.ok()) s = wire::GetInt(m.body, "pid", &pid);
-  if (s.ok() && m.body.contains("session")) s = wire::GetString(m.body, "session", &session);
-  if (s.ok() && m.body.contains("why")) s = wire::GetString(m.body, "why", &why);
-  const nlohmann::json id = m.body.value("id", nlohmann::json(nullptr));
+  Status s = wire::GetString(m.body, field::kName, &name);
+  if (s.ok()) s = wire::GetInt(m.body, field::kPid, &pid);
+  if (s.ok() && m.body.contains(field::kSession)) s = wire::GetString(m.body, field::kSession, &session);
+  if (s.ok() && m.body.contains(field::kWhy)) s = wire::GetString(m.body, field::kWhy, &why);
+  const nlohmann::json id = m.body.value(field::kId, nlohmann::json(nullptr));
   if (!s.ok()) {
     Reply(routing_id, wire::MakeError("bad lost notice: " + s.message(), id), false);
     return;
@@ -264,7 +270,7 @@ void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m)
     CheckStatus(store_->ConfirmDeaths(name, clock_->WallMs(), &confirmed));
     work_changed_ = true;
   }
-  Reply(routing_id, wire::Make(wire::Command::kReply, {{"id", id}}), true);
+  Reply(routing_id, wire::Make(wire::Command::kReply, {{field::kId, id}}), true);
 }
 
 }  // namespace leaseq

@@ -21,7 +21,7 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
   curve::HandshakeMonitor monitor;
   for (int attempt = 0; attempt < tries_; ++attempt) {
     const int64_t id = next_id_++;
-    request.body["id"] = id;
+    request.body[wire::field::kId] = id;
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     transport::ApplyCommonOptions(socket);
     socket.set(zmq::sockopt::linger, 0);
@@ -62,16 +62,14 @@ Status Client::Call(wire::Message request, wire::Message* reply) {
       std::string unused;
       Status decoded;
       if (!transport::Receive(socket, false, &unused, reply, &decoded)) continue;
-      if (!decoded.ok()) return Status::Invalid("bad reply from broker: " + decoded.message());
-      auto rid = reply->body.find("id");
+      if (decoded.ok()) decoded = wire::Validate(wire::Role::kClient, reply->command, reply->body);
+      if (!decoded.ok()) return Status::IoError("bad reply from broker: " + decoded.message());
+      auto rid = reply->body.find(wire::field::kId);
       if (rid != reply->body.end() && rid->is_number_integer() && rid->get<int64_t>() != id) {
         continue;  // a reply to an earlier try
       }
       if (reply->command == wire::Command::kError) {
-        auto msg = reply->body.find("message");
-        return Status::Invalid(msg != reply->body.end() && msg->is_string()
-                                   ? msg->get<std::string>()
-                                   : std::string("the broker refused the request"));
+        return Status::Invalid(wire::ErrorMessage(reply->body, "the broker refused the request"));
       }
       return Status::Ok();
     }

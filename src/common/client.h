@@ -25,7 +25,9 @@ class Client {
                   curve::ClientSettings curve = {});
 
   // Sends request (its body gets an "id") and waits for the matching reply.
-  // A broker "error" reply becomes a Status with its message; no answer at
+  // A broker "error" reply becomes Status::Invalid with its message (*reply
+  // holds it: wire::RefusalOf tells how it refused); a reply that does not
+  // decode, or is not one a broker sends, Status::IoError; no answer at
   // all gives Status::Unavailable naming the endpoint (and hinting at CURVE);
   // a handshake the broker refused gives Status::Unavailable saying why.
   Status Call(wire::Message request, wire::Message* reply);

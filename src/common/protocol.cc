@@ -1,46 +1,17 @@
 #include "common/protocol.h"
 
-#include <array>
 #include <utility>
 
 namespace leaseq::wire {
 
-namespace {
-
-struct NamedCommand {
-  Command command;
-  std::string_view name;
-};
-
-constexpr std::array<NamedCommand, 27> kCommands = {{
-    {Command::kRegister, "register"}, {Command::kReady, "ready"},
-    {Command::kHeartbeat, "heartbeat"}, {Command::kResult, "result"},
-    {Command::kRelease, "release"},   {Command::kGoodbye, "goodbye"},
-    {Command::kLost, "lost"},         {Command::kWelcome, "welcome"},
-    {Command::kTask, "task"},         {Command::kAck, "ack"},
-    {Command::kAbort, "abort"},       {Command::kReregister, "reregister"},
-    {Command::kSubmit, "submit"},     {Command::kStatus, "status"},
-    {Command::kWorkers, "workers"},   {Command::kShow, "show"},
-    {Command::kFetch, "fetch"},       {Command::kStates, "states"},
-    {Command::kCancel, "cancel"},     {Command::kRetry, "retry"},
-    {Command::kPause, "pause"},       {Command::kResume, "resume"},
-    {Command::kList, "list"},         {Command::kPurge, "purge"},
-    {Command::kBackup, "backup"},
-    {Command::kReply, "reply"},       {Command::kError, "error"},
-}};
-
-}  // namespace
-
 std::string_view CommandName(Command c) {
-  for (const auto& nc : kCommands) {
-    if (nc.command == c) return nc.name;
-  }
-  return "?";
+  const size_t i = static_cast<size_t>(c);
+  return i < Messages().size() ? Messages()[i].name : "?";
 }
 
 std::optional<Command> CommandFromName(std::string_view name) {
-  for (const auto& nc : kCommands) {
-    if (nc.name == name) return nc.command;
+  for (const MessageDecl& m : Messages()) {
+    if (m.name == name) return m.command;
   }
   return std::nullopt;
 }
@@ -94,21 +65,39 @@ Message Make(Command c, nlohmann::json body, std::vector<std::string> blobs) {
 }
 
 Message MakeError(const std::string& message, const nlohmann::json& id) {
-  nlohmann::json body = {{"message", message}};
-  if (!id.is_null()) body["id"] = id;
+  nlohmann::json body = {{field::kMessage, message}};
+  if (!id.is_null()) body[field::kId] = id;
   return Make(Command::kError, std::move(body));
 }
 
 Message MakeUnavailable(const std::string& message, const nlohmann::json& id) {
   Message m = MakeError(message, id);
-  m.body["unavailable"] = true;
+  m.body[field::kUnavailable] = true;
   return m;
 }
 
 Message MakeNameRefusal(std::string_view code, const std::string& message) {
   Message m = MakeError(message);
-  m.body["code"] = std::string(code);
+  m.body[field::kCode] = std::string(code);
   return m;
+}
+
+Refusal RefusalOf(const nlohmann::json& error_body) {
+  if (!error_body.is_object()) return Refusal::kRefused;
+  auto unavailable = error_body.find(field::kUnavailable);
+  if (unavailable != error_body.end() && *unavailable == true) return Refusal::kUnavailable;
+  auto code = error_body.find(field::kCode);
+  if (code != error_body.end() && code->is_string()) {
+    if (*code == kNameInUse) return Refusal::kNameInUse;
+    if (*code == kNameReserved) return Refusal::kNameReserved;
+  }
+  return Refusal::kRefused;
+}
+
+std::string ErrorMessage(const nlohmann::json& error_body, const std::string& fallback) {
+  if (!error_body.is_object()) return fallback;
+  auto it = error_body.find(field::kMessage);
+  return it != error_body.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
 Status GetInt(const nlohmann::json& body, const char* field, int64_t* out) {

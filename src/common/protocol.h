@@ -8,9 +8,13 @@
 // On the broker's ROUTER socket the routing-id frame comes first; it is not
 // part of the message and is handled by the loop, not by this codec.
 //
+// The commands and their fields are declared once, in wire_messages.def
+// (Command, wire::field::k..., wire::Validate: wire_messages.h).
+//
 // Decode never throws and never trusts its input: a wrong header, an unknown
 // command, a body that is not a JSON object or too many frames give an error
-// Status. Stateless; thread-safe.
+// Status. It does not look inside the body: the receiver calls Validate,
+// which knows its own role. Stateless; thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,45 +24,12 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/wire_messages.h"
 
 namespace leaseq::wire {
 
 inline constexpr std::string_view kHeader = "LEASEQ1";
 inline constexpr size_t kMaxBlobs = 64;
-
-enum class Command {
-  // worker -> broker
-  kRegister,   // {name, pid, session, host, slots, queues[], fns[], running[], nanny?}
-  kReady,      // {slots}: how many tasks the worker takes at once from now on
-  kHeartbeat,  // both ways; from a worker: {running[]} = attempts it holds
-  kResult,     // {attempt, exit_code, signal, error, permanent?}; blob 0 = stdout
-  kRelease,    // {attempts[]}: handed back by a draining worker
-  kGoodbye,    // {}: the worker leaves cleanly
-  kLost,       // {name, pid, session?}: from a nanny, its worker process died
-  // broker -> worker
-  kWelcome,     // {heartbeat_ms, liveness, abandon[]}
-  kTask,        // {attempt, key, attempt_no, cmd[] | fn, timeout_ms?}; blob 0 = stdin
-  kAck,         // {attempts[]}: results stored; forget them
-  kAbort,       // {attempts[]}: kill these attempts, send nothing for them
-  kReregister,  // {}: the broker does not know you; register again
-  // client -> broker (every request carries "id", echoed in the reply)
-  kSubmit,   // {id, tasks[]}
-  kStatus,   // {id}
-  kWorkers,  // {id}
-  kShow,     // {id, key}
-  kFetch,    // {id, key}: the result bytes come back as blob 0
-  kStates,   // {id, keys[], failures?}: counts of those tasks by state
-  kCancel,   // {id, keys[]} or {id, queue}: one batch of a queue
-  kRetry,    // {id, keys[]} or {id, state, queue?, cursor?}: one batch
-  kPause,    // {id, queue}: nothing more is leased from it
-  kResume,   // {id, queue}
-  kList,     // {id, state?, queue?, limit?}: tasks, bounded
-  kPurge,    // {id, state, queue?, older_than_ms?, cursor?}: one batch
-  kBackup,   // {id, path, token}: start (or ask about) an online backup
-  // broker -> client / worker
-  kReply,  // {id, ...}
-  kError,  // {id?, message, unavailable? | code?}
-};
 
 struct Message {
   Command command = Command::kError;
@@ -91,6 +62,16 @@ Message MakeUnavailable(const std::string& message, const nlohmann::json& id = n
 inline constexpr std::string_view kNameInUse = "name_in_use";
 inline constexpr std::string_view kNameReserved = "name_reserved";
 Message MakeNameRefusal(std::string_view code, const std::string& message);
+
+// How the broker refused, read from an `error` body's `unavailable` and
+// `code` fields, never from its message text:
+//   kRefused       bad input, or a request that cannot succeed as it is
+//   kUnavailable   nothing was stored: the same request may succeed later
+//   kNameInUse / kNameReserved   a refused register (see MakeNameRefusal)
+enum class Refusal { kRefused, kUnavailable, kNameInUse, kNameReserved };
+Refusal RefusalOf(const nlohmann::json& error_body);
+// The `message` of an error body, or `fallback` when it has none.
+std::string ErrorMessage(const nlohmann::json& error_body, const std::string& fallback);
 
 // Typed reads of body fields that report a clear error instead of throwing.
 Status GetInt(const nlohmann::json& body, const char* field, int64_t* out);

@@ -213,8 +213,10 @@ void Nanny::SendLost(pid_t pid, const std::string& session, const std::string& w
   Client client(opt_.broker, kLostTimeoutMs, kLostTries, opt_.curve);
   wire::Message reply;
   nlohmann::json body = {
-      {"name", opt_.name}, {"pid", static_cast<int64_t>(pid)}, {"session", session}};
-  if (!why.empty()) body["why"] = why;
+      {wire::field::kName, opt_.name},
+      {wire::field::kPid, static_cast<int64_t>(pid)},
+      {wire::field::kSession, session}};
+  if (!why.empty()) body[wire::field::kWhy] = why;
   Status s = client.Call(wire::Make(wire::Command::kLost, body), &reply);
   if (s.ok()) {
     Log("told the broker that worker pid " + std::to_string(pid) + " is lost");

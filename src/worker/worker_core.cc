@@ -205,6 +205,13 @@ void WorkerCore::PumpTasks(int64_t now) {
 void WorkerCore::HandleMessages(int64_t now) {
   wire::Message m;
   while (link_.Receive(&m, now)) {
+    // Only what a broker sends, with its fields as declared (wire_messages.def);
+    // here rather than in the link, so that every Link gets the check.
+    Status valid = wire::Validate(wire::Role::kWorker, m.command, m.body);
+    if (!valid.ok()) {
+      Log("ignoring a bad message from the broker: " + valid.message());
+      continue;
+    }
     switch (m.command) {
       case Command::kWelcome: OnWelcome(m, now); break;
       case Command::kTask: OnTask(m, now); break;
@@ -280,7 +287,7 @@ void WorkerCore::SendHeartbeat(int64_t now) {
     Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
   }
   heartbeat_sent_ms_ = now;
-  link_.Send(wire::Make(Command::kHeartbeat, {{"running", HeldIds()}, {"queued", queued}}));
+  link_.Send(wire::Make(Command::kHeartbeat, {{wire::field::kRunning, HeldIds()}, {wire::field::kQueued, queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
   next_heartbeat_ms_ = now + heartbeat_ms_;
@@ -291,7 +298,7 @@ void WorkerCore::BeginDrain(int64_t now) {
       " running task(s) get up to " + std::to_string(opt_.drain_timeout_ms) + " ms");
   phase_ = Phase::kDraining;
   phase_deadline_ms_ = now + opt_.drain_timeout_ms;
-  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+  if (welcomed_) link_.Send(wire::Make(Command::kReady, {{wire::field::kSlots, 0}}));
   // Prefetched tasks were never started: hand them back now, without blame.
   std::vector<int64_t> queued = QueuedIds();
   queue_.clear();

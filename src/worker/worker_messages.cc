@@ -13,14 +13,14 @@ using nlohmann::json;
 
 void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   int64_t hb = 0, live = 0;
-  if (wire::GetInt(m.body, "heartbeat_ms", &hb).ok() && hb > 0 && hb <= 3600000) {
+  if (wire::GetInt(m.body, wire::field::kHeartbeatMs, &hb).ok() && hb > 0 && hb <= 3600000) {
     heartbeat_ms_ = static_cast<int>(hb);
   }
-  if (wire::GetInt(m.body, "liveness", &live).ok() && live > 0 && live <= 1000) {
+  if (wire::GetInt(m.body, wire::field::kLiveness, &live).ok() && live > 0 && live <= 1000) {
     liveness_ = static_cast<int>(live);
   }
   std::vector<int64_t> abandon;
-  wire::GetIntList(m.body, "abandon", &abandon);
+  wire::GetIntList(m.body, wire::field::kAbandon, &abandon);
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
@@ -48,12 +48,12 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   // A goodbye answered by reregister (the broker restarted): say it again.
   if (phase_ == Phase::kLeaving) phase_ = Phase::kFlushing;
   // Draining: a register sent before the drain began may have offered slots.
-  if (phase_ != Phase::kRunning) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+  if (phase_ != Phase::kRunning) link_.Send(wire::Make(Command::kReady, {{wire::field::kSlots, 0}}));
 }
 
 void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
   int64_t attempt = 0;
-  Status s = wire::GetInt(m.body, "attempt", &attempt);
+  Status s = wire::GetInt(m.body, wire::field::kAttempt, &attempt);
   if (!s.ok()) {
     Log("ignoring a task without an attempt id: " + s.message());
     return;
@@ -65,7 +65,7 @@ void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
   if (phase_ != Phase::kRunning) {
     // Draining. Say so again first: otherwise a broker that believes we have
     // slots leases the released task straight back (a lease/release storm).
-    if (welcomed_) link_.Send(wire::Make(Command::kReady, {{"slots", 0}}));
+    if (welcomed_) link_.Send(wire::Make(Command::kReady, {{wire::field::kSlots, 0}}));
     Release({attempt});
     return;
   }
@@ -100,19 +100,19 @@ void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   int64_t attempt_no = 0;
   std::string key;
   // The broker counts a prefetched attempt as not started until we say so.
-  const auto prefetched = m.body.find("prefetched");
+  const auto prefetched = m.body.find(wire::field::kPrefetched);
   if (reported_queued_.erase(attempt) != 0 ||
       (prefetched != m.body.end() && prefetched->is_boolean() && prefetched->get<bool>())) {
     announce_start_ = true;
   }
-  Status s = wire::GetString(m.body, "key", &key);
-  if (s.ok()) s = wire::GetInt(m.body, "attempt_no", &attempt_no);
+  Status s = wire::GetString(m.body, wire::field::kKey, &key);
+  if (s.ok()) s = wire::GetInt(m.body, wire::field::kAttemptNo, &attempt_no);
   Attempt a;
   a.key = key;
   // The limit counts from the start here, not from the lease: a prefetched
   // task's wait is not its run time.
-  if (s.ok() && m.body.contains("timeout_ms")) {
-    s = wire::GetInt(m.body, "timeout_ms", &a.timeout_ms);
+  if (s.ok() && m.body.contains(wire::field::kTimeoutMs)) {
+    s = wire::GetInt(m.body, wire::field::kTimeoutMs, &a.timeout_ms);
     if (s.ok() && a.timeout_ms < 0) s = Status::Invalid("field 'timeout_ms' must not be negative");
     // No overflow of now + limit, whatever a broker sends.
     a.timeout_ms = std::min(a.timeout_ms, kMaxDurationMs);
@@ -120,7 +120,7 @@ void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   }
   if (s.ok() && RunInstantFunction(attempt, m, now)) return;
   if (s.ok()) {
-    s = m.body.contains("fn") ? StartFunction(attempt, m, &a)
+    s = m.body.contains(wire::field::kFn) ? StartFunction(attempt, m, &a)
                               : StartCommand(attempt_no, m, &a);
   }
   if (!s.ok()) {  // a failed attempt, reported like any other
@@ -134,7 +134,7 @@ void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
 
 // An instant function (noop, echo) runs here and now; false: not one.
 bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now) {
-  auto name = m.body.find("fn");
+  auto name = m.body.find(wire::field::kFn);
   if (name == m.body.end() || !name->is_string() || opt_.functions == nullptr ||
       !opt_.functions->IsInstant(name->get<std::string>())) {
     return false;
@@ -155,7 +155,7 @@ bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m, int
 // The call runs on a pool thread; PumpTasks() sends its result.
 Status WorkerCore::StartFunction(int64_t attempt, const wire::Message& m, Attempt* a) {
   std::string fn;
-  Status s = wire::GetString(m.body, "fn", &fn);
+  Status s = wire::GetString(m.body, wire::field::kFn, &fn);
   if (!s.ok()) return s;
   std::shared_ptr<const Fn> f = opt_.functions != nullptr ? opt_.functions->Find(fn) : nullptr;
   if (f == nullptr || pool_ == nullptr) {
@@ -168,7 +168,7 @@ Status WorkerCore::StartFunction(int64_t attempt, const wire::Message& m, Attemp
 // Forked here, on the loop's thread: the command's death signal is tied to it.
 Status WorkerCore::StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a) {
   std::vector<std::string> cmd;
-  Status s = wire::GetStringList(m.body, "cmd", &cmd);
+  Status s = wire::GetStringList(m.body, wire::field::kCmd, &cmd);
   if (s.ok() && cmd.empty()) s = Status::Invalid("the task has an empty command");
   if (!s.ok()) return s;
   ProcessSpec spec;
@@ -180,7 +180,7 @@ Status WorkerCore::StartCommand(int64_t attempt_no, const wire::Message& m, Atte
 
 void WorkerCore::OnAbort(const wire::Message& m) {
   std::vector<int64_t> ids;
-  wire::GetIntList(m.body, "attempts", &ids);
+  wire::GetIntList(m.body, wire::field::kAttempts, &ids);
   for (int64_t id : ids) Forget(id);
 }
 
@@ -197,20 +197,16 @@ void WorkerCore::Forget(int64_t attempt) {
 }
 
 void WorkerCore::OnError(const wire::Message& m) {
-  auto it = m.body.find("message");
-  const std::string message =
-      it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string("?");
-  auto code = m.body.find("code");
-  const std::string code_text =
-      code != m.body.end() && code->is_string() ? code->get<std::string>() : std::string();
-  if (code_text == wire::kNameInUse) {
+  const std::string message = wire::ErrorMessage(m.body, "?");
+  const wire::Refusal refusal = wire::RefusalOf(m.body);
+  if (refusal == wire::Refusal::kNameInUse) {
     // Another live process holds our name: retrying would only be refused
     // again (or, before this rule, steal its leases). Leave, non-zero.
     refused_ = Status::Conflict(message + "; every worker needs a name of its own (--name)");
     phase_ = Phase::kDone;
     return;
   }
-  if (code_text == wire::kNameReserved) {
+  if (refusal == wire::Refusal::kNameReserved) {
     // Its holder may be reconnecting after a broker restart: ask again.
     if (!reserved_logged_) Log(message + "; asking again every heartbeat");
     reserved_logged_ = true;
@@ -222,9 +218,9 @@ void WorkerCore::OnError(const wire::Message& m) {
 
 void WorkerCore::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
-  wire::GetIntList(m.body, "attempts", &ids);
+  wire::GetIntList(m.body, wire::field::kAttempts, &ids);
   for (int64_t id : ids) results_.erase(id);
-  auto goodbye = m.body.find("goodbye");
+  auto goodbye = m.body.find(wire::field::kGoodbye);
   if (phase_ == Phase::kLeaving && goodbye != m.body.end() && *goodbye == true) {
     goodbye_acked_ = true;
     phase_ = Phase::kDone;
@@ -232,28 +228,29 @@ void WorkerCore::OnAck(const wire::Message& m) {
 }
 
 void WorkerCore::SendRegister(int64_t now) {
-  json body = {{"name", opt_.name},
-               {"pid", pid_},
-               {"session", session_},
-               {"host", host_},
-               {"slots", phase_ == Phase::kRunning ? opt_.slots : 0},
-               {"prefetch", Prefetch()},
-               {"queued", QueuedIds()},
-               {"queues", opt_.queues},
-               {"fns", opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
-               {"running", HeldIds()}};
-  if (!opt_.nanny.empty()) body["nanny"] = opt_.nanny;
+  json body = {{wire::field::kName, opt_.name},
+               {wire::field::kPid, pid_},
+               {wire::field::kSession, session_},
+               {wire::field::kHost, host_},
+               {wire::field::kSlots, phase_ == Phase::kRunning ? opt_.slots : 0},
+               {wire::field::kPrefetch, Prefetch()},
+               {wire::field::kQueued, QueuedIds()},
+               {wire::field::kQueues, opt_.queues},
+               {wire::field::kFns,
+                opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
+               {wire::field::kRunning, HeldIds()}};
+  if (!opt_.nanny.empty()) body[wire::field::kNanny] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
   register_wanted_ = true;  // until a welcome
 }
 
 void WorkerCore::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {
-  json body = {{"attempt", attempt},
-               {"exit_code", outcome.exit_code},
-               {"signal", outcome.signal},
-               {"error", outcome.error}};
-  if (outcome.permanent) body["permanent"] = true;
+  json body = {{wire::field::kAttempt, attempt},
+               {wire::field::kExitCode, outcome.exit_code},
+               {wire::field::kSignal, outcome.signal},
+               {wire::field::kError, outcome.error}};
+  if (outcome.permanent) body[wire::field::kPermanent] = true;
   PendingResult& r = results_[attempt];
   r.message = wire::Make(Command::kResult, std::move(body), {outcome.output});
   r.sent_ms = now;
@@ -263,7 +260,9 @@ void WorkerCore::SendResult(int64_t attempt, const ProcessOutcome& outcome, int6
 
 void WorkerCore::Release(std::vector<int64_t> attempts) {
   if (attempts.empty()) return;
-  if (welcomed_ && link_.Send(wire::Make(Command::kRelease, {{"attempts", attempts}}))) return;
+  if (welcomed_ && link_.Send(wire::Make(Command::kRelease, {{wire::field::kAttempts, attempts}}))) {
+    return;
+  }
   // Kept for the next welcome; the goodbye covers them as well.
   unsent_releases_.insert(unsent_releases_.end(), attempts.begin(), attempts.end());
 }

@@ -2,6 +2,7 @@
 // keeps running and nothing is stored.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "harness.h"
@@ -66,6 +67,35 @@ TEST_F(ProtocolAbuse, MalformedMessagesGetAnErrorAndChangeNothing) {
   }
   EXPECT_EQ(cluster.Ctl({"status"}).exit_code, 0);
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM tasks"), 0);
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM workers"), 0);
+}
+
+// The declaration (src/common/wire_messages.def) refuses a command from the
+// wrong role and a body without its fields, saying which, with the id echoed
+// so that the client stops waiting.
+TEST_F(ProtocolAbuse, TheRefusalNamesTheCommandAndTheFieldAndEchoesTheId) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"LEASEQ1", "register", R"({"name": "w", "pid": 1, "session": "s", "slots": "2"})"},
+       "register: field 'slots' must be an integer"},
+      {{"LEASEQ1", "register", R"({"name": "w", "pid": 1, "session": "s"})"},
+       "register: field 'slots' is missing: it must be an integer"},
+      {{"LEASEQ1", "welcome", R"({"id": 41, "heartbeat_ms": 1, "liveness": 1})"},
+       "command 'welcome' is one the broker sends, not a request it takes"},
+      {{"LEASEQ1", "backup", R"({"id": 42, "path": "x"})"},
+       "backup: field 'token' is missing: it must be a string"},
+      {{"LEASEQ1", "lost", R"({"id": 43, "name": "w", "pid": "1"})"},
+       "lost: field 'pid' must be an integer"},
+  };
+  for (const auto& [frames, message] : cases) {
+    Send(frames);
+    auto reply = Receive();
+    ASSERT_EQ(reply.size(), 3u) << frames[2];
+    EXPECT_EQ(reply[1], "error");
+    const auto body = nlohmann::json::parse(reply[2]);
+    EXPECT_EQ(body.value("message", ""), message) << reply[2];
+    const auto sent = nlohmann::json::parse(frames[2]);
+    EXPECT_EQ(body.value("id", nlohmann::json()), sent.value("id", nlohmann::json())) << reply[2];
+  }
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM workers"), 0);
 }
 

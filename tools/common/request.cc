@@ -4,19 +4,11 @@
 
 namespace leaseq::tools {
 
-namespace {
-std::string BodyMessage(const wire::Message& m) {
-  if (!m.body.is_object()) return {};
-  auto it = m.body.find("message");
-  return it != m.body.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-}  // namespace
-
 CallResult Request(Client& client, wire::Command command, nlohmann::json body,
                    std::vector<std::string> blobs) {
   CallResult r;
-  // Client::Call leaves an `error` reply in *reply; preset another command
-  // so that "the broker said error" can be told from "nothing decoded".
+  // A Message starts as `error`: preset another command, so that a Status
+  // that is not the broker's answer (a bad endpoint) is not taken for one.
   r.reply.command = wire::Command::kReply;
   Status s = client.Call(wire::Make(command, std::move(body), std::move(blobs)), &r.reply);
   r.message = s.message();
@@ -24,12 +16,11 @@ CallResult Request(Client& client, wire::Command command, nlohmann::json body,
     r.outcome = CallOutcome::kOk;
   } else if (s.code() == Status::Code::kUnavailable) {
     r.outcome = CallOutcome::kUnreachable;
-  } else if (r.reply.command == wire::Command::kError && BodyMessage(r.reply) == s.message()) {
-    // Call copies the broker's message into the Status; a decoding failure
-    // has its own wording, so equality tells the two apart.
-    auto unavailable = r.reply.body.find("unavailable");
-    r.outcome = unavailable != r.reply.body.end() && *unavailable == true ? CallOutcome::kUnavailable
-                                                                          : CallOutcome::kRefused;
+  } else if (s.code() == Status::Code::kInvalid && r.reply.command == wire::Command::kError) {
+    // The broker answered `error`: its `unavailable` field says whether to
+    // try again later (never its wording).
+    r.outcome = wire::RefusalOf(r.reply.body) == wire::Refusal::kUnavailable ? CallOutcome::kUnavailable
+                                                                             : CallOutcome::kRefused;
   } else {
     r.outcome = CallOutcome::kBadReply;
   }

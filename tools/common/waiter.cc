@@ -49,12 +49,12 @@ constexpr std::chrono::seconds kUnservableCheckEvery{5};
 void NoteUnservable(Client& client, ProgressBar* progress, std::unordered_set<std::string>* noted) {
   wire::Message reply;
   if (!client.Call(wire::Make(wire::Command::kStatus), &reply).ok()) return;
-  auto unservable = reply.body.find("unservable");
+  auto unservable = reply.body.find(wire::field::kUnservable);
   if (unservable == reply.body.end() || !unservable->is_array()) return;
   for (const auto& u : *unservable) {
     if (!u.is_object()) continue;
-    const std::string queue = u.value("queue", std::string("?"));
-    auto fn = u.find("fn");
+    const std::string queue = u.value(wire::field::kQueue, std::string("?"));
+    auto fn = u.find(wire::field::kFn);
     const std::string text =
         fn != u.end() && fn->is_string()
             ? "queue " + queue + ": tasks of function '" + fn->get<std::string>() +
@@ -72,7 +72,7 @@ Status PollOnce(Client& client, const std::vector<std::string>& keys, size_t chu
   for (size_t at = 0; at < keys.size(); at += chunk) {
     const size_t end = std::min(keys.size(), at + chunk);
     nlohmann::json body = {
-        {"keys", std::vector<std::string>(keys.begin() + static_cast<ptrdiff_t>(at),
+        {wire::field::kKeys, std::vector<std::string>(keys.begin() + static_cast<ptrdiff_t>(at),
                                           keys.begin() + static_cast<ptrdiff_t>(end))}};
     CallResult r = Request(client, wire::Command::kStates, std::move(body));
     if (r.outcome == CallOutcome::kUnreachable || r.outcome == CallOutcome::kUnavailable) {
@@ -82,11 +82,11 @@ Status PollOnce(Client& client, const std::vector<std::string>& keys, size_t chu
     if (r.outcome == CallOutcome::kRefused) return Status::Invalid(r.message);
     if (!r.ok()) return Status::IoError(r.message);
     StateCounts c;
-    Status s = ParseStateCounts(r.reply.body.value("counts", nlohmann::json()), &c);
+    Status s = ParseStateCounts(r.reply.body.value(wire::field::kCounts, nlohmann::json()), &c);
     if (!s.ok()) return Status::IoError("bad `states` reply: " + s.message());
     total.Add(c);
     std::vector<std::string> m;
-    s = wire::GetStringList(r.reply.body, "missing", &m);
+    s = wire::GetStringList(r.reply.body, wire::field::kMissing, &m);
     if (s.ok()) missing.insert(missing.end(), m.begin(), m.end());
   }
   if (!missing.empty()) {
@@ -169,20 +169,22 @@ Status NameFailures(Client& client, const std::vector<std::string>& keys, size_t
   for (size_t at = 0; at < unique.size() && lines->size() < max; at += chunk) {
     const size_t end = std::min(unique.size(), at + chunk);
     nlohmann::json body = {
-        {"keys", std::vector<std::string>(unique.begin() + static_cast<ptrdiff_t>(at),
+        {wire::field::kKeys, std::vector<std::string>(unique.begin() + static_cast<ptrdiff_t>(at),
                                           unique.begin() + static_cast<ptrdiff_t>(end))},
-        {"failures", max - lines->size()}};
+        {wire::field::kFailures, max - lines->size()}};
     CallResult r = Request(client, wire::Command::kStates, std::move(body));
     if (!r.ok()) return Status::Unavailable(r.message);
-    auto failures = r.reply.body.find("failures");
+    auto failures = r.reply.body.find(wire::field::kFailures);
     if (failures == r.reply.body.end() || !failures->is_array()) {
       return Status::IoError("the `states` reply names no failures (an older broker?)");
     }
     for (const auto& f : *failures) {
-      if (!f.is_object() || !f.value("key", nlohmann::json()).is_string()) continue;
-      std::string error = f.value("error", nlohmann::json()).is_string() ? f["error"].get<std::string>() : "";
-      if (error.empty()) error = f.value("state", std::string("failed"));
-      lines->push_back(f["key"].get<std::string>() + ": " + error);
+      if (!f.is_object() || !f.value(wire::field::kKey, nlohmann::json()).is_string()) continue;
+      std::string error = f.value(wire::field::kError, nlohmann::json()).is_string()
+                              ? f[wire::field::kError].get<std::string>()
+                              : "";
+      if (error.empty()) error = f.value(wire::field::kState, std::string("failed"));
+      lines->push_back(f[wire::field::kKey].get<std::string>() + ": " + error);
       if (lines->size() >= max) break;
     }
   }

@@ -53,15 +53,15 @@ int RunWorkers(Client& client) {
 }
 
 int RunShow(Client& client, const std::string& key) {
-  CallResult r = Request(client, wire::Command::kShow, {{"key", key}});
+  CallResult r = Request(client, wire::Command::kShow, {{wire::field::kKey, key}});
   if (!r.ok()) return Failed(r, exit_code::kNotDone);
   return Print(FormatShow(r.reply.body));
 }
 
 int RunResult(Client& client, const std::string& key) {
-  CallResult r = Request(client, wire::Command::kFetch, {{"key", key}});
+  CallResult r = Request(client, wire::Command::kFetch, {{wire::field::kKey, key}});
   if (!r.ok()) return Failed(r, exit_code::kNotDone);
-  auto state = r.reply.body.find("state");
+  auto state = r.reply.body.find(wire::field::kState);
   if (state == r.reply.body.end() || !state->is_string()) {
     return Fail(exit_code::kBroker, "the `fetch` reply has no 'state'");
   }
@@ -88,17 +88,17 @@ int RunWait(Client& client, const std::vector<std::string>& keys, int64_t timeou
 }
 
 int RunChange(Client& client, wire::Command command, const std::vector<std::string>& keys) {
-  CallResult r = Request(client, command, {{"keys", keys}});
+  CallResult r = Request(client, command, {{wire::field::kKeys, keys}});
   std::vector<std::string> changed;
   if (r.outcome == CallOutcome::kRefused) {
     // A refusal (e.g. an unknown key) may still list what did change.
-    if (wire::GetStringList(r.reply.body, "changed", &changed).ok()) {
+    if (wire::GetStringList(r.reply.body, wire::field::kChanged, &changed).ok()) {
       for (const auto& k : changed) std::printf("%s\n", k.c_str());
     }
     return Failed(r, exit_code::kNotDone);
   }
   if (!r.ok()) return Failed(r, exit_code::kNotDone);
-  if (auto s = wire::GetStringList(r.reply.body, "changed", &changed); !s.ok()) {
+  if (auto s = wire::GetStringList(r.reply.body, wire::field::kChanged, &changed); !s.ok()) {
     return Fail(exit_code::kBroker, "bad reply: " + s.message());
   }
   // changed[] may hold more than was asked: a retry also puts back the

@@ -50,9 +50,11 @@ int RunBatches(Client& client, wire::Command command, nlohmann::json body,
       return Failed(r);
     }
     total += Int(r.reply.body, count_field);
-    auto more = r.reply.body.find("more");
+    auto more = r.reply.body.find(wire::field::kMore);
     if (more == r.reply.body.end() || !more->is_boolean() || !more->get<bool>()) break;
-    if (r.reply.body.contains("cursor")) body["cursor"] = r.reply.body["cursor"];
+    if (r.reply.body.contains(wire::field::kCursor)) {
+      body[wire::field::kCursor] = r.reply.body[wire::field::kCursor];
+    }
   }
   std::printf("%lld %s\n", static_cast<long long>(total), verb);
   return exit_code::kOk;
@@ -71,9 +73,9 @@ std::string NewToken() {
 
 int RunPause(Client& client, const std::string& queue, bool pause) {
   CallResult r = Request(client, pause ? wire::Command::kPause : wire::Command::kResume,
-                         {{"queue", queue}});
+                         {{wire::field::kQueue, queue}});
   if (!r.ok()) return Failed(r);
-  const bool changed = r.reply.body.value("changed", false);
+  const bool changed = r.reply.body.value(wire::field::kChanged, false);
   std::printf("queue %s %s\n", queue.c_str(),
               pause ? (changed ? "paused" : "was already paused")
                     : (changed ? "resumed" : "was not paused"));
@@ -81,9 +83,9 @@ int RunPause(Client& client, const std::string& queue, bool pause) {
 }
 
 int RunList(Client& client, const ListArgs& args) {
-  nlohmann::json body = {{"limit", args.limit}};
-  if (!args.state.empty()) body["state"] = args.state;
-  if (!args.queue.empty()) body["queue"] = args.queue;
+  nlohmann::json body = {{wire::field::kLimit, args.limit}};
+  if (!args.state.empty()) body[wire::field::kState] = args.state;
+  if (!args.queue.empty()) body[wire::field::kQueue] = args.queue;
   CallResult r = Request(client, wire::Command::kList, std::move(body));
   if (!r.ok()) return Failed(r);
   std::string text;
@@ -91,8 +93,8 @@ int RunList(Client& client, const ListArgs& args) {
   if (!s.ok()) return Fail(exit_code::kBroker, s.message());
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  const auto& tasks = r.reply.body["tasks"];
-  const int64_t total = Int(r.reply.body, "total");
+  const auto& tasks = r.reply.body[wire::field::kTasks];
+  const int64_t total = Int(r.reply.body, wire::field::kTotal);
   if (total > static_cast<int64_t>(tasks.size())) {
     std::fprintf(stderr, "%s: %zu of %lld shown (--limit)\n", kTool, tasks.size(),
                  static_cast<long long>(total));
@@ -101,33 +103,35 @@ int RunList(Client& client, const ListArgs& args) {
 }
 
 int RunRetryState(Client& client, const std::string& state, const std::string& queue) {
-  nlohmann::json body = {{"state", state}};
-  if (!queue.empty()) body["queue"] = queue;
-  return RunBatches(client, wire::Command::kRetry, std::move(body), "count", "retried");
+  nlohmann::json body = {{wire::field::kState, state}};
+  if (!queue.empty()) body[wire::field::kQueue] = queue;
+  return RunBatches(client, wire::Command::kRetry, std::move(body), wire::field::kCount, "retried");
 }
 
 int RunCancelQueue(Client& client, const std::string& queue) {
-  return RunBatches(client, wire::Command::kCancel, {{"queue", queue}}, "count", "cancelled");
+  return RunBatches(client, wire::Command::kCancel, {{wire::field::kQueue, queue}},
+                    wire::field::kCount, "cancelled");
 }
 
 int RunPurge(Client& client, const std::string& state, const std::string& queue,
              int64_t older_than_ms) {
-  nlohmann::json body = {{"state", state}, {"older_than_ms", older_than_ms}};
-  if (!queue.empty()) body["queue"] = queue;
-  return RunBatches(client, wire::Command::kPurge, std::move(body), "deleted", "deleted");
+  nlohmann::json body = {{wire::field::kState, state}, {wire::field::kOlderThanMs, older_than_ms}};
+  if (!queue.empty()) body[wire::field::kQueue] = queue;
+  return RunBatches(client, wire::Command::kPurge, std::move(body), wire::field::kDeleted, "deleted");
 }
 
 int RunBackup(Client& client, const std::string& path) {
   // The token makes our polls find our backup (and a retried request join
   // it instead of starting another).
-  const nlohmann::json body = {{"path", path}, {"token", NewToken()}};
+  const nlohmann::json body = {{wire::field::kPath, path}, {wire::field::kToken, NewToken()}};
   while (true) {
     CallResult r = Request(client, wire::Command::kBackup, body);
     if (!r.ok()) return Failed(r);
-    if (r.reply.body.value("done", false)) {
-      std::printf("%s:%s (%lld pages)\n", r.reply.body.value("host", std::string("?")).c_str(),
-                  r.reply.body.value("path", path).c_str(),
-                  static_cast<long long>(Int(r.reply.body, "pages_total")));
+    if (r.reply.body.value(wire::field::kDone, false)) {
+      std::printf("%s:%s (%lld pages)\n",
+                  r.reply.body.value(wire::field::kHost, std::string("?")).c_str(),
+                  r.reply.body.value(wire::field::kPath, path).c_str(),
+                  static_cast<long long>(Int(r.reply.body, wire::field::kPagesTotal)));
       return exit_code::kOk;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kBackupPollMs));

@@ -43,14 +43,14 @@ std::string Cell(const nlohmann::json& row, const char* field) {
 
 // The queue table and the queued tasks nobody can serve, after the totals.
 std::string QueueLines(const nlohmann::json& body) {
-  auto queues = body.find("queues");
+  auto queues = body.find(wire::field::kQueues);
   if (queues == body.end() || !queues->is_object() || queues->empty()) return "";
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"QUEUE", "STATE", "WAITING", "QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED",
                   "OLDEST QUEUED"});
   for (const auto& [name, q] : queues->items()) {
-    std::vector<std::string> r = {name, q.value("paused", false) ? "paused" : "active"};
-    const nlohmann::json counts = q.value("counts", nlohmann::json::object());
+    std::vector<std::string> r = {name, q.value(wire::field::kPaused, false) ? "paused" : "active"};
+    const nlohmann::json counts = q.value(wire::field::kCounts, nlohmann::json::object());
     for (auto state : kTaskStateNames) r.push_back(std::to_string(IntOr0(counts, std::string(state).c_str())));
     auto age = q.find("oldest_queued_age_ms");
     r.push_back(age != q.end() && age->is_number_integer()
@@ -59,13 +59,13 @@ std::string QueueLines(const nlohmann::json& body) {
     rows.push_back(std::move(r));
   }
   std::string text = "\n" + AlignColumns(rows);
-  auto unservable = body.find("unservable");
+  auto unservable = body.find(wire::field::kUnservable);
   if (unservable != body.end() && unservable->is_array() && !unservable->empty()) {
     text += "\n";
     for (const auto& u : *unservable) {
-      const std::string queue = u.value("queue", std::string("?"));
-      const std::string n = std::to_string(IntOr0(u, "queued"));
-      auto fn = u.find("fn");
+      const std::string queue = u.value(wire::field::kQueue, std::string("?"));
+      const std::string n = std::to_string(IntOr0(u, wire::field::kQueued));
+      auto fn = u.find(wire::field::kFn);
       if (fn != u.end() && fn->is_string()) {
         text += "queue " + queue + ": " + n + " queued for function '" + fn->get<std::string>() +
                 "', which no live worker of the queue has\n";
@@ -81,10 +81,10 @@ std::string QueueLines(const nlohmann::json& body) {
 
 Status FormatStatus(const nlohmann::json& body, std::string* out) {
   StateCounts counts;
-  auto c = body.find("counts");
+  auto c = body.find(wire::field::kCounts);
   if (c == body.end()) return Status::Invalid("the `status` reply has no 'counts'");
   if (Status s = ParseStateCounts(*c, &counts); !s.ok()) return s;
-  auto w = body.find("workers");
+  auto w = body.find(wire::field::kWorkers);
   if (w == body.end() || !w->is_object()) {
     return Status::Invalid("the `status` reply has no 'workers' object");
   }
@@ -93,14 +93,14 @@ Status FormatStatus(const nlohmann::json& body, std::string* out) {
     text += Row(std::string(kTaskStateNames[i]), std::to_string(counts.n[i]));
     // Delayed tasks are queued ones whose time has not come: shown beneath
     // (a broker from before delayed tasks sends no count, and gets no row).
-    if (kTaskStateNames[i] == "queued" && body.contains("delayed")) {
+    if (kTaskStateNames[i] == "queued" && body.contains(wire::field::kDelayed)) {
       text += Row("  delayed", std::to_string(IntOr0(body, "delayed")));
     }
   }
   text += Row("workers", "alive " + std::to_string(IntOr0(*w, "alive")) + ", lost " +
                              std::to_string(IntOr0(*w, "lost")) + ", gone " +
                              std::to_string(IntOr0(*w, "gone")));
-  auto paused = body.find("paused");
+  auto paused = body.find(wire::field::kPaused);
   if (paused != body.end() && paused->is_array() && !paused->empty()) {
     std::string names;
     for (const auto& q : *paused) names += (names.empty() ? "" : ", ") + (q.is_string() ? q.get<std::string>() : "?");
@@ -112,7 +112,7 @@ Status FormatStatus(const nlohmann::json& body, std::string* out) {
 }
 
 Status FormatWorkers(const nlohmann::json& body, std::string* out) {
-  auto list = body.find("workers");
+  auto list = body.find(wire::field::kWorkers);
   if (list == body.end() || !list->is_array()) {
     return Status::Invalid("the `workers` reply has no 'workers' list");
   }
@@ -133,7 +133,7 @@ Status FormatWorkers(const nlohmann::json& body, std::string* out) {
 
 std::string FormatShow(const nlohmann::json& body) {
   nlohmann::json j = body;
-  j.erase("id");
+  j.erase(wire::field::kId);
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

@@ -11,7 +11,7 @@ namespace leaseq::tools {
 namespace {
 
 Status Tasks(const nlohmann::json& body, const nlohmann::json** tasks) {
-  auto it = body.find("tasks");
+  auto it = body.find(wire::field::kTasks);
   if (it == body.end() || !it->is_array()) return Status::Invalid("the `list` reply has no 'tasks' list");
   for (const auto& t : *it) {
     if (!t.is_object()) return Status::Invalid("a task in the `list` reply is not an object");
@@ -26,7 +26,7 @@ std::string Text(const nlohmann::json& t, const char* field) {
 }
 
 std::string Note(const nlohmann::json& t) {
-  if (t.value("paused", false)) return "queue paused";
+  if (t.value(wire::field::kPaused, false)) return "queue paused";
   if (std::string why = Text(t, "unservable"); !why.empty()) return "not served: " + why;
   return Text(t, "error");
 }
@@ -40,7 +40,7 @@ Status FormatList(const nlohmann::json& body, std::string* out) {
   rows.push_back({"KEY", "STATE", "QUEUE", "ATTEMPTS", "AGE", "ERROR"});
   for (const auto& t : *tasks) {
     auto age = t.find("age_ms");
-    auto attempts = t.find("attempts");
+    auto attempts = t.find(wire::field::kAttempts);
     std::vector<std::string> r = {
         Text(t, "key"), Text(t, "state"), Text(t, "queue"),
         attempts != t.end() && attempts->is_number_integer() ? std::to_string(attempts->get<int64_t>()) : "-",

@@ -141,7 +141,7 @@ int Submit(Client& client, TaskFile& tasks) {
   CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(),
                          {std::move(tasks.mutable_wire())});
   if (r.outcome == CallOutcome::kRefused) {
-    auto index = r.reply.body.find("index");
+    auto index = r.reply.body.find(wire::field::kIndex);
     if (index != r.reply.body.end() && index->is_number_integer() && index->get<int64_t>() >= 0 &&
         index->get<uint64_t>() < tasks.size()) {
       const std::string at = tasks.Where(index->get<size_t>());

@@ -312,15 +312,15 @@ void HttpServer::Routes() {
       wire::Message reply;
       Status s = inbox_->Call(
           wire::Make(command == "retry" ? wire::Command::kRetry : wire::Command::kCancel,
-                     {{"keys", {key}}}),
+                     {{wire::field::kKeys, {key}}}),
           kWriteTimeoutMs, &reply);
       if (!s.ok()) return Error(res, s);
       if (reply.command == wire::Command::kError) {
-        return Json(res, {{"error", reply.body.value("message", "refused")}},
-                    reply.body.value("unavailable", false) ? 503 : 400);
+        return Json(res, {{"error", wire::ErrorMessage(reply.body, "refused")}},
+                    wire::RefusalOf(reply.body) == wire::Refusal::kUnavailable ? 503 : 400);
       }
       log::Info("http: " + command + " " + key);
-      Json(res, {{"changed", reply.body.value("changed", nlohmann::json::array())}});
+      Json(res, {{"changed", reply.body.value(wire::field::kChanged, nlohmann::json::array())}});
     });
   }
 }
