@@ -469,7 +469,7 @@ TEST_F(WorkerCoreTest, AbortAndAbandonKillWhatIsNoLongerOurs) {
   RunFor(1);
   EXPECT_TRUE(starter_.started[0]->destroyed);
   EXPECT_EQ(core_->RunningIds(), std::vector<int64_t>{2});
-  Broker(wire::Make(Command::kWelcome, {{"abandon", {2}}}));
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"abandon", {2}}}));
   RunFor(1);
   EXPECT_TRUE(starter_.started[1]->destroyed);
   EXPECT_TRUE(core_->HeldIds().empty());
