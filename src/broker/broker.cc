@@ -51,6 +51,7 @@ Status Broker::Start() {
   std::vector<std::string> alive;
   Status s = store_->Begin();
   if (s.ok()) s = store_->HonourLeases(rules::StartupLeaseFloor(options_.settings, clock_->WallMs()));
+  if (s.ok()) s = store_->ClampFutureTimes(clock_->WallMs(), config::kRetryBackoffMaxMs);
   if (s.ok()) s = store_->AliveWorkers(&alive);
   if (s.ok()) s = store_->Commit();
   if (!s.ok()) {

@@ -185,6 +185,10 @@ class Store {
   // the suspected losses (their age decides a death) and the retry backoffs
   // move with it; a task's not_before (a time the user gave) does not.
   Status ShiftForClockStep(int64_t by);
+  // At start-up, for a step back while no broker was running (which no pass
+  // could see): no retry backoff ends later than now + max_backoff_ms, no
+  // suspected loss ends after now. A not_before stays.
+  Status ClampFutureTimes(int64_t now, int64_t max_backoff_ms);
 
   // --- time ---
   // Makes up to limit queued tasks whose ready_at (not_before, or a retry's

@@ -531,6 +531,25 @@ Status Store::ShiftForClockStep(int64_t by) {
   });
 }
 
+Status Store::ClampFutureTimes(int64_t now, int64_t max_backoff_ms) {
+  return Guarded("clamp future times", [&]() -> Status {
+    auto& r = Prepared(
+        "UPDATE tasks INDEXED BY tasks_timed SET ready_at = ?1 + ?2 "
+        "WHERE state = 'queued' AND ready_at > 0 AND ready_at > ?1 + ?2 "
+        "AND (not_before IS NULL OR ready_at <> not_before)");
+    r.bind(1, now);
+    r.bind(2, max_backoff_ms);
+    r.exec();
+    auto& s = Prepared(
+        "UPDATE attempts INDEXED BY attempts_suspected SET ended_at = ? "
+        "WHERE blame = 'suspected' AND ended_at > ?");
+    s.bind(1, now);
+    s.bind(2, now);
+    s.exec();
+    return Status::Ok();
+  });
+}
+
 Status Store::HonourLeases(int64_t floor) {
   return Guarded("honour leases", [&]() -> Status {
     auto& q = Prepared(

@@ -4,6 +4,7 @@
 
 #include "broker/store.h"
 #include "broker/store_test_util.h"
+#include "common/config.h"
 
 namespace leaseq::testing {
 namespace {
@@ -126,6 +127,20 @@ TEST_F(StoreTimeTest, AClockStepMovesRetryBackoffsButNotNotBefore) {
   EXPECT_EQ(KeysClaimedAt(t0 - hour + 60'000), std::vector<std::string>{"flaky"});
   EXPECT_EQ(KeysClaimedAt(t0 + 4000), std::vector<std::string>{});
   EXPECT_EQ(KeysClaimedAt(t0 + 5000), std::vector<std::string>{"later"});
+}
+
+// Found by the simulator (leaseq-sim --seed 1107): the same step back, taken
+// while the broker was down, which no pass of it could see.
+TEST_F(StoreTimeTest, AtStartupNoBackoffEndsLaterThanItsLongestFromNow) {
+  const int64_t t0 = Now();
+  const int64_t hour = 3'600'000;
+  ASSERT_OK(Submit({Task("flaky", {}, 2), Delayed("later", 2 * hour)}));
+  Assignment a = ClaimOne("w1", "flaky");
+  EXPECT_TRUE(Complete("w1", a.attempt_id, 1));
+  ASSERT_OK(store_->ClampFutureTimes(t0 - hour, config::kRetryBackoffMaxMs));
+  EXPECT_EQ(KeysClaimedAt(t0 - hour + config::kRetryBackoffMaxMs), std::vector<std::string>{"flaky"});
+  EXPECT_EQ(KeysClaimedAt(t0 + hour), std::vector<std::string>{});  // its own time, as given
+  EXPECT_EQ(KeysClaimedAt(t0 + 2 * hour), std::vector<std::string>{"later"});
 }
 
 TEST_F(StoreTimeTest, TheTasksTimeLimitAndQueueComeWithTheAssignment) {

@@ -77,6 +77,13 @@ void PrintFailure(const Scenario& base, const std::vector<int>& faults, int size
               size == 1 ? "" : (" --size " + std::to_string(size)).c_str(), Join(kept).c_str());
 }
 
+// The work directory holds the last run's database: kept after a failure
+// (for sqlite3), removed after a success.
+void RemoveWorkDir(const std::string& dir) {
+  for (const char* suffix : {"", "-wal", "-shm"}) unlink((dir + "/leaseq.db" + suffix).c_str());
+  rmdir(dir.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,8 +136,12 @@ int main(int argc, char** argv) {
     if (trace) {
       for (const auto& line : r.trace) std::printf("  %s\n", line.c_str());
     }
-    if (r.ok()) return 0;
+    if (r.ok()) {
+      RemoveWorkDir(dir);
+      return 0;
+    }
     PrintFailure(base, keep, size, dir, !no_shrink);
+    std::printf("database of the last run: %s/leaseq.db\n", dir.c_str());
     return 1;
   }
 
@@ -159,9 +170,11 @@ int main(int argc, char** argv) {
       std::printf("seed %llu FAILED after %lld seeds (%.1f s)\n", static_cast<unsigned long long>(s),
                   static_cast<long long>(ran), elapsed());
       PrintFailure(scenario, AllFaults(scenario), size, dir, !no_shrink);
+      std::printf("database of the last run: %s/leaseq.db\n", dir.c_str());
       return 1;
     }
   }
+  RemoveWorkDir(dir);
   std::string kinds;
   for (const auto& [k, n] : faults_by_kind) kinds += " " + k + "=" + std::to_string(n);
   std::printf("%lld seeds from %llu passed in %.1f s (%.0f seeds/s); faults:%s\n", static_cast<long long>(ran),
