@@ -77,7 +77,7 @@ chaos: build
 	  --tasks $$(( $(CHAOS_SECONDS) * 40 )) --progress-seconds 30 $(CHAOS_ARGS)
 
 # The tests with hosts: the broker and each worker in a network namespace
-# of its own, links cut and healed (tests/integration/netns.h; needs root,
+# of its own, links cut and healed (tools/testing/netns.h; needs root,
 # skipped without). Also part of `make test` (about 25 s).
 netns-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L netns
