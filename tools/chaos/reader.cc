@@ -26,6 +26,7 @@ struct Fault {
   int64_t pid = 0;
   bool skipped = false;
   bool keys_printed = false, resubmit = false;  // client-kill
+  int64_t id = 0;                               // a network fault and its heal
 };
 
 class Reader {
@@ -111,8 +112,9 @@ class Reader {
         f.skipped = j.contains("skipped");
         f.keys_printed = j.value("keys_printed", false);
         f.resubmit = j.value("resubmit", false);
+        f.id = j.value("id", int64_t{0});
         faults.push_back(f);
-        if (f.kind == files::kWorkerCont || f.kind == files::kBrokerStart) continue;
+        if (f.kind == files::kWorkerCont || f.kind == files::kBrokerStart || f.kind == files::kNetHeal) continue;
         if (f.skipped) {
           run_.skipped[f.kind]++;
         } else {
@@ -132,9 +134,27 @@ class Reader {
         }
       }
     }
+    // A network fault ends at its heal (by id), else at its planned end.
+    for (auto& f : faults) {
+      if (f.skipped || (f.kind != files::kNetCut && f.kind != files::kNetCutAll && f.kind != files::kNetFlap)) continue;
+      for (const auto& h : faults) {
+        if (h.kind == files::kNetHeal && h.id == f.id && h.t >= f.t) {
+          f.end = h.t;
+          break;
+        }
+      }
+    }
     for (const auto& f : faults) {
       if (f.skipped) continue;
-      if (f.kind == files::kWorkerKill) {
+      if (f.kind == files::kNetCut || f.kind == files::kNetFlap || f.kind == files::kNetCutAll) {
+        std::vector<std::string> targets = {f.target};
+        if (f.kind == files::kNetCutAll) {
+          targets.clear();
+          for (int i = 0; i < run_.workers; ++i) targets.push_back("w" + std::to_string(i));
+        }
+        const std::string what = f.kind + " " + Ms(f.t) + ".." + Ms(f.end);
+        for (const auto& w : targets) s_.worker_faults.push_back({WorkerFault::kCut, w, 0, f.t, f.end, what});
+      } else if (f.kind == files::kWorkerKill) {
         s_.worker_faults.push_back({WorkerFault::kKilled, f.target, f.pid, f.t, f.t, "SIGKILL " + Ms(f.t)});
       } else if (f.kind == files::kWorkerStop) {
         s_.worker_faults.push_back(

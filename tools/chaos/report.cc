@@ -58,10 +58,15 @@ void PrintReport(const CheckReport& r, FILE* out, int examples_per_category) {
           static_cast<unsigned long long>(r.seed), r.seconds, r.workers, r.slots, r.heartbeat_ms,
           r.liveness, r.allowed_failures);
   fprintf(out, "faults injected\n");
-  const std::vector<std::pair<const char*, const char*>> kinds = {
+  std::vector<std::pair<const char*, const char*>> kinds = {
       {files::kWorkerKill, "worker SIGKILL"},       {files::kWorkerTerm, "worker SIGTERM (drain)"},
       {files::kWorkerStop, "worker SIGSTOP, later SIGCONT"}, {files::kBrokerKill, "broker SIGKILL + restart"},
       {files::kBrokerTerm, "broker SIGTERM + restart"},  {files::kClientKill, "leaseq-submit --file SIGKILLed"}};
+  if (r.net_faults) {
+    kinds.push_back({files::kNetCut, "network: a worker's link cut, healed"});
+    kinds.push_back({files::kNetCutAll, "network: every worker's link cut, healed"});
+    kinds.push_back({files::kNetFlap, "network: a worker's link flapping"});
+  }
   for (const auto& [k, label] : kinds) {
     std::string v = N(Get(r.faults, k));
     if (Get(r.skipped, k) > 0) v += "   (" + N(Get(r.skipped, k)) + " skipped)";
@@ -87,11 +92,17 @@ void PrintReport(const CheckReport& r, FILE* out, int examples_per_category) {
   std::string outcomes;
   for (const auto& [s, n] : r.outcomes) outcomes += (outcomes.empty() ? "" : ", ") + s + " " + N(n);
   Row(out, "attempts", N(r.attempts) + " (" + outcomes + ")");
-  Row(out, "lost: worker killed / frozen / draining", N(r.lost_killed) + " / " + N(r.lost_stopped) + " / " +
-                                                        N(r.lost_drained));
+  if (r.net_faults) {
+    Row(out, "lost: worker killed / frozen / cut off / draining",
+        N(r.lost_killed) + " / " + N(r.lost_stopped) + " / " + N(r.lost_cut) + " / " + N(r.lost_drained));
+  } else {
+    Row(out, "lost: worker killed / frozen / draining", N(r.lost_killed) + " / " + N(r.lost_stopped) + " / " +
+                                                          N(r.lost_drained));
+  }
   Row(out, "lost: blamed as a death / suspected / withdrawn",
       N(Get(r.blame, "death")) + " / " + N(Get(r.blame, "suspected")) + " / " + N(Get(r.blame, "withdrawn")));
-  Row(out, "lost: leased to an already dead/frozen worker", N(r.lost_phantom));
+  Row(out, r.net_faults ? "lost: leased to a dead/frozen/cut-off worker" : "lost: leased to an already dead/frozen worker",
+      N(r.lost_phantom));
   Row(out, "lost: no fault, during a machine stall", N(r.lost_stall) + " (stalls of the runner >= 150 ms: " +
                                                           N(r.stalls) + ", longest " + N(r.longest_stall_ms) + " ms)");
   std::string causes;

@@ -20,6 +20,10 @@ namespace leaseq::chaos::rules {
 // off yet. It learns within the lease TTL (heartbeat x liveness), or at once
 // from the nanny; this margin covers the rest.
 inline constexpr int64_t kPhantomMarginMs = 1000;
+// After a partition heals, a worker is registered again within this time
+// (its reconnect backoff is 2 s at most, and TCP's retransmissions back off
+// while the link is down).
+inline constexpr int64_t kReconnectMs = 5000;
 // A worker hands a task back only when it drains (or is over its credit):
 // more often than this for one task is a lease/release storm, not chance.
 inline constexpr int kMaxReleasesByOneWorker = 10;

@@ -49,6 +49,16 @@ void CheckLosses(RuleContext& c) {
     std::sort(v.begin(), v.end(), [](const WorkerFault& x, const WorkerFault& y) { return x.from < y.from; });
   }
   const int64_t phantom_window = c.LeaseTtlMs() + kPhantomMarginMs;
+  // A process of the worker ended (killed, drained) from `from` to `to`: a
+  // loss in a freeze or a partition it never came back from is its death.
+  auto ended = [&](const std::string& worker, int64_t from, int64_t to) {
+    for (const auto& ev : events[worker]) {
+      if ((ev.type == WorkerFault::kKilled || ev.type == WorkerFault::kDrained) && ev.from >= from && ev.from <= to) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (const auto& [task_id, at] : c.attempts) {
     for (const auto& a : at) {
       if (a.outcome != "lost" || !a.ended_at) continue;
@@ -63,7 +73,10 @@ void CheckLosses(RuleContext& c) {
                                   ? s <= ev.from && ev.from <= end && end <= ev.to
                                   : ev.from <= end && ev.to >= s;
         if (overlaps && (inside == nullptr || ev.type < inside->type)) inside = &ev;
-        if (!overlaps && ev.from < s && ev.from >= s - phantom_window) before = &ev;
+        // Leased after the fault began (a partition: after it healed, while
+        // the worker's connection recovered), before the broker could know.
+        const int64_t since = ev.type == WorkerFault::kCut ? ev.to : ev.from;
+        if (!overlaps && since < s && since >= s - phantom_window) before = &ev;
       }
       const std::string what = a.task_key + " #" + std::to_string(a.attempt_no) + " on " + a.worker + " ";
       if (inside != nullptr) {
@@ -72,7 +85,11 @@ void CheckLosses(RuleContext& c) {
         if (inside->type == WorkerFault::kCut) c.tally.lost_cut++;
         // Suspicious = lost attempts whose worker died: a frozen worker
         // comes back (the same process) and takes its suspicion back.
-        if (inside->type == WorkerFault::kStopped && a.blame == "death") {
+        // A worker cut off comes back the same way, unless its process
+        // ended meanwhile or before it reconnected (then it died).
+        const bool died = inside->type == WorkerFault::kCut && ended(a.worker, s, inside->to + kReconnectMs);
+        if ((inside->type == WorkerFault::kStopped || (inside->type == WorkerFault::kCut && !died)) &&
+            a.blame == "death") {
           c.Violation("a death blamed on a worker that did not die",
                       what + c.Ms(s) + ".." + c.Ms(end) + " (" + inside->what + "): " + Quote(a.error, 100));
         }
@@ -84,7 +101,9 @@ void CheckLosses(RuleContext& c) {
         }
       } else if (before != nullptr) {
         c.tally.lost_phantom++;
-        c.Note("blamed for a worker that was already dead or frozen when it was leased",
+        c.Note(before->type == WorkerFault::kCut
+                   ? "lost on a worker whose link had just healed (its connection not back yet)"
+                   : "blamed for a worker that was already dead or frozen when it was leased",
                what + "leased " + c.Ms(s) + " after " + before->what);
       } else if (const auto* stall = StallBefore(c, end)) {
         c.tally.lost_stall++;
