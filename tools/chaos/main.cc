@@ -8,7 +8,8 @@
 //   leaseq-chaos --check DIR      (check a kept work directory again)
 //
 // Exit: 0 no violation, 1 violations, 2 bad usage, 3 the run could not be
-// carried out (a binary missing, a broker that never started).
+// carried out (a binary missing, a broker that never started), 4 --net-faults
+// cannot run here (not root, no ip(8)).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
   app.add_option("--progress-seconds", opt.progress_seconds, "a progress line this often")->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--examples", examples, "examples printed per violation category")->capture_default_str();
   app.add_option("--check", check_dir, "only check a kept work directory");
-  app.footer("Exit: 0 no violation, 1 violations, 2 bad usage, 3 the run could not be carried out.");
+  app.footer("Exit: 0 no violation, 1 violations, 2 bad usage, 3 the run could not be carried out, "
+             "4 --net-faults cannot run here (needs root).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -90,7 +92,7 @@ int main(int argc, char** argv) {
     if (!leaseq::test_support::NetnsLab::Available(&why)) {
       fprintf(stderr, "leaseq-chaos: --net-faults cannot run here: %s. Run it as root (make chaos CHAOS_NET=1 "
                       "as root), or without --net-faults.\n", why.c_str());
-      return 3;
+      return 4;
     }
   }
 
