@@ -32,7 +32,7 @@ void CheckExecutions(RuleContext& c) {
     const StoredAttempt& a = *at->second;
     if (e.start_ms < a.started_at) {
       c.Violation("execution before its lease", what + " started " + c.Ms(e.start_ms) +
-                                                     ", leased " + c.Ms(a.started_at));
+                                                    ", leased " + c.Ms(a.started_at));
     }
     const StoredTask& t = *c.tasks.at(key);
     for (int64_t d : t.deps) {
@@ -41,8 +41,8 @@ void CheckExecutions(RuleContext& c) {
       const StoredAttempt* da = c.DoneAttempt(*dt);
       if (da == nullptr || !da->ended_at || e.start_ms < *da->ended_at) {
         c.Violation("executed before its dependencies were done",
-                     what + " started " + c.Ms(e.start_ms) + ", dependency " + dt->key +
-                         (da != nullptr && da->ended_at ? " done " + c.Ms(*da->ended_at) : " never done"));
+                    what + " started " + c.Ms(e.start_ms) + ", dependency " + dt->key +
+                        (da != nullptr && da->ended_at ? " done " + c.Ms(*da->ended_at) : " never done"));
       }
     }
     if (t.state == "done") {
@@ -51,8 +51,8 @@ void CheckExecutions(RuleContext& c) {
         c.tally.duplicate_executions++;
         if (da->ended_at && e.start_ms > *da->ended_at) {
           c.Note("stale attempt started after the task was done",
-                  what + " on " + a.worker + " (" + a.outcome + ") started " + c.Ms(e.start_ms) +
-                      ", done " + c.Ms(*da->ended_at));
+                 what + " on " + a.worker + " (" + a.outcome + ") started " + c.Ms(e.start_ms) +
+                     ", done " + c.Ms(*da->ended_at));
         }
       }
     }
@@ -66,11 +66,11 @@ void CheckExecutions(RuleContext& c) {
     const Execution* e = c.Executed(key, da->attempt_no);
     if (e == nullptr || e->end_ms < 0) {
       c.Violation("accepted result without a complete execution",
-                   key + " #" + std::to_string(da->attempt_no) + " done, but the log has no end line for it");
+                  key + " #" + std::to_string(da->attempt_no) + " done, but the log has no end line for it");
     } else if (e->value + "\n" != t.result) {
       c.Violation("accepted result without a complete execution",
-                   key + " #" + std::to_string(da->attempt_no) + ": the execution printed " +
-                       e->value + ", stored " + Quote(t.result, 40));
+                  key + " #" + std::to_string(da->attempt_no) + ": the execution printed " +
+                      e->value + ", stored " + Quote(t.result, 40));
     }
   }
   for (const auto& [task_id, at] : c.attempts) {
