@@ -68,5 +68,21 @@ TEST(InvariantsTest, ADeathBlamedOnAWorkerCutOffThatCameBack) {
   EXPECT_EQ(v[0].category, "a death blamed on a worker that did not die");
 }
 
+// A simulator checks after every step: a task on its way is not yet a
+// violation, what must hold at any time still is.
+TEST(InvariantsTest, AMomentInARunIsJudgedByWhatHoldsAtAnyTime) {
+  Snapshot s = TwoTasks();
+  s.tasks[1].state = "running";
+  s.tasks[1].has_result = false;
+  s.attempts[2].outcome = "running";
+  s.attempts[2].ended_at.reset();
+  s.executions[2].end_ms = -1;
+  EXPECT_FALSE(CheckInvariants(s).empty());  // as the end of a run: not finished
+  s.at_end = false;
+  EXPECT_TRUE(CheckInvariants(s).empty()) << CheckInvariants(s).front().category;
+  s.tasks[1].suspicious = 1;  // the withdrawn loss counted: wrong at any time
+  EXPECT_EQ(CheckInvariants(s).size(), 1u);
+}
+
 }  // namespace
 }  // namespace leaseq::chaos

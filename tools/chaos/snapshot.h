@@ -83,6 +83,10 @@ struct ClientKill {
 };
 
 struct Snapshot {
+  // A finished run (every task must be terminal, every attempt ended), or a
+  // moment in one (a simulator's step): then tasks on their way are judged
+  // only by what must hold at any time.
+  bool at_end = true;
   // Settings of the run.
   int heartbeat_ms = 200, liveness = 3, allowed_failures = 3;
   int64_t base_ms = 0;
