@@ -300,6 +300,17 @@ TEST_F(CheckerTest, ALossSoonAfterAHealIsExplained) {
   EXPECT_EQ(r.lost_phantom, 1);
 }
 
+// A frozen worker that was draining (SIGTERM before the SIGSTOP) exits when
+// thawed: it did not come back, its loss is a death.
+TEST_F(CheckerTest, AFrozenWorkerThatWasDrainingDied) {
+  LostOnceOnW2("death");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
+  Fault({{"t", 550}, {"kind", "worker-term"}, {"target", "w2"}, {"pid", 7}});
+  Fault({{"t", 600}, {"end", 800}, {"kind", "worker-stop"}, {"target", "w2"}, {"pid", 7}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+}
+
 TEST_F(CheckerTest, DeathsCountOnlyLossesBlamedAsDeaths) {
   LostOnceOnW2("suspected");
   Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");

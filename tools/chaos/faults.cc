@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "rng.h"
 #include "workdir.h"
@@ -147,6 +148,15 @@ void Faults::SignalBroker(const Planned& f, Rng& rng) {
   if (!cluster_.broker_up()) return Skip(f, "the broker is down");
   const bool term = f.kind == files::kBrokerTerm;
   const int64_t down = rng.Uniform(0, 2000);
+  if (term) {
+    // A broker started a moment ago (a restart; with --net-faults through
+    // ip netns exec) may not read SIGTERM yet: the signal would end it
+    // before it could exit cleanly. Wait (2 s at most) until it does.
+    const int64_t deadline = SteadyMs() + 2000;
+    while (!BlocksSignal(cluster_.broker_pid(), SIGTERM) && SteadyMs() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   journal_.FaultRecord({{"t", WallMs()}, {"kind", f.kind}, {"target", "broker"}, {"pid", cluster_.broker_pid()}});
   journal_.Mark("broker.log", f.kind);
   journal_.Injected();
@@ -188,8 +198,12 @@ void Faults::NetFault(const Planned& f, Rng& rng) {
   const std::string log = "worker-" + cluster_.name(i) + ".log";
   if (f.kind == files::kNetCut) {
     const int64_t down = rng.Uniform(200, 5000);
-    journal_.FaultRecord(
-        {{"t", now}, {"kind", f.kind}, {"target", cluster_.name(i)}, {"id", id}, {"end", now + down}});
+    journal_.FaultRecord({{"t", now},
+                          {"kind", f.kind},
+                          {"target", cluster_.name(i)},
+                          {"pid", cluster_.WorkerPid(i)},
+                          {"id", id},
+                          {"end", now + down}});
     cluster_.Cut(i);
     cut_[i] = id;
     journal_.Mark(log, f.kind + " (link cut for " + std::to_string(down) + " ms)");
@@ -208,6 +222,7 @@ void Faults::NetFault(const Planned& f, Rng& rng) {
   journal_.FaultRecord({{"t", now},
                         {"kind", f.kind},
                         {"target", cluster_.name(i)},
+                        {"pid", cluster_.WorkerPid(i)},
                         {"id", id},
                         {"cycles", cycles},
                         {"end", now + total}});

@@ -153,7 +153,7 @@ class Reader {
           for (int i = 0; i < run_.workers; ++i) targets.push_back("w" + std::to_string(i));
         }
         const std::string what = f.kind + " " + Ms(f.t) + ".." + Ms(f.end);
-        for (const auto& w : targets) s_.worker_faults.push_back({WorkerFault::kCut, w, 0, f.t, f.end, what});
+        for (const auto& w : targets) s_.worker_faults.push_back({WorkerFault::kCut, w, f.pid, f.t, f.end, what});
       } else if (f.kind == files::kWorkerKill) {
         s_.worker_faults.push_back({WorkerFault::kKilled, f.target, f.pid, f.t, f.t, "SIGKILL " + Ms(f.t)});
       } else if (f.kind == files::kWorkerStop) {

@@ -49,11 +49,18 @@ void CheckLosses(RuleContext& c) {
     std::sort(v.begin(), v.end(), [](const WorkerFault& x, const WorkerFault& y) { return x.from < y.from; });
   }
   const int64_t phantom_window = c.LeaseTtlMs() + kPhantomMarginMs;
-  // A process of the worker ended (killed, drained) from `from` to `to`: a
-  // loss in a freeze or a partition it never came back from is its death.
-  auto ended = [&](const std::string& worker, int64_t from, int64_t to) {
+  // The process that met fault f (a freeze, a partition) ended before it
+  // could come back: killed or drained by us (that pid, when known), or
+  // killed by a poison task, from the lease to a while after f ended (a
+  // thawed worker is back at once, one cut off after its reconnect). Then
+  // its worker did not come back, and a loss it held is its death.
+  auto died = [&](const WorkerFault& f, const std::string& worker, int64_t s) {
+    const int64_t until = f.to + (f.type == WorkerFault::kCut ? kReconnectMs : kPhantomMarginMs);
     for (const auto& ev : events[worker]) {
-      if ((ev.type == WorkerFault::kKilled || ev.type == WorkerFault::kDrained) && ev.from >= from && ev.from <= to) {
+      if (ev.type != WorkerFault::kKilled && ev.type != WorkerFault::kDrained) continue;
+      if (f.pid != 0 && ev.pid != 0) {
+        if (ev.pid == f.pid) return true;
+      } else if (ev.from <= until && ev.to >= s) {
         return true;
       }
     }
@@ -86,10 +93,9 @@ void CheckLosses(RuleContext& c) {
         // Suspicious = lost attempts whose worker died: a frozen worker
         // comes back (the same process) and takes its suspicion back.
         // A worker cut off comes back the same way, unless its process
-        // ended meanwhile or before it reconnected (then it died).
-        const bool died = inside->type == WorkerFault::kCut && ended(a.worker, s, inside->to + kReconnectMs);
-        if ((inside->type == WorkerFault::kStopped || (inside->type == WorkerFault::kCut && !died)) &&
-            a.blame == "death") {
+        // ended before it could (then it died).
+        if ((inside->type == WorkerFault::kStopped || inside->type == WorkerFault::kCut) && a.blame == "death" &&
+            !died(*inside, a.worker, s)) {
           c.Violation("a death blamed on a worker that did not die",
                       what + c.Ms(s) + ".." + c.Ms(end) + " (" + inside->what + "): " + Quote(a.error, 100));
         }
