@@ -85,7 +85,8 @@ chaos:
 
 # The tests with hosts: the broker and each worker in a network namespace
 # of its own, links cut and healed (tools/testing/netns.h; needs root,
-# skipped without). Also part of `make test` (about 25 s).
+# skipped without), and chaos.net.short (15 s of chaos with network faults).
+# Also part of `make test` (about 65 s).
 netns-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L netns
 
