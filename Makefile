@@ -70,11 +70,18 @@ demo: build
 
 # A long chaos run: CHAOS_SECONDS of seeded faults, then the invariant checker
 # (docs/reliability.md). CHAOS_ARGS adds flags, e.g. CHAOS_ARGS="--seed 42".
+# CHAOS_NET=1 adds network faults (links cut, all cut, flapping: each process
+# in a network namespace of its own); it needs root.
 CHAOS_SECONDS ?= 300
 CHAOS_ARGS ?=
-chaos: build
+CHAOS_NET ?=
+chaos:
+	@if [ "$(CHAOS_NET)" = 1 ] && [ "$$(id -u)" != 0 ]; then \
+	  echo "make chaos CHAOS_NET=1 needs root (it makes network namespaces); run it as root, or without CHAOS_NET"; exit 1; \
+	fi
+	$(MAKE) build
 	$(BUILD_DIR)/bin/leaseq-chaos --bin $(BUILD_DIR)/bin --seconds $(CHAOS_SECONDS) \
-	  --tasks $$(( $(CHAOS_SECONDS) * 40 )) --progress-seconds 30 $(CHAOS_ARGS)
+	  --tasks $$(( $(CHAOS_SECONDS) * 40 )) --progress-seconds 30 $(if $(filter 1,$(CHAOS_NET)),--net-faults) $(CHAOS_ARGS)
 
 # The deterministic simulator (docs/simulation.md): seeds from SIM_FIRST (a
 # new range each time unless given) for SIM_SECONDS; a failing seed prints
@@ -86,8 +93,9 @@ sim: build
 	$(BUILD_DIR)/bin/leaseq-sim --first $(SIM_FIRST) --seconds $(SIM_SECONDS) --size $(SIM_SIZE) $(SIM_ARGS)
 
 # The tests with hosts: the broker and each worker in a network namespace
-# of its own, links cut and healed (tests/integration/netns.h; needs root,
-# skipped without). Also part of `make test` (about 25 s).
+# of its own, links cut and healed (tools/testing/netns.h; needs root,
+# skipped without), and chaos.net.short (15 s of chaos with network faults).
+# Also part of `make test` (about 65 s).
 netns-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L netns
 

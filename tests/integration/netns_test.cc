@@ -1,7 +1,7 @@
 // Hosts: the broker and each worker in a network namespace of its own
-// (netns.h), the links cut and healed under them. Real binaries, a real
-// SQLite file. Labelled "netns" (they need root); skipped where namespaces
-// cannot be made.
+// (tools/testing/netns.h), the links cut and healed under them. Real
+// binaries, a real SQLite file. Labelled "netns" (they need root); skipped
+// where namespaces cannot be made.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,13 +11,14 @@
 #include <thread>
 
 #include "harness.h"
-#include "netns.h"
+#include "tools/testing/netns.h"
 
 namespace leaseq::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using test_support::NetnsLab;
 
 constexpr const char* kPort = "5555";  // inside the lab's namespaces only
 

@@ -252,6 +252,65 @@ TEST_F(CheckerTest, ADeathBlamedOnAFrozenWorkerIsAViolation) {
   EXPECT_EQ(r.violation_counts["a death blamed on a worker that did not die"], 1) << Categories(r);
 }
 
+// A worker cut off by a network fault (net-cut, net-cut-all, net-flap: from
+// the fault to its heal) comes back as itself: its loss is explained, and
+// withdrawn, never a death, unless its process ended before it came back.
+TEST_F(CheckerTest, ACutOffWorkersLossIsExplainedAndWithdrawn) {
+  LostOnceOnW2("withdrawn");
+  Fault({{"t", 600}, {"end", 3000}, {"kind", "net-cut"}, {"target", "w2"}, {"id", 1}});
+  Fault({{"t", 850}, {"kind", "net-heal"}, {"target", "w2"}, {"id", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+  EXPECT_EQ(r.lost_cut, 1);
+  EXPECT_EQ(r.faults["net-cut"], 1);
+  EXPECT_EQ(r.faults.count("net-heal"), 0u);  // the end of a fault, not one
+}
+
+TEST_F(CheckerTest, EveryLinkCutExplainsALossOnAnyWorker) {
+  LostOnceOnW2("withdrawn");
+  Fault({{"t", 600}, {"end", 800}, {"kind", "net-cut-all"}, {"target", "all"}, {"id", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+  EXPECT_EQ(r.lost_cut, 1);
+}
+
+TEST_F(CheckerTest, ADeathBlamedOnACutOffWorkerThatCameBackIsAViolation) {
+  LostOnceOnW2("death");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
+  Fault({{"t", 600}, {"end", 800}, {"kind", "net-flap"}, {"target", "w2"}, {"id", 1}});
+  Sql("UPDATE attempts SET worker = 'w9' WHERE task_key = 'tP' AND worker = 'w2'");  // no poison kill on w2 soon after
+  CheckReport r = Run();
+  EXPECT_EQ(r.violation_counts["a death blamed on a worker that did not die"], 1) << Categories(r);
+}
+
+TEST_F(CheckerTest, ACutOffWorkerKilledBeforeItCameBackDied) {
+  LostOnceOnW2("death");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
+  Fault({{"t", 600}, {"end", 800}, {"kind", "net-cut"}, {"target", "w2"}, {"id", 1}});
+  Fault({{"t", 2000}, {"kind", "worker-kill"}, {"target", "w2"}, {"pid", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+}
+
+TEST_F(CheckerTest, ALossSoonAfterAHealIsExplained) {
+  LostOnceOnW2("withdrawn");  // leased at 500, the link healed at 100
+  Fault({{"t", 0}, {"end", 100}, {"kind", "net-cut"}, {"target", "w2"}, {"id", 1}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+  EXPECT_EQ(r.lost_phantom, 1);
+}
+
+// A frozen worker that was draining (SIGTERM before the SIGSTOP) exits when
+// thawed: it did not come back, its loss is a death.
+TEST_F(CheckerTest, AFrozenWorkerThatWasDrainingDied) {
+  LostOnceOnW2("death");
+  Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");
+  Fault({{"t", 550}, {"kind", "worker-term"}, {"target", "w2"}, {"pid", 7}});
+  Fault({{"t", 600}, {"end", 800}, {"kind", "worker-stop"}, {"target", "w2"}, {"pid", 7}});
+  CheckReport r = Run();
+  EXPECT_EQ(r.violations(), 0) << Categories(r);
+}
+
 TEST_F(CheckerTest, DeathsCountOnlyLossesBlamedAsDeaths) {
   LostOnceOnW2("suspected");
   Sql("UPDATE tasks SET suspicious = 1, deaths = 1 WHERE key = 'tA'");

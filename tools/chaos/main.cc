@@ -4,10 +4,12 @@
 //
 //   leaseq-chaos [--seconds N] [--seed S] [--workers N] [--tasks N] [--bin DIR]
 //                [--keep DIR] [--heartbeat-ms MS] ...
+//   leaseq-chaos --net-faults ...  (also cut links: needs root)
 //   leaseq-chaos --check DIR      (check a kept work directory again)
 //
 // Exit: 0 no violation, 1 violations, 2 bad usage, 3 the run could not be
-// carried out (a binary missing, a broker that never started).
+// carried out (a binary missing, a broker that never started), 4 --net-faults
+// cannot run here (not root, no ip(8)).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +19,7 @@
 
 #include "checker.h"
 #include "runner.h"
+#include "tools/testing/netns.h"
 
 namespace {
 
@@ -56,12 +59,16 @@ int main(int argc, char** argv) {
   app.add_option("--fault-interval-ms", opt.fault_interval_ms, "mean time between two faults")->capture_default_str()->check(CLI::Range(10, 3600000));
   app.add_option("--faults", opt.fault_kinds, "only these fault kinds (comma-separated)")
       ->delimiter(',')->check(CLI::IsMember(leaseq::chaos::AllFaultKinds()));
+  app.add_flag("--net-faults", opt.net_faults,
+               "the broker and each worker in a network namespace, and network faults among the kinds: "
+               "a worker's link cut, every link cut, a link flapping (needs root)");
   app.add_option("--settle-seconds", opt.settle_seconds, "after the window, how long the work may take to finish")
       ->capture_default_str()->check(CLI::Range(1, 86400));
   app.add_option("--progress-seconds", opt.progress_seconds, "a progress line this often")->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--examples", examples, "examples printed per violation category")->capture_default_str();
   app.add_option("--check", check_dir, "only check a kept work directory");
-  app.footer("Exit: 0 no violation, 1 violations, 2 bad usage, 3 the run could not be carried out.");
+  app.footer("Exit: 0 no violation, 1 violations, 2 bad usage, 3 the run could not be carried out, "
+             "4 --net-faults cannot run here (needs root).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -72,6 +79,21 @@ int main(int argc, char** argv) {
     leaseq::chaos::CheckReport r = leaseq::chaos::Check(check_dir);
     leaseq::chaos::PrintReport(r, stdout, examples);
     return r.violations() == 0 ? 0 : 1;
+  }
+
+  for (const auto& k : opt.fault_kinds) {
+    if (leaseq::chaos::IsNetFault(k) && !opt.net_faults) {
+      fprintf(stderr, "leaseq-chaos: --faults %s needs --net-faults\n", k.c_str());
+      return 2;
+    }
+  }
+  if (opt.net_faults) {
+    std::string why;
+    if (!leaseq::test_support::NetnsLab::Available(&why)) {
+      fprintf(stderr, "leaseq-chaos: --net-faults cannot run here: %s. Run it as root (make chaos CHAOS_NET=1 "
+                      "as root), or without --net-faults.\n", why.c_str());
+      return 4;
+    }
   }
 
   if (seed_text.empty()) {

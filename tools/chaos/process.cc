@@ -32,6 +32,17 @@ bool ProcStat(pid_t pid, pid_t* ppid, char* state) {
   return static_cast<bool>(rest);
 }
 
+bool BlocksSignal(pid_t pid, int sig) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("SigBlk:", 0) != 0) continue;
+    const unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
+    return (mask >> (sig - 1) & 1ULL) != 0;
+  }
+  return false;
+}
+
 std::vector<std::string> ReadLines(const std::string& path) {
   std::vector<std::string> lines;
   std::ifstream in(path);

@@ -34,6 +34,11 @@ inline test_support::ChildOptions AppendTo(const std::string& out, const std::st
 // /proc/PID/stat; false when there is no such process.
 bool ProcStat(pid_t pid, pid_t* ppid, char* state);
 
+// Whether the process blocks signal sig (/proc/PID/status, SigBlk): the
+// broker blocks SIGTERM (to read it from a signalfd) early in main; a
+// SIGTERM before that ends it at once, unclean.
+bool BlocksSignal(pid_t pid, int sig);
+
 std::vector<std::string> ReadLines(const std::string& path);
 
 }  // namespace leaseq::chaos

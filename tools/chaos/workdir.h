@@ -38,5 +38,12 @@ inline constexpr const char* kBrokerKill = "broker-kill";
 inline constexpr const char* kBrokerTerm = "broker-term";
 inline constexpr const char* kBrokerStart = "broker-start";  // a restart, not a fault
 inline constexpr const char* kClientKill = "client-kill";
+// Network faults (--net-faults): a worker's link cut, every worker's link
+// cut, a worker's link cut and healed several times quickly; each ends with
+// a heal, matched by its "id".
+inline constexpr const char* kNetCut = "net-cut";
+inline constexpr const char* kNetCutAll = "net-cut-all";
+inline constexpr const char* kNetFlap = "net-flap";
+inline constexpr const char* kNetHeal = "net-heal";  // the end of a network fault, not a fault
 
 }  // namespace leaseq::chaos::files

@@ -1,4 +1,5 @@
-// NetnsLab: hosts for integration tests. The broker and each worker run in
+// NetnsLab: hosts for integration tests and the chaos runner's network
+// faults (tools/chaos). The broker and each worker run in
 // a network namespace of their own, joined by one veth pair per worker
 // (10.77.<i>.1 on the broker's side, 10.77.<i>.2 on worker i's), so that a
 // test can cut one worker off, or all of them, and heal the link:
@@ -18,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace leaseq::testing {
+namespace leaseq::test_support {
 
 class NetnsLab {
  public:
@@ -45,8 +46,8 @@ class NetnsLab {
   void CutAll();
   void HealAll();
 
-  // The argv that runs binary with args in namespace ns (for Process and
-  // RunCommand: the binary is IpPath()).
+  // The argv that runs binary with args in namespace ns (for a
+  // ChildProcess: the binary is IpPath()).
   static std::string IpPath();
   static std::vector<std::string> In(const std::string& ns, const std::string& binary,
                                      const std::vector<std::string>& args);
@@ -60,4 +61,4 @@ class NetnsLab {
   std::string error_;
 };
 
-}  // namespace leaseq::testing
+}  // namespace leaseq::test_support

@@ -1,13 +1,15 @@
-#include "netns.h"
+#include "tools/testing/netns.h"
 
+#include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <random>
 
-#include "harness.h"
+#include "tools/testing/child_process.h"
 
-namespace leaseq::testing {
+namespace leaseq::test_support {
 
 namespace {
 
@@ -20,6 +22,37 @@ std::string NewTag() {
   std::string t;
   for (int i = 0; i < 6; ++i) t.push_back(hex[g() % 16]);
   return t;
+}
+
+struct IpResult {
+  int exit_code = -1;
+  std::string err;
+};
+
+// Runs ip(8) to completion (20 s at most), its stderr kept for the error.
+IpResult RunIp(const std::vector<std::string>& args) {
+  IpResult r;
+  char tmpl[] = "/tmp/leaseq-ip-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  if (fd < 0) {
+    r.err = "mkstemp failed";
+    return r;
+  }
+  close(fd);
+  ChildOptions o;
+  o.stderr_path = tmpl;
+  ChildProcess child;
+  if (child.Start(NetnsLab::IpPath(), args, o, &r.err)) {
+    if (!child.WaitExit(std::chrono::seconds(20))) {
+      child.Signal(SIGKILL);
+      child.WaitExit(std::chrono::seconds(5));
+      r.err = "(timed out)\n";
+    }
+    r.exit_code = child.exit_code();
+    r.err += ReadFile(tmpl);
+  }
+  unlink(tmpl);
+  return r;
 }
 
 }  // namespace
@@ -41,17 +74,17 @@ bool NetnsLab::Available(std::string* why) {
     return false;
   }
   const std::string ns = "lq-probe-" + NewTag();
-  CommandResult r = RunCommand(IpPath(), {"netns", "add", ns});
+  IpResult r = RunIp({"netns", "add", ns});
   if (r.exit_code != 0) {
     *why = "cannot add a network namespace: " + r.err;
     return false;
   }
-  RunCommand(IpPath(), {"netns", "del", ns});
+  RunIp({"netns", "del", ns});
   return true;
 }
 
 bool NetnsLab::Ip(const std::vector<std::string>& args) {
-  CommandResult r = RunCommand(IpPath(), args, {}, "", std::chrono::seconds(20));
+  IpResult r = RunIp(args);
   if (r.exit_code != 0 && error_.empty()) {
     std::string cmd = "ip";
     for (const auto& a : args) cmd += " " + a;
@@ -85,8 +118,8 @@ NetnsLab::NetnsLab(int workers) : tag_(NewTag()) {
 
 NetnsLab::~NetnsLab() {
   // Deleting a namespace deletes the veth ends in it, and their peers.
-  for (const auto& ns : worker_ns_) RunCommand(IpPath(), {"netns", "del", ns});
-  if (!broker_ns_.empty()) RunCommand(IpPath(), {"netns", "del", broker_ns_});
+  for (const auto& ns : worker_ns_) RunIp({"netns", "del", ns});
+  if (!broker_ns_.empty()) RunIp({"netns", "del", broker_ns_});
 }
 
 std::string NetnsLab::BrokerAddress(int i) const { return "10.77." + std::to_string(i + 1) + ".1"; }
@@ -107,4 +140,4 @@ std::vector<std::string> NetnsLab::In(const std::string& ns, const std::string& 
   return argv;
 }
 
-}  // namespace leaseq::testing
+}  // namespace leaseq::test_support
