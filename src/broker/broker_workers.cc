@@ -139,11 +139,12 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
                repeated ? "registered again on the same connection"
                         : same_session ? "reconnected" : "registered",
                held.size() - abandon.size());
-  Reply(routing_id,
-        wire::Make(wire::Command::kWelcome, {{field::kHeartbeatMs, options_.settings.heartbeat_ms},
-                                              {field::kLiveness, options_.settings.liveness},
-                                              {field::kAbandon, abandon}}),
-        true);
+  nlohmann::json welcome = {{field::kHeartbeatMs, options_.settings.heartbeat_ms},
+                             {field::kLiveness, options_.settings.liveness},
+                             {field::kAbandon, abandon}};
+  // The worker tells a welcome to this register from one to an older one.
+  if (m.body.contains(field::kSeq)) welcome[field::kSeq] = m.body[field::kSeq];
+  Reply(routing_id, wire::Make(wire::Command::kWelcome, std::move(welcome)), true);
 }
 
 void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {

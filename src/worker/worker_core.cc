@@ -74,6 +74,7 @@ void WorkerCore::Step(int64_t now) {
     welcomed_ = false;
     register_wanted_ = true;
     register_sent_ms_ = -1;  // at once
+    first_current_seq_ = register_seq_ + 1;  // welcomes waiting in the link are stale
   }
   last_step_ms_ = now;
   HandleSignals(now);

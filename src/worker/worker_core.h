@@ -215,6 +215,11 @@ class WorkerCore {
   int64_t last_step_ms_ = -1;           // the freeze check's reference
   bool welcomed_ = false;  // the current connection was welcomed
   int64_t register_sent_ms_ = -1;
+  // Registers sent so far (each carries the next `seq`), and the first one
+  // sent after the last freeze: a welcome echoing an older seq answers a
+  // register from before the freeze and says nothing about now.
+  int64_t register_seq_ = 0;
+  int64_t first_current_seq_ = 0;
   // Not welcomed on this connection and a register is due: sent (again)
   // every heartbeat until a welcome answers one (OnWelcome clears it).
   bool register_wanted_ = false;

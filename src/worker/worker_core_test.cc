@@ -370,6 +370,30 @@ TEST_F(WorkerCoreTest, ADrainingWorkerAnswersATaskWithNoSlotsThenARelease) {
 // may have declared the worker lost and leased its tasks elsewhere. It
 // registers again, and what reached it before starts only once the welcome
 // says it is still its own.
+// Found by the simulator (leaseq-sim --seed 271): registers queued during a
+// partition were welcomed while the worker was frozen; thawed, it took the
+// waiting welcome for an answer to its new register and started a task
+// lost meanwhile.
+TEST_F(WorkerCoreTest, AWelcomeWaitingSinceBeforeAFreezeStartsNothing) {
+  StartWelcomed();  // register seq 1
+  now_ += kSilenceMs + 200;
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                        {"abandon", json::array()}, {"seq", 1}}));
+  Task(2);
+  Step();
+  EXPECT_FALSE(core_->welcomed());
+  EXPECT_TRUE(starter_.started.empty());
+  auto reg = Sent(Command::kRegister);
+  ASSERT_EQ(reg.size(), 1u);
+  EXPECT_EQ(reg[0].body["seq"], 2);
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                        {"abandon", {2}}, {"seq", 2}}));
+  now_ += 1;
+  Step();
+  EXPECT_TRUE(core_->welcomed());
+  EXPECT_TRUE(starter_.started.empty());  // 2 was not ours any more
+}
+
 TEST_F(WorkerCoreTest, AFreezeRegistersAgainAndStartsNothingUntilTheWelcome) {
   options_.prefetch = 2;
   StartWelcomed();

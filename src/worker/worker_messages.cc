@@ -12,6 +12,11 @@ using wire::Command;
 using nlohmann::json;
 
 void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
+  int64_t seq = 0;
+  if (wire::GetInt(m.body, wire::field::kSeq, &seq).ok() && seq < first_current_seq_) {
+    Log("ignoring a welcome to a register from before the freeze (seq " + std::to_string(seq) + ")");
+    return;
+  }
   int64_t hb = 0, live = 0;
   if (wire::GetInt(m.body, wire::field::kHeartbeatMs, &hb).ok() && hb > 0 && hb <= 3600000) {
     heartbeat_ms_ = static_cast<int>(hb);
@@ -238,7 +243,8 @@ void WorkerCore::SendRegister(int64_t now) {
                {wire::field::kQueues, opt_.queues},
                {wire::field::kFns,
                 opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
-               {wire::field::kRunning, HeldIds()}};
+               {wire::field::kRunning, HeldIds()},
+               {wire::field::kSeq, ++register_seq_}};
   if (!opt_.nanny.empty()) body[wire::field::kNanny] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;

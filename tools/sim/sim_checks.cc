@@ -70,6 +70,31 @@ void CheckEnd(SQLite::Database& db, const Scenario& scenario, const Record& reco
     if (e.ended_ms >= 0 && e.signal == 0 && e.exit_code == 0) completed[{e.key, e.attempt_no}] = &e;
   }
 
+  // A command started well after the broker ended its attempt (released,
+  // lost) ran a task that was no longer its worker's: a worker that starts
+  // nothing it cannot vouch for (frozen, cut off) never does. A race of one
+  // silence period is allowed: both sides count it from their last word.
+  bool clock_stepped = false;
+  for (const auto& f : scenario.faults) clock_stepped |= f.kind == FaultKind::kClockStep;
+  if (!clock_stepped) {
+    const int64_t slack = int64_t{scenario.heartbeat_ms} * scenario.liveness;
+    std::map<std::pair<std::string, int64_t>, const AttemptRow*> by_number;
+    for (const auto& [key, as] : attempts) {
+      for (const auto& a : as) by_number[{key, a.attempt_no}] = &a;
+    }
+    for (const auto& e : record.executions) {
+      auto it = by_number.find({e.key, e.attempt_no});
+      if (it == by_number.end()) continue;
+      const AttemptRow& a = *it->second;
+      if ((a.outcome == "released" || a.outcome == "lost") && a.ended_at >= 0 &&
+          e.started_wall_ms > a.ended_at + slack) {
+        Violation(v, "execution of an attempt no longer its worker's",
+                  e.key + " attempt " + std::to_string(e.attempt_no) + " started on " + e.worker + " " +
+                      std::to_string(e.started_wall_ms - a.ended_at) + " ms after it was " + a.outcome);
+      }
+    }
+  }
+
   for (const auto& key : acked_keys) {
     if (!tasks.count(key)) Violation(v, "acknowledged task missing", key);
   }

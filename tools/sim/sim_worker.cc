@@ -151,6 +151,7 @@ class SimWorker::Starter final : public worker::ProcessStarter {
     e.worker = owner_->name_;
     e.incarnation = owner_->incarnation_;
     e.started_ms = owner_->clock_->now();
+    e.started_wall_ms = owner_->clock_->WallMs();
     owner_->record_->executions.push_back(e);
     int64_t end = owner_->clock_->now() + std::stoll(spec.argv[2]);
     if (kind == TaskKind::kHang || kind == TaskKind::kPoison) end = INT64_MAX;

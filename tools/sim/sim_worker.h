@@ -36,6 +36,7 @@ struct Execution {
   std::string worker;
   int incarnation = 0;   // index into the run's incarnations
   int64_t started_ms = 0;
+  int64_t started_wall_ms = 0;  // the same moment on the wall clock (the database's times)
   int64_t ended_ms = -1;  // -1: never ended (its worker died with it)
   int exit_code = -1;
   int signal = 0;
