@@ -21,20 +21,22 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
       if (q.executeStep()) {
         known = true;
         returning = q.getColumn(0).getString() == w.session;
-        *same_session = returning && q.getColumn(1).getString() == "alive";
+        *same_session =
+            returning && WorkerStateFromText(q.getColumn(1).getText()) == WorkerState::kAlive;
       }
     }
     int n = 0;
-    if (returning) {
+    const rules::Rejoin rejoin = rules::RejoinOf(known, returning);
+    if (rejoin == rules::Rejoin::kSameProcess) {
       // The same process, back after it was declared lost (a partition, a
       // freeze): it did not die, and its losses blame nothing.
       Status s = WithdrawLosses(w.name, &n);
       if (!s.ok()) return s;
-    } else if (known) {
+    } else if (rejoin == rules::Rejoin::kNewProcess) {
       // Another process had this name: it is dead, and what it held is lost.
       int reclaimed = 0;
       Status s = WorkerLost(w.name, now, "worker '" + w.name + "' was replaced by a new process",
-                            &reclaimed, rules::Blame::kDeath);
+                            &reclaimed, rules::BlameOf(rules::LossCause::kProcessDied));
       if (s.ok()) s = ConfirmDeaths(w.name, now, &n);
       if (!s.ok()) return s;
     }
@@ -149,6 +151,8 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
                     int64_t free_slots) {
   return Guarded("dispatch", [&]() -> Status {
     const std::string fns = nlohmann::json(w.fns).dump();
+    const rules::Credit credit{n, free_slots};
+    int64_t sent = 0;
     for (const auto& queue : w.queues) {
       if (n <= 0) break;
       if (paused_.count(queue) > 0) continue;
@@ -204,7 +208,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         auto& ins = Prepared(
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
             "lease_expires_at, unstarted) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)");
-        p.a.prefetched = free_slots-- <= 0;
+        p.a.prefetched = rules::IsPrefetch(credit, sent++);
         ins.bind(1, p.id);
         ins.bind(2, p.a.key);
         ins.bind(3, p.a.attempt_no);
@@ -258,11 +262,12 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
                        bool* applied) {
   return Guarded("store result", [&]() -> Status {
     *applied = false;
-    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0, started_at = 0;
+    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0, started_at = 0, deaths = 0;
     std::string queue, key;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.errors, t.retries, t.dependents, a.started_at, t.queue, t.key "
+          "SELECT a.task_id, t.errors, t.retries, t.dependents, a.started_at, t.queue, t.key, "
+          "t.deaths "
           "FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id "
           "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
@@ -276,12 +281,13 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       started_at = q.getColumn(4).getInt64();
       queue = q.getColumn(5).getString();
       key = q.getColumn(6).getString();
+      deaths = q.getColumn(7).getInt64();
     }
     *applied = true;
     PassEvents* e = events();
     if (e) e->run_seconds.emplace_back(queue, (now - started_at) / 1000.0);
     if (r.Succeeded()) {
-      EndAttempt(r.attempt_id, "done", now, r.exit_code, "");
+      EndAttempt(r.attempt_id, AttemptOutcome::kDone, now, r.exit_code, "");
       auto& u = Prepared(
           "UPDATE tasks SET state = 'done', result = ?, error = NULL, updated_at = ? WHERE id = ?");
       u.bind(1, r.stdout_bytes.data(), static_cast<int>(r.stdout_bytes.size()));
@@ -301,13 +307,15 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       error = "exit status " + std::to_string(r.exit_code) + (error.empty() ? "" : ": " + error);
     }
     if (error.empty()) error = "the attempt failed (the worker gave no reason)";
-    EndAttempt(r.attempt_id, "error", now, r.signal != 0 ? -1 : r.exit_code, error);
-    rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now, r.permanent);
-    if (d.retry && FailIfPoisoned(task_id, now)) {
+    EndAttempt(r.attempt_id, AttemptOutcome::kError, now, r.signal != 0 ? -1 : r.exit_code, error);
+    rules::ErrorDecision d =
+        rules::OnAttemptFailed(settings_, errors, retries, deaths, now, r.permanent);
+    if (d.poisoned) {
       auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
       u.bind(1, d.errors);
       u.bind(2, task_id);
       u.exec();
+      FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     } else if (d.retry) {
       auto& u = Prepared(
           "UPDATE tasks SET state = 'queued', errors = ?, error = ?, ready_at = ?, updated_at = ? "
@@ -324,7 +332,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       u.bind(1, d.errors);
       u.bind(2, task_id);
       u.exec();
-      FinishTaskFailed(task_id, "failed", error, now);
+      FinishTaskFailed(task_id, TaskState::kFailed, error, now);
       if (e) e->failures.push_back({now, key, worker, store_internal::FirstLine(error)});
     }
     return Status::Ok();
@@ -339,7 +347,7 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
     q.bind(2, worker);
     if (!q.executeStep()) return Status::Ok();
     const int64_t task_id = q.getColumn(0).getInt64();
-    EndAttempt(attempt_id, "released", now, INT32_MIN, "");
+    EndAttempt(attempt_id, AttemptOutcome::kReleased, now, INT32_MIN, "");
     if (FailIfPoisoned(task_id, now)) return Status::Ok();
     auto& u = Prepared(
         "UPDATE tasks SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'running'");
@@ -357,7 +365,7 @@ bool Store::FailIfPoisoned(int64_t task_id, int64_t now) {
   const int64_t deaths = q.getColumn(0).getInt64();
   q.reset();
   if (!rules::Poisoned(settings_, deaths)) return false;
-  FinishTaskFailed(task_id, "failed", rules::PoisonError(settings_, deaths), now);
+  FinishTaskFailed(task_id, TaskState::kFailed, rules::PoisonError(settings_, deaths), now);
   return true;
 }
 
@@ -377,13 +385,16 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
       key = q.getColumn(4).getString();
       deaths = q.getColumn(5).getInt64();
       if (PassEvents* e = events()) ++e->leases_reclaimed;
-      // Prefetched and never started: the task did nothing to the worker.
-      if (q.getColumn(2).getInt64() != 0) return Release(worker, attempt_id, now);
+      // Only what ran is blamed.
+      const bool started = q.getColumn(2).getInt64() == 0;
+      if (rules::ReclaimedOutcome(started) == AttemptOutcome::kReleased) {
+        return Release(worker, attempt_id, now);
+      }
     }
-    EndAttempt(attempt_id, "lost", now, INT32_MIN, why);
+    EndAttempt(attempt_id, AttemptOutcome::kLost, now, INT32_MIN, why);
     {
       auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
-      b.bind(1, rules::BlameText(blame));
+      b.bind(1, ToText(blame));
       b.bind(2, attempt_id);
       b.exec();
     }
@@ -396,7 +407,7 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
     u.bind(3, now);
     u.bind(4, task_id);
     u.exec();
-    if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+    if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     if (PassEvents* e = events()) {
       e->losses.push_back({now, key, worker, why});
       if (d.failed) {
@@ -412,22 +423,24 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
 // task past allowed-failures is failed (a running one is decided when that
 // attempt ends: Complete, Release, Lose).
 void Store::ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now) {
-  auto& b = Prepared("UPDATE attempts SET blame = 'death' WHERE id = ? AND blame = 'suspected'");
+  auto& b = Prepared("UPDATE attempts SET blame = ?2 WHERE id = ?1 AND blame = ?3");
   b.bind(1, attempt_id);
+  b.bind(2, ToText(Blame::kDeath));
+  b.bind(3, ToText(Blame::kSuspected));
   if (b.exec() == 0) return;
   auto& q = Prepared("SELECT suspicious, deaths, state FROM tasks WHERE id = ?");
   q.bind(1, task_id);
   if (!q.executeStep()) return;
   const int64_t suspicious = q.getColumn(0).getInt64();
   const int64_t deaths = q.getColumn(1).getInt64();
-  const bool queued = q.getColumn(2).getString() == "queued";
+  const bool queued = TaskStateFromText(q.getColumn(2).getText()) == TaskState::kQueued;
   q.reset();
   rules::LossDecision d = rules::OnDeathConfirmed(settings_, suspicious, deaths, queued);
   auto& u = Prepared("UPDATE tasks SET deaths = ? WHERE id = ?");
   u.bind(1, d.deaths);
   u.bind(2, task_id);
   u.exec();
-  if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+  if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
 }
 
 std::vector<Store::Suspected> Store::SuspectedOf(const std::string& name) {
@@ -471,11 +484,18 @@ Status Store::WithdrawLosses(const std::string& name, int* n) {
   return Guarded("withdraw losses", [&]() -> Status {
     std::vector<Suspected> found = SuspectedOf(name);
     for (const auto& f : found) {
-      auto& b = Prepared("UPDATE attempts SET blame = 'withdrawn' WHERE id = ?");
-      b.bind(1, f.attempt_id);
+      auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
+      b.bind(1, ToText(Blame::kNone));
+      b.bind(2, f.attempt_id);
       b.exec();
-      auto& u = Prepared("UPDATE tasks SET suspicious = max(suspicious - 1, 0) WHERE id = ?");
-      u.bind(1, f.task_id);
+      auto& q = Prepared("SELECT suspicious FROM tasks WHERE id = ?");
+      q.bind(1, f.task_id);
+      if (!q.executeStep()) continue;
+      const int64_t suspicious = rules::OnLossWithdrawn(q.getColumn(0).getInt64());
+      q.reset();
+      auto& u = Prepared("UPDATE tasks SET suspicious = ? WHERE id = ?");
+      u.bind(1, suspicious);
+      u.bind(2, f.task_id);
       u.exec();
     }
     *n = static_cast<int>(found.size());
