@@ -42,8 +42,8 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
     }
     auto& q = Prepared(
         "INSERT INTO workers (name, pid, host, session, state, slots, queues, fns, started_at, "
-        "last_seen_at) VALUES (?1, ?2, ?3, ?4, 'alive', ?5, ?6, ?7, ?8, ?8) "
-        "ON CONFLICT (name) DO UPDATE SET pid = ?2, host = ?3, session = ?4, state = 'alive', "
+        "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8, ?8) "
+        "ON CONFLICT (name) DO UPDATE SET pid = ?2, host = ?3, session = ?4, state = ?9, "
         "slots = ?5, queues = ?6, fns = ?7, last_seen_at = ?8, "
         "started_at = CASE WHEN session = ?4 THEN started_at ELSE ?8 END");
     q.bind(1, w.name);
@@ -54,6 +54,7 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
     q.bind(6, nlohmann::json(w.queues).dump());
     q.bind(7, nlohmann::json(w.fns).dump());
     q.bind(8, now);
+    q.bind(9, ToText(WorkerState::kAlive));
     q.exec();
     return Status::Ok();
   });
@@ -71,9 +72,11 @@ Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, 
     }
     *reclaimed = static_cast<int>(ids.size());
     auto& q = Prepared(
-        "UPDATE workers SET state = 'lost', last_seen_at = ? WHERE name = ? AND state = 'alive'");
+        "UPDATE workers SET state = ?3, last_seen_at = ?1 WHERE name = ?2 AND state = ?4");
     q.bind(1, now);
     q.bind(2, name);
+    q.bind(3, ToText(WorkerState::kLost));
+    q.bind(4, ToText(WorkerState::kAlive));
     if (q.exec() > 0) {
       if (PassEvents* e = events()) {
         ++e->workers_lost;
@@ -94,9 +97,10 @@ Status Store::WorkerGone(const std::string& name, int64_t now, int* released) {
       if (!s.ok()) return s;
     }
     *released = static_cast<int>(ids.size());
-    auto& q = Prepared("UPDATE workers SET state = 'gone', last_seen_at = ? WHERE name = ?");
+    auto& q = Prepared("UPDATE workers SET state = ?3, last_seen_at = ?1 WHERE name = ?2");
     q.bind(1, now);
     q.bind(2, name);
+    q.bind(3, ToText(WorkerState::kGone));
     q.exec();
     return Status::Ok();
   });
@@ -169,7 +173,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         // tasks_dispatch yields this queue's due tasks in priority order
         // (a task delayed or in retry backoff is not in it: see WakeDue).
         auto& q = Prepared(
-            "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
+            "UPDATE tasks SET state = ?5, attempts_count = attempts_count + 1, "
             "updated_at = ?1 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_dispatch "
             "WHERE state = 'queued' AND ready_at = 0 AND queue = ?2 "
             "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
@@ -180,6 +184,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         q.bind(2, queue);
         q.bind(3, fns);
         q.bind(4, n);
+        q.bind(5, ToText(TaskState::kRunning));
         while (q.executeStep()) {
           Picked p;
           p.id = q.getColumn(0).getInt64();
@@ -207,7 +212,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       for (auto& p : picked) {
         auto& ins = Prepared(
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
-            "lease_expires_at, unstarted) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)");
+            "lease_expires_at, unstarted) VALUES (?1, ?2, ?3, ?4, ?5, ?8, ?6, ?7)");
         p.a.prefetched = rules::IsPrefetch(credit, sent++);
         ins.bind(1, p.id);
         ins.bind(2, p.a.key);
@@ -216,6 +221,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         ins.bind(5, now);
         ins.bind(6, rules::LeaseExpiry(settings_, now));
         ins.bind(7, p.a.prefetched ? 1 : 0);
+        ins.bind(8, ToText(AttemptOutcome::kRunning));
         ins.exec();
         p.a.attempt_id = db_->getLastInsertRowid();
         p.a.stdin_bytes = p.has_deps ? AssembleStdin(p.id, p.input) : std::move(p.input);
@@ -289,10 +295,11 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
     if (r.Succeeded()) {
       EndAttempt(r.attempt_id, AttemptOutcome::kDone, now, r.exit_code, "");
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'done', result = ?, error = NULL, updated_at = ? WHERE id = ?");
+          "UPDATE tasks SET state = ?4, result = ?1, error = NULL, updated_at = ?2 WHERE id = ?3");
       u.bind(1, r.stdout_bytes.data(), static_cast<int>(r.stdout_bytes.size()));
       u.bind(2, now);
       u.bind(3, task_id);
+      u.bind(4, ToText(TaskState::kDone));
       u.exec();
       if (dependents > 0) FinishTaskDone(task_id, now);
       if (e) ++e->done;
@@ -318,13 +325,14 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     } else if (d.retry) {
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'queued', errors = ?, error = ?, ready_at = ?, updated_at = ? "
-          "WHERE id = ?");
+          "UPDATE tasks SET state = ?6, errors = ?1, error = ?2, ready_at = ?3, updated_at = ?4 "
+          "WHERE id = ?5");
       u.bind(1, d.errors);
       u.bind(2, error);
       u.bind(3, d.ready_at);
       u.bind(4, now);
       u.bind(5, task_id);
+      u.bind(6, ToText(TaskState::kQueued));
       u.exec();
       if (e) ++e->retried_auto;
     } else {
@@ -350,17 +358,20 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
     EndAttempt(attempt_id, AttemptOutcome::kReleased, now, INT32_MIN, "");
     if (FailIfPoisoned(task_id, now)) return Status::Ok();
     auto& u = Prepared(
-        "UPDATE tasks SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'running'");
+        "UPDATE tasks SET state = ?3, updated_at = ?1 WHERE id = ?2 AND state = ?4");
     u.bind(1, now);
     u.bind(2, task_id);
+    u.bind(3, ToText(TaskState::kQueued));
+    u.bind(4, ToText(TaskState::kRunning));
     u.exec();
     return Status::Ok();
   });
 }
 
 bool Store::FailIfPoisoned(int64_t task_id, int64_t now) {
-  auto& q = Prepared("SELECT deaths FROM tasks WHERE id = ? AND state = 'running'");
+  auto& q = Prepared("SELECT deaths FROM tasks WHERE id = ? AND state = ?");
   q.bind(1, task_id);
+  q.bind(2, ToText(TaskState::kRunning));
   if (!q.executeStep()) return false;
   const int64_t deaths = q.getColumn(0).getInt64();
   q.reset();
@@ -400,12 +411,14 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
     }
     rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious, deaths, blame);
     auto& u = Prepared(
-        "UPDATE tasks SET suspicious = ?, deaths = ?, state = 'queued', updated_at = ? "
-        "WHERE id = ? AND state = 'running'");
+        "UPDATE tasks SET suspicious = ?1, deaths = ?2, state = ?5, updated_at = ?3 "
+        "WHERE id = ?4 AND state = ?6");
     u.bind(1, d.suspicious);
     u.bind(2, d.deaths);
     u.bind(3, now);
     u.bind(4, task_id);
+    u.bind(5, ToText(TaskState::kQueued));
+    u.bind(6, ToText(TaskState::kRunning));
     u.exec();
     if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     if (PassEvents* e = events()) {

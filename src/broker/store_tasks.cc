@@ -44,12 +44,14 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
   dec.bind(2, task_id);
   dec.exec();
   auto& ready = Prepared(
-      "UPDATE tasks SET state = 'queued', updated_at = ?1, "
+      "UPDATE tasks SET state = ?3, updated_at = ?1, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END "
       "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?2) "
-      "AND state = 'waiting' AND unfinished_deps = 0");
+      "AND state = ?4 AND unfinished_deps = 0");
   ready.bind(1, now);
   ready.bind(2, task_id);
+  ready.bind(3, ToText(TaskState::kQueued));
+  ready.bind(4, ToText(TaskState::kWaiting));
   ready.exec();
 }
 
@@ -95,12 +97,15 @@ void Store::FailDependents(int64_t task_id, int64_t now) {
     }
     for (int64_t id : hit) {
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'failed', error = ?, failed_dep = ?, updated_at = ? "
-          "WHERE id = ? AND state IN ('waiting', 'queued')");
+          "UPDATE tasks SET state = ?5, error = ?1, failed_dep = ?2, updated_at = ?3 "
+          "WHERE id = ?4 AND (state = ?6 OR state = ?7)");
       u.bind(1, error);
       u.bind(2, dep);
       u.bind(3, now);
       u.bind(4, id);
+      u.bind(5, ToText(TaskState::kFailed));
+      u.bind(6, ToText(TaskState::kWaiting));
+      u.bind(7, ToText(TaskState::kQueued));
       if (u.exec() > 0) {
         work.push_back(id);
         if (PassEvents* e = events()) ++e->failed;
@@ -153,10 +158,11 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
         continue;
       }
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'waiting', error = NULL, failed_dep = NULL, "
-          "suspicious = 0, errors = 0, updated_at = ? WHERE id = ?");
+          "UPDATE tasks SET state = ?3, error = NULL, failed_dep = NULL, "
+          "suspicious = 0, errors = 0, updated_at = ?1 WHERE id = ?2");
       u.bind(1, now);
       u.bind(2, id);
+      u.bind(3, ToText(TaskState::kWaiting));
       u.exec();
       work.push_back(id);
     }
