@@ -299,9 +299,9 @@ class Store {
     int64_t attempt_id, task_id;
   };
   std::vector<Suspected> SuspectedOf(const std::string& name);
-  // A task that goes back to queued after its attempt ended without a loss
-  // (released, or failed with retries left): true when its deaths are past
-  // allowed-failures, and it is failed instead (store_leases.cc).
+  // A running task whose attempt was released: true when it is poisoned
+  // (rules::Poisoned), and it is failed instead of queued (store_leases.cc).
+  // A failed attempt's task is decided by rules::OnAttemptFailed.
   bool FailIfPoisoned(int64_t task_id, int64_t now);
   void EndAttempt(int64_t attempt_id, AttemptOutcome outcome, int64_t now, int exit_code,
                   const std::string& error);
