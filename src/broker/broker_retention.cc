@@ -36,8 +36,8 @@ void Broker::RetainStep(bool idle) {
   }
   int64_t deleted = 0;
   bool more = false;
-  Status s = store_->Purge(ToText(kFinished[retention_.state]), "", kRetainBatch, &retention_.cursor,
-                           &deleted, &more);
+  Status s = store_->Purge(ToText(kFinished[retention_.state]), "", kRetainBatch,
+                           &retention_.cursor, &deleted, &more);
   if (s.ok() && deleted > 0) s = store_->ReclaimFreePages(kVacuumPages);
   CheckStatus(s);
   if (!s.ok()) {

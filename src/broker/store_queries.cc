@@ -154,8 +154,9 @@ Status Store::States(const std::vector<std::string>& keys, nlohmann::json* count
       }
       auto state = q.getColumn(0).getString();
       (*counts)[state] = counts->value(state, 0) + 1;
-      if (failed && static_cast<int>(failed->size()) < failures &&
-          IsFailedOrCancelled(TaskStateFromText(state).value_or(TaskState::kDone))) {
+      const std::optional<TaskState> parsed = TaskStateFromText(state);
+      if (failed && static_cast<int>(failed->size()) < failures && parsed &&
+          IsFailedOrCancelled(*parsed)) {
         failed->push_back({{"key", key}, {"state", state}, {"error", FirstLine(ColumnText(q, 1))}});
       }
     }

@@ -83,7 +83,9 @@ Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out, bool with_o
         const std::string state = q.getColumn(2).getString();
         const int64_t n = q.getColumn(3).getInt64();
         s.counts[state] += n;
-        if (TaskStateFromText(state) == TaskState::kQueued) s.queued_by_fn[q.getColumn(1).getString()] += n;
+        if (TaskStateFromText(state) == TaskState::kQueued) {
+          s.queued_by_fn[q.getColumn(1).getString()] += n;
+        }
       }
     }
     for (const auto& queue : paused_) (*out)[queue].paused = true;

@@ -34,10 +34,10 @@ inline constexpr std::array<TaskState, 6> kTaskStates = {
     TaskState::kWaiting, TaskState::kQueued, TaskState::kRunning,
     TaskState::kDone,    TaskState::kFailed, TaskState::kCancelled};
 inline constexpr std::array<AttemptOutcome, 5> kAttemptOutcomes = {
-    AttemptOutcome::kRunning, AttemptOutcome::kDone, AttemptOutcome::kError,
-    AttemptOutcome::kLost, AttemptOutcome::kReleased};
-inline constexpr std::array<WorkerState, 3> kWorkerStates = {WorkerState::kAlive, WorkerState::kLost,
-                                                             WorkerState::kGone};
+    AttemptOutcome::kRunning, AttemptOutcome::kDone, AttemptOutcome::kError, AttemptOutcome::kLost,
+    AttemptOutcome::kReleased};
+inline constexpr std::array<WorkerState, 3> kWorkerStates = {
+    WorkerState::kAlive, WorkerState::kLost, WorkerState::kGone};
 inline constexpr std::array<Blame, 3> kBlames = {Blame::kSuspected, Blame::kDeath, Blame::kNone};
 
 // --- the mapping: the database's text of each value ---

@@ -21,8 +21,8 @@ std::vector<std::string> CheckedWords(const std::string& column) {
   const std::string list = check[1].str();
   std::vector<std::string> words;
   const std::regex word_re(column + " = '([a-z]+)'");
-  for (auto it = std::sregex_iterator(list.begin(), list.end(), word_re); it != std::sregex_iterator();
-       ++it) {
+  const std::sregex_iterator end;
+  for (auto it = std::sregex_iterator(list.begin(), list.end(), word_re); it != end; ++it) {
     words.push_back((*it)[1].str());
   }
   return words;
@@ -37,8 +37,8 @@ std::vector<std::string> Texts(const std::array<E, N>& all) {
 
 // The text is the file's format: sqlite3 users and sql/views.sql read it.
 TEST(TaskState, TheTextIsTheDatabases) {
-  EXPECT_EQ(Texts(kTaskStates),
-            (std::vector<std::string>{"waiting", "queued", "running", "done", "failed", "cancelled"}));
+  EXPECT_EQ(Texts(kTaskStates), (std::vector<std::string>{"waiting", "queued", "running", "done",
+                                                          "failed", "cancelled"}));
   EXPECT_EQ(Texts(kAttemptOutcomes),
             (std::vector<std::string>{"running", "done", "error", "lost", "released"}));
   EXPECT_EQ(Texts(kWorkerStates), (std::vector<std::string>{"alive", "lost", "gone"}));

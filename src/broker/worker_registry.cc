@@ -50,7 +50,8 @@ std::vector<std::string> WorkerRegistry::TakeOverdue(int64_t now) {
   return overdue;
 }
 
-std::vector<std::string> WorkerRegistry::Silent(const rules::Settings& settings, int64_t now) const {
+std::vector<std::string> WorkerRegistry::Silent(const rules::Settings& settings,
+                                                int64_t now) const {
   std::vector<std::string> silent;
   for (const auto& [name, w] : by_name_) {
     if (rules::WorkerSilent(settings, w.last_heard_ms, now)) silent.push_back(name);

@@ -14,8 +14,8 @@ namespace leaseq {
 namespace {
 
 // Attempts by the outcome they ended with (running is not an end).
-constexpr std::array<AttemptOutcome, 4> kEndings = {AttemptOutcome::kDone, AttemptOutcome::kError,
-                                                    AttemptOutcome::kLost, AttemptOutcome::kReleased};
+constexpr std::array<AttemptOutcome, 4> kEndings = {
+    AttemptOutcome::kDone, AttemptOutcome::kError, AttemptOutcome::kLost, AttemptOutcome::kReleased};
 
 // Label values: backslash, double quote and line feed escaped.
 std::string Escape(const std::string& v) {
