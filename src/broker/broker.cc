@@ -46,12 +46,11 @@ Broker::Broker(const BrokerOptions& options, const Clock* clock, RouterPort* por
 Status Broker::Start() {
   // Leases found in the database belong to workers that may be reconnecting:
   // honour them for a grace period instead of reclaiming them at once.
-  const int64_t grace = config::StartupGraceMs(options_.settings.heartbeat_ms,
-                                               options_.settings.liveness);
+  const int64_t grace = rules::StartupGraceMs(options_.settings);
   std::vector<std::string> alive;
   Status s = store_->Begin();
   if (s.ok()) s = store_->HonourLeases(rules::StartupLeaseFloor(options_.settings, clock_->WallMs()));
-  if (s.ok()) s = store_->ClampFutureTimes(clock_->WallMs(), config::kRetryBackoffMaxMs);
+  if (s.ok()) s = store_->ClampFutureTimes(clock_->WallMs(), options_.settings.retry_backoff_max_ms);
   if (s.ok()) s = store_->AliveWorkers(&alive);
   if (s.ok()) s = store_->Commit();
   if (!s.ok()) {
@@ -87,7 +86,7 @@ void Broker::Pass() {
   // attempts a full lease again rather than blame them for our disk.
   if (begun.ok()) FollowClockStep();
   if (begun.ok() && leases_stale_) {
-    CheckStatus(store_->HonourLeases(clock_->WallMs() + rules::LeaseTtlMs(options_.settings)));
+    CheckStatus(store_->HonourLeases(rules::LeaseExpiry(options_.settings, clock_->WallMs())));
   }
   int received = 0;
   for (int i = 0; i < config::kMaxBatchMessages; ++i) {
@@ -217,7 +216,7 @@ void Broker::ReclaimLapsed() {
   const int64_t ttl = rules::LeaseTtlMs(options_.settings);
   // Silence may be a partition: suspected, not yet a death.
   const rules::Blame silent = rules::BlameOf(rules::LossCause::kSilent);
-  for (const auto& name : workers_.Silent(now, ttl)) {
+  for (const auto& name : workers_.Silent(options_.settings, now)) {
     LoseWorker(name, "silent for " + std::to_string(ttl) + " ms", silent);
   }
   for (const auto& name : workers_.TakeOverdue(now)) {
@@ -229,9 +228,10 @@ void Broker::ReclaimLapsed() {
     ConnectedWorker* w = workers_.ByName(a.worker);
     // A lease that lapsed while its worker is heard: the worker is alive,
     // whatever became of this attempt, and the task killed nothing.
-    const bool heard = w != nullptr && !rules::WorkerSilent(options_.settings, w->last_heard_ms, now);
-    const rules::Blame blame =
-        rules::BlameOf(heard ? rules::LossCause::kLeaseLapsed : rules::LossCause::kSilent);
+    const rules::LossCause cause =
+        rules::CauseOfLapse(options_.settings, w != nullptr, w ? w->last_heard_ms : 0, now);
+    const bool heard = cause == rules::LossCause::kLeaseLapsed;
+    const rules::Blame blame = rules::BlameOf(cause);
     if (heard) {
       // Not a worker's death: a renewal that did not come (docs/reliability.md).
       log::Printf(log::Level::kWarn,
@@ -288,18 +288,16 @@ void Broker::Dispatch() {
   work_changed_ = false;
   nlohmann::json counts, unused;
   CheckStatus(store_->Counts(&counts, &unused));
-  if (counts.value("queued", 0) == 0) return;
+  if (counts.value(ToText(TaskState::kQueued), 0) == 0) return;
   const int64_t now = clock_->WallMs();
   for (auto& [name, w] : workers_.all()) {
     std::vector<int64_t> running;
     CheckStatus(store_->RunningAttemptsOf(name, &running));
-    // Credit: its slots, plus the prefetch it asked for while it takes work.
-    const int64_t credit = w.record.slots > 0 ? w.record.slots + w.record.prefetch : 0;
-    const int64_t free = credit - static_cast<int64_t>(running.size());
-    if (free <= 0 || w.unreachable) continue;
+    const rules::Credit credit =
+        rules::CreditOf(w.record.slots, w.record.prefetch, static_cast<int64_t>(running.size()));
+    if (credit.tasks <= 0 || w.unreachable) continue;
     std::vector<Assignment> assigned;
-    const int64_t free_slots = std::max<int64_t>(0, w.record.slots - static_cast<int64_t>(running.size()));
-    CheckStatus(store_->Claim(w.record, free, now, &assigned, free_slots));
+    CheckStatus(store_->Claim(w.record, credit.tasks, now, &assigned, credit.free_slots));
     for (auto& a : assigned) {
       nlohmann::json body = {{wire::field::kAttempt, a.attempt_id},
                              {wire::field::kKey, a.key},

@@ -166,7 +166,7 @@ TEST_F(BrokerNamesTest, AfterARestartTheNameIsFreeOnceTheGraceEndsWithoutItsHold
   RestartBroker();
   auto b = Connect();
   EXPECT_EQ(Code(Register(*b, "b", 200)), "name_reserved");
-  clock_.Advance(config::StartupGraceMs(kSettings.heartbeat_ms, kSettings.liveness));
+  clock_.Advance(rules::StartupGraceMs(kSettings));
   wire::Message m;
   for (int i = 0; i < 50 && m.command != Command::kWelcome; ++i) m = Register(*b, "b", 200);
   EXPECT_EQ(m.command, Command::kWelcome) << m.body.dump();

@@ -161,7 +161,7 @@ Status Broker::List(const wire::Message& m, nlohmann::json* reply) {
                         {"age_ms", std::max<int64_t>(0, now - r.updated_at)},
                         {field::kError, r.error}};
     if (!r.fn.empty()) t[field::kFn] = r.fn;
-    if (r.state == "queued") {
+    if (TaskStateFromText(r.state) == TaskState::kQueued) {
       if (store_->paused_queues().count(r.queue) > 0) {
         t[field::kPaused] = true;
       } else if (std::string why = Unservable(r.queue, r.fn); !why.empty()) {

@@ -106,7 +106,7 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
       s = wire::GetString(m.body, field::kKey, &key);
       if (s.ok()) s = store_->Fetch(key, &state, &result);
       reply[field::kState] = state;
-      if (state == "done") blobs.push_back(std::move(result));
+      if (TaskStateFromText(state) == TaskState::kDone) blobs.push_back(std::move(result));
       break;
     }
     case wire::Command::kStates: {

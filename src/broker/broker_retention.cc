@@ -16,7 +16,8 @@ constexpr int kRetainBatch = 100;
 constexpr int kVacuumPages = 200;
 constexpr int64_t kBusyIntervalMs = 100;
 constexpr int64_t kSweepIntervalMs = 1000;
-constexpr std::array<const char*, 3> kFinished = {"done", "failed", "cancelled"};
+constexpr std::array<TaskState, 3> kFinished = {TaskState::kDone, TaskState::kFailed,
+                                                TaskState::kCancelled};
 }  // namespace
 
 bool Broker::RetentionDue() const {
@@ -35,8 +36,8 @@ void Broker::RetainStep(bool idle) {
   }
   int64_t deleted = 0;
   bool more = false;
-  Status s = store_->Purge(kFinished[retention_.state], "", kRetainBatch, &retention_.cursor,
-                           &deleted, &more);
+  Status s = store_->Purge(ToText(kFinished[retention_.state]), "", kRetainBatch,
+                           &retention_.cursor, &deleted, &more);
   if (s.ok() && deleted > 0) s = store_->ReclaimFreePages(kVacuumPages);
   CheckStatus(s);
   if (!s.ok()) {

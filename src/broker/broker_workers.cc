@@ -74,7 +74,8 @@ rules::NameHolder Broker::NameHolderOf(const std::string& name) {
   // still within its restart grace, holds the name.
   WorkerRecord row;
   std::string state;
-  if (workers_.IsExpected(name) && store_->FindWorker(name, &row, &state).ok() && state == "alive") {
+  if (workers_.IsExpected(name) && store_->FindWorker(name, &row, &state).ok() &&
+      state == ToText(WorkerState::kAlive)) {
     h = {State::kReserved, row.session, row.pid, row.host};
   }
   return h;
@@ -260,10 +261,11 @@ void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m)
   WorkerRecord row;
   std::string state;
   if (store_->FindWorker(name, &row, &state).ok() && row.pid == pid &&
-      (state == "alive" || state == "lost") && (session.empty() || session == row.session)) {
+      (state == ToText(WorkerState::kAlive) || state == ToText(WorkerState::kLost)) &&
+      (session.empty() || session == row.session)) {
     // A death, seen: what it held is blamed at once, and so are the losses
     // suspected when it went silent before its nanny could tell.
-    if (state == "alive") {
+    if (state == ToText(WorkerState::kAlive)) {
       LoseWorker(name, why.empty() ? "its nanny saw process " + std::to_string(pid) + " die" : why,
                  rules::BlameOf(rules::LossCause::kProcessDied));
     }

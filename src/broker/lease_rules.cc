@@ -2,30 +2,29 @@
 
 #include <algorithm>
 
-#include "common/config.h"
-
 namespace leaseq::rules {
 
 int64_t LeaseTtlMs(const Settings& s) { return static_cast<int64_t>(s.heartbeat_ms) * s.liveness; }
 
 int64_t LeaseExpiry(const Settings& s, int64_t now_wall_ms) { return now_wall_ms + LeaseTtlMs(s); }
 
-int64_t StartupLeaseFloor(const Settings& s, int64_t now_wall_ms) {
-  return now_wall_ms + config::StartupGraceMs(s.heartbeat_ms, s.liveness);
-}
-
 bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms) {
   return now_ms - last_heard_ms >= LeaseTtlMs(s);
 }
 
-const char* BlameText(Blame b) {
-  switch (b) {
-    case Blame::kSuspected: return "suspected";
-    case Blame::kDeath: return "death";
-    case Blame::kNone: break;
-  }
-  return "withdrawn";
+int64_t StartupGraceMs(const Settings& s) { return 2 * LeaseTtlMs(s) + s.reconnect_max_ms; }
+
+int64_t StartupLeaseFloor(const Settings& s, int64_t now_wall_ms) {
+  return now_wall_ms + StartupGraceMs(s);
 }
+
+Credit CreditOf(int64_t slots, int64_t prefetch, int64_t held) {
+  // The prefetch counts only while it takes work: 0 slots is a pause.
+  const int64_t limit = slots > 0 ? slots + prefetch : 0;
+  return {std::max<int64_t>(0, limit - held), std::max<int64_t>(0, slots - held)};
+}
+
+bool IsPrefetch(const Credit& credit, int64_t index) { return index >= credit.free_slots; }
 
 Blame BlameOf(LossCause cause) {
   switch (cause) {
@@ -34,6 +33,20 @@ Blame BlameOf(LossCause cause) {
     case LossCause::kLeaseLapsed: break;  // the worker is heard: it is alive
   }
   return Blame::kNone;
+}
+
+LossCause CauseOfLapse(const Settings& s, bool connected, int64_t last_heard_ms, int64_t now_ms) {
+  return connected && !WorkerSilent(s, last_heard_ms, now_ms) ? LossCause::kLeaseLapsed
+                                                              : LossCause::kSilent;
+}
+
+AttemptOutcome ReclaimedOutcome(bool started) {
+  return started ? AttemptOutcome::kLost : AttemptOutcome::kReleased;
+}
+
+Rejoin RejoinOf(bool known_name, bool same_session) {
+  if (!known_name) return Rejoin::kNew;
+  return same_session ? Rejoin::kSameProcess : Rejoin::kNewProcess;
 }
 
 bool Poisoned(const Settings& s, int64_t deaths) { return deaths > s.allowed_failures; }
@@ -71,25 +84,31 @@ int64_t DeathConfirmCutoff(const Settings& s, int64_t now_wall_ms) {
   return now_wall_ms - s.death_confirm_ms;
 }
 
-ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms,
-                              bool permanent) {
+ErrorDecision OnAttemptFailed(const Settings& s, int64_t errors_before, int64_t retries,
+                              int64_t deaths, int64_t now_wall_ms, bool permanent) {
   ErrorDecision d;
   d.errors = errors_before + 1;
   d.retry = !permanent && d.errors <= retries;
-  d.ready_at = d.retry ? now_wall_ms + RetryBackoffMs(d.errors) : 0;
+  // Retries left, but its workers keep dying: it runs no more.
+  d.poisoned = d.retry && Poisoned(s, deaths);
+  if (d.poisoned) {
+    d.retry = false;
+    d.error = PoisonError(s, deaths);
+  }
+  d.ready_at = d.retry ? now_wall_ms + RetryBackoffMs(s, d.errors) : 0;
   return d;
+}
+
+int64_t RetryBackoffMs(const Settings& s, int64_t n) {
+  int64_t backoff = s.retry_backoff_ms;
+  for (int64_t i = 1; i < n && backoff < s.retry_backoff_max_ms; ++i) backoff *= 2;
+  return std::min(backoff, s.retry_backoff_max_ms);
 }
 
 int64_t WallClockStep(int64_t wall_before, int64_t steady_before, int64_t wall_now,
                       int64_t steady_now) {
   const int64_t step = (wall_now - wall_before) - (steady_now - steady_before);
   return step >= kClockStepMs || step <= -kClockStepMs ? step : 0;
-}
-
-int64_t RetryBackoffMs(int64_t n) {
-  int64_t backoff = config::kRetryBackoffMs;
-  for (int64_t i = 1; i < n && backoff < config::kRetryBackoffMaxMs; ++i) backoff *= 2;
-  return std::min(backoff, config::kRetryBackoffMaxMs);
 }
 
 bool RegisterReleasesUnlisted(bool repeated_on_same_connection) {

@@ -1,34 +1,58 @@
-// Lease and suspicion rules: pure functions of the current state and the
-// clock's reading, with no I/O, so they can be tested with a fake clock.
-// The store applies them; the loop supplies the time. Thread-safe (pure).
+// Lease rules: every decision of the lease protocol, as pure functions of
+// their inputs and the broker's settings, with no I/O, so that each can be
+// tested alone (lease_rules_test.cc) and the code that runs is the code that
+// is tested. The store (store_*.cc) and the loop (broker*.cc,
+// worker_registry.cc) only apply them: they read the inputs, call the rule,
+// and write what it decided. docs/semantics.md says the same in prose.
+// Thread-safe (pure).
 //
-//  - A lease lasts heartbeat_ms x liveness from its last renewal.
-//  - A worker lost while holding an attempt makes that task suspicious + 1:
-//    evidence that the task kills its worker, which may be withdrawn. Only
-//    deaths that are confirmed count towards failing it: past
-//    allowed_failures confirmed deaths the task is failed (it probably kills
-//    workers). A loss is a confirmed death when the worker's nanny saw the
-//    process die, when a new session takes the worker's name, or when the
-//    worker stays away longer than death_confirm_ms; it is withdrawn (the
-//    worker did not die: a partition, a freeze) when the same session comes
-//    back, and a lease that lapses while its worker is heard blames nothing.
-//  - A failed attempt is retried after a doubling backoff while retries remain,
-//    unless it failed permanently (its command cannot be started).
+//  - Credit: a worker holds up to slots + prefetch attempts; those beyond
+//    its free slots are prefetches, held unstarted.
+//  - Silence: a worker unheard for heartbeat_ms x liveness is lost; a lease
+//    lasts as long from its last renewal.
+//  - Startup grace: leases found in the database at start-up are honoured
+//    long enough for their workers to reconnect and re-announce them.
+//  - Blame: only an attempt its worker started is blamed when the worker is
+//    lost (a prefetch is released). A loss makes its task suspicious + 1:
+//    evidence that the task kills its worker, which may be withdrawn. It is
+//    a death (deaths + 1) when the worker's nanny saw the process die, when
+//    a new session takes the worker's name, or when the worker stays away
+//    longer than death_confirm_ms; it is withdrawn (the worker did not die:
+//    a partition, a freeze) when the same session comes back, and a lease
+//    that lapses while its worker is heard blames nothing.
+//  - Poison: past allowed_failures confirmed deaths a task is failed (it
+//    probably kills workers), never on suspicion alone.
+//  - Retry: a failed attempt is retried after a doubling backoff while
+//    retries remain, unless it failed permanently (its command cannot be
+//    started) or its task is poisoned.
+//  - Clock step: leases move with a step of the wall clock.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "broker/task_state.h"
+#include "common/config.h"
+
 namespace leaseq::rules {
 
+// The broker's settings (its flags; the defaults are the flags' defaults).
 struct Settings {
-  int heartbeat_ms;
-  int liveness;
-  int allowed_failures;
+  int heartbeat_ms = config::kHeartbeatMs;          // --heartbeat-ms
+  int liveness = config::kLiveness;                 // --liveness
+  int allowed_failures = config::kAllowedFailures;  // --allowed-failures
   // A lost worker not back after this long is taken for dead (broker
   // --death-confirm-after): longer than any partition to forgive.
   int64_t death_confirm_ms = 60000;
+  // Backoff before the n-th retry: retry_backoff_ms x 2^(n-1), capped.
+  int64_t retry_backoff_ms = config::kRetryBackoffMs;
+  int64_t retry_backoff_max_ms = config::kRetryBackoffMaxMs;
+  // The longest a worker waits between two tries to reconnect (its
+  // backoff's cap): the startup grace leaves it time for one.
+  int64_t reconnect_max_ms = config::kReconnectMaxMs;
 };
+
+// --- silence and leases ---
 
 // How long a lease (or a silent worker) lives without news.
 int64_t LeaseTtlMs(const Settings& s);
@@ -36,12 +60,10 @@ int64_t LeaseTtlMs(const Settings& s);
 // Wall-clock expiry of a lease renewed at now_wall_ms.
 int64_t LeaseExpiry(const Settings& s, int64_t now_wall_ms);
 
-// The earliest expiry the broker gives to leases found in the database at
-// start-up: long enough for their workers to reconnect and re-announce them.
-int64_t StartupLeaseFloor(const Settings& s, int64_t now_wall_ms);
-
 // True when a worker last heard at last_heard_ms is lost at now_ms (steady).
 bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms);
+
+// --- registration ---
 
 // Whether a register releases the attempts leased to its worker that its
 // running[] and queued[] do not list. Yes on a new connection: what was
@@ -53,14 +75,35 @@ bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms);
 // (a lease/release storm found by the simulator, docs/simulation.md).
 bool RegisterReleasesUnlisted(bool repeated_on_same_connection);
 
-// What a lost attempt says about its task (attempts.blame).
-enum class Blame {
-  kNone,       // not a loss, or a loss withdrawn: the worker did not die ('withdrawn')
-  kSuspected,  // the worker is gone, not known dead: a partition looks the same ('suspected')
-  kDeath,      // the worker's process died ('death')
+// --- startup grace ---
+
+// How long after start-up the broker honours the leases found in the
+// database, and waits for the workers it names alive to come back: two
+// lease lifetimes and a reconnect.
+int64_t StartupGraceMs(const Settings& s);
+
+// The earliest expiry the broker gives to leases found in the database at
+// start-up (now + StartupGraceMs).
+int64_t StartupLeaseFloor(const Settings& s, int64_t now_wall_ms);
+
+// --- credit ---
+
+struct Credit {
+  int64_t tasks;       // attempts it may be sent now (0: none)
+  int64_t free_slots;  // the first this many of them start at once; the rest are prefetches
 };
-// The attempts.blame text of a loss (kNone: "withdrawn").
-const char* BlameText(Blame b);
+// A worker with slots takes up to slots + prefetch attempts, held counting
+// those it holds (started or not); with 0 slots (paused, draining) none.
+Credit CreditOf(int64_t slots, int64_t prefetch, int64_t held);
+// The index-th (0-based) attempt of a batch sent with credit.free_slots is
+// a prefetch: held unstarted until the worker says it started it.
+bool IsPrefetch(const Credit& credit, int64_t index);
+
+// --- blame ---
+
+// What a lost attempt says about its task (attempts.blame; task_state.h
+// maps it to its text).
+using Blame = ::leaseq::Blame;
 
 // How the broker came to reclaim a worker's attempt.
 enum class LossCause {
@@ -69,6 +112,23 @@ enum class LossCause {
   kLeaseLapsed,  // one lease lapsed while the worker itself is still heard
 };
 Blame BlameOf(LossCause cause);
+
+// Why a lease lapsed: the worker is connected and not silent (the lease
+// alone lapsed: a renewal that did not come), or it is silent or gone.
+LossCause CauseOfLapse(const Settings& s, bool connected, int64_t last_heard_ms, int64_t now_ms);
+
+// What a reclaimed attempt ends as. Only what ran is blamed: an attempt its
+// worker started is lost (with its cause's blame); a prefetch never started
+// is released, as if handed back: the task did nothing to the worker.
+AttemptOutcome ReclaimedOutcome(bool started);
+
+// What a registration says about the process that held the name before.
+enum class Rejoin {
+  kNew,          // no one had the name
+  kSameProcess,  // the same session is back: it did not die, its losses are withdrawn
+  kNewProcess,   // another session: the old process is dead, its losses are deaths
+};
+Rejoin RejoinOf(bool known_name, bool same_session);
 
 struct LossDecision {
   int64_t suspicious;  // the new count: losses not withdrawn
@@ -86,12 +146,8 @@ LossDecision OnWorkerLost(const Settings& s, int64_t suspicious_before, int64_t 
 // one is decided when that attempt ends (Poisoned).
 LossDecision OnDeathConfirmed(const Settings& s, int64_t suspicious, int64_t deaths_before,
                               bool queued);
-// A suspected loss withdrawn: the same session came back.
+// A suspected loss withdrawn: the same session came back. The new count.
 int64_t OnLossWithdrawn(int64_t suspicious_before);
-// True when a task with this many confirmed deaths must not run again.
-bool Poisoned(const Settings& s, int64_t deaths);
-// The task's error when it is failed for its deaths.
-std::string PoisonError(const Settings& s, int64_t deaths);
 // Suspected losses that ended at or before this wall time are confirmed
 // deaths at now: their worker has not come back for death_confirm_ms.
 int64_t DeathConfirmCutoff(const Settings& s, int64_t now_wall_ms);
@@ -102,16 +158,36 @@ int64_t DeathConfirmCutoff(const Settings& s, int64_t now_wall_ms);
 // hour (found by the simulator, docs/simulation.md).
 bool SilenceConfirmsDeaths(const Settings& s, int64_t up_ms);
 
+// --- poison ---
+
+// True when a task with this many confirmed deaths must not run again: an
+// attempt of it that ends without a loss (released, failed with retries
+// left) fails it instead of queueing it again.
+bool Poisoned(const Settings& s, int64_t deaths);
+// The task's error when it is failed for its deaths.
+std::string PoisonError(const Settings& s, int64_t deaths);
+
+// --- retry ---
+
 struct ErrorDecision {
-  int64_t errors;    // failed attempts, this one included
-  bool retry;        // true: back to queued, not before ready_at
-  int64_t ready_at;  // wall ms
+  int64_t errors;     // failed attempts, this one included
+  bool retry;         // true: back to queued, not before ready_at
+  int64_t ready_at;   // wall ms
+  bool poisoned;      // not retried though retries remain: its deaths pass allowed_failures
+  std::string error;  // when poisoned: the task's error (PoisonError)
 };
 // The task's command failed (non-zero exit, signal, timed out). A permanent
 // failure (the command cannot be started at all) is never retried: another
-// attempt would fail the same way.
-ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t now_wall_ms,
-                              bool permanent = false);
+// attempt would fail the same way; nor is a poisoned task.
+ErrorDecision OnAttemptFailed(const Settings& s, int64_t errors_before, int64_t retries,
+                              int64_t deaths, int64_t now_wall_ms, bool permanent = false);
+
+// Backoff before the n-th retry (n >= 1).
+int64_t RetryBackoffMs(const Settings& s, int64_t n);
+// The same under the default settings.
+inline int64_t RetryBackoffMs(int64_t n) { return RetryBackoffMs(Settings{}, n); }
+
+// --- clock step ---
 
 // A step of the wall clock (NTP, an operator, a VM restored): how far the
 // wall clock moved beyond the monotonic clock between two readings of both,
@@ -121,8 +197,5 @@ ErrorDecision OnAttemptFailed(int64_t errors_before, int64_t retries, int64_t no
 inline constexpr int64_t kClockStepMs = 1000;
 int64_t WallClockStep(int64_t wall_before, int64_t steady_before, int64_t wall_now,
                       int64_t steady_now);
-
-// Backoff before the n-th retry (n >= 1).
-int64_t RetryBackoffMs(int64_t n);
 
 }  // namespace leaseq::rules

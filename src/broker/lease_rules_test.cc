@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "broker/worker_registry.h"
 #include "common/clock.h"
 #include "common/config.h"
 
@@ -65,9 +66,25 @@ TEST(LeaseRules, ALeaseLapsedOnAHeardWorkerBlamesNothing) {
   EXPECT_EQ(d.suspicious, 2);
   EXPECT_EQ(d.deaths, 3);
   EXPECT_FALSE(d.failed);
-  EXPECT_STREQ(BlameText(Blame::kNone), "withdrawn");
-  EXPECT_STREQ(BlameText(Blame::kSuspected), "suspected");
-  EXPECT_STREQ(BlameText(Blame::kDeath), "death");
+}
+
+TEST(LeaseRules, ALapsedLeaseOfAHeardWorkerIsNotItsDeath) {
+  const int64_t heard = 10'000;
+  EXPECT_EQ(CauseOfLapse(kSettings, true, heard, heard + 2999), LossCause::kLeaseLapsed);
+  EXPECT_EQ(CauseOfLapse(kSettings, true, heard, heard + 3000), LossCause::kSilent);
+  // Not connected (lost already, or not back after a restart): silent.
+  EXPECT_EQ(CauseOfLapse(kSettings, false, heard, heard), LossCause::kSilent);
+}
+
+TEST(LeaseRules, OnlyWhatRanIsBlamed) {
+  EXPECT_EQ(ReclaimedOutcome(/*started=*/true), AttemptOutcome::kLost);
+  EXPECT_EQ(ReclaimedOutcome(/*started=*/false), AttemptOutcome::kReleased);
+}
+
+TEST(LeaseRules, ANewSessionUnderAKnownNameIsTheOldProcessDeath) {
+  EXPECT_EQ(RejoinOf(/*known_name=*/false, false), Rejoin::kNew);
+  EXPECT_EQ(RejoinOf(true, /*same_session=*/true), Rejoin::kSameProcess);
+  EXPECT_EQ(RejoinOf(true, /*same_session=*/false), Rejoin::kNewProcess);
 }
 
 // A real poison task without a nanny: each loss is suspected, then
@@ -109,43 +126,111 @@ TEST(LeaseRules, AWallClockStepIsWhatTheWallMovedBeyondTheSteadyClock) {
 }
 
 TEST(LeaseRules, FailedAttemptWithoutRetriesFails) {
-  ErrorDecision d = OnAttemptFailed(0, 0, 5000);
+  ErrorDecision d = OnAttemptFailed(kSettings, 0, 0, 0, 5000);
   EXPECT_EQ(d.errors, 1);
   EXPECT_FALSE(d.retry);
+  EXPECT_FALSE(d.poisoned);
 }
 
 TEST(LeaseRules, FailedAttemptIsRetriedWhileRetriesRemain) {
   const int64_t now = 1'700'000'000'000;
-  ErrorDecision first = OnAttemptFailed(0, 2, now);
+  ErrorDecision first = OnAttemptFailed(kSettings, 0, 2, 0, now);
   EXPECT_EQ(first.errors, 1);
   EXPECT_TRUE(first.retry);
-  EXPECT_EQ(first.ready_at, now + RetryBackoffMs(1));
-  ErrorDecision second = OnAttemptFailed(1, 2, now);
+  EXPECT_EQ(first.ready_at, now + RetryBackoffMs(kSettings, 1));
+  ErrorDecision second = OnAttemptFailed(kSettings, 1, 2, 0, now);
   EXPECT_EQ(second.errors, 2);
   EXPECT_TRUE(second.retry);
-  EXPECT_EQ(second.ready_at, now + RetryBackoffMs(2));
-  ErrorDecision third = OnAttemptFailed(2, 2, now);
+  EXPECT_EQ(second.ready_at, now + RetryBackoffMs(kSettings, 2));
+  ErrorDecision third = OnAttemptFailed(kSettings, 2, 2, 0, now);
   EXPECT_EQ(third.errors, 3);
   EXPECT_FALSE(third.retry);
 }
 
 TEST(LeaseRules, PermanentFailureIsNeverRetried) {
-  ErrorDecision d = OnAttemptFailed(0, 3, 1'700'000'000'000, /*permanent=*/true);
+  ErrorDecision d = OnAttemptFailed(kSettings, 0, 3, 0, 1'700'000'000'000, /*permanent=*/true);
   EXPECT_EQ(d.errors, 1);
   EXPECT_FALSE(d.retry);
   EXPECT_EQ(d.ready_at, 0);
 }
 
+// Retries left, but its workers died past allowed-failures meanwhile (lost
+// elsewhere while this attempt ran): it is failed for its deaths.
+TEST(LeaseRules, APoisonedTaskIsNotRetried) {
+  ErrorDecision d = OnAttemptFailed(kSettings, 0, 5, /*deaths=*/4, 5000);
+  EXPECT_EQ(d.errors, 1);
+  EXPECT_FALSE(d.retry);
+  EXPECT_TRUE(d.poisoned);
+  EXPECT_EQ(d.error, PoisonError(kSettings, 4));
+  EXPECT_FALSE(OnAttemptFailed(kSettings, 0, 5, /*deaths=*/3, 5000).poisoned);
+  // No retries left: it fails for its own error, not its deaths.
+  EXPECT_FALSE(OnAttemptFailed(kSettings, 0, 0, /*deaths=*/4, 5000).poisoned);
+}
+
 TEST(LeaseRules, RetryBackoffDoublesAndIsCapped) {
-  EXPECT_EQ(RetryBackoffMs(1), config::kRetryBackoffMs);
-  EXPECT_EQ(RetryBackoffMs(2), 2 * config::kRetryBackoffMs);
-  EXPECT_EQ(RetryBackoffMs(3), 4 * config::kRetryBackoffMs);
+  EXPECT_EQ(RetryBackoffMs(kSettings, 1), config::kRetryBackoffMs);
+  EXPECT_EQ(RetryBackoffMs(kSettings, 2), 2 * config::kRetryBackoffMs);
+  EXPECT_EQ(RetryBackoffMs(kSettings, 3), 4 * config::kRetryBackoffMs);
   for (int64_t n = 1; n < 40; ++n) {
-    EXPECT_LE(RetryBackoffMs(n), RetryBackoffMs(n + 1)) << n;
-    EXPECT_LE(RetryBackoffMs(n), config::kRetryBackoffMaxMs) << n;
+    EXPECT_LE(RetryBackoffMs(kSettings, n), RetryBackoffMs(kSettings, n + 1)) << n;
+    EXPECT_LE(RetryBackoffMs(kSettings, n), config::kRetryBackoffMaxMs) << n;
   }
-  EXPECT_EQ(RetryBackoffMs(1000), config::kRetryBackoffMaxMs);
-  EXPECT_EQ(RetryBackoffMs(int64_t{1} << 40), config::kRetryBackoffMaxMs);
+  EXPECT_EQ(RetryBackoffMs(kSettings, 1000), config::kRetryBackoffMaxMs);
+  EXPECT_EQ(RetryBackoffMs(kSettings, int64_t{1} << 40), config::kRetryBackoffMaxMs);
+  EXPECT_EQ(RetryBackoffMs(5), RetryBackoffMs(kSettings, 5));  // the default settings
+}
+
+TEST(LeaseRules, RetryBackoffFollowsTheSettings) {
+  Settings s = kSettings;
+  s.retry_backoff_ms = 30;
+  s.retry_backoff_max_ms = 100;
+  EXPECT_EQ(RetryBackoffMs(s, 1), 30);
+  EXPECT_EQ(RetryBackoffMs(s, 2), 60);
+  EXPECT_EQ(RetryBackoffMs(s, 3), 100);
+  EXPECT_EQ(OnAttemptFailed(s, 1, 5, 0, 1000).ready_at, 1060);
+}
+
+// The defaults are the broker's flags' defaults (--heartbeat-ms 1000,
+// --liveness 3, --allowed-failures 3, --death-confirm-after 60s) and the
+// backoff leaseq always had.
+TEST(LeaseRules, DefaultSettingsAreTheFlagsDefaults) {
+  const Settings d;
+  EXPECT_EQ(d.heartbeat_ms, 1000);
+  EXPECT_EQ(d.liveness, 3);
+  EXPECT_EQ(d.allowed_failures, 3);
+  EXPECT_EQ(d.death_confirm_ms, 60000);
+  EXPECT_EQ(d.retry_backoff_ms, 100);
+  EXPECT_EQ(d.retry_backoff_max_ms, 10000);
+  EXPECT_EQ(d.reconnect_max_ms, config::kReconnectMaxMs);
+}
+
+TEST(LeaseRules, CreditIsSlotsPlusPrefetch) {
+  // 2 slots, prefetch 3, nothing held: 5 tasks, the first 2 start at once.
+  Credit c = CreditOf(2, 3, 0);
+  EXPECT_EQ(c.tasks, 5);
+  EXPECT_EQ(c.free_slots, 2);
+  EXPECT_FALSE(IsPrefetch(c, 0));
+  EXPECT_FALSE(IsPrefetch(c, 1));
+  EXPECT_TRUE(IsPrefetch(c, 2));
+  EXPECT_TRUE(IsPrefetch(c, 4));
+  // Holding 3 (2 running, 1 prefetched): 2 more, both prefetches.
+  c = CreditOf(2, 3, 3);
+  EXPECT_EQ(c.tasks, 2);
+  EXPECT_EQ(c.free_slots, 0);
+  EXPECT_TRUE(IsPrefetch(c, 0));
+  // Full, or over (its slots went down): nothing, never negative.
+  EXPECT_EQ(CreditOf(2, 3, 5).tasks, 0);
+  EXPECT_EQ(CreditOf(2, 0, 4).tasks, 0);
+  EXPECT_EQ(CreditOf(2, 0, 4).free_slots, 0);
+  // No prefetch: slots only, none a prefetch.
+  c = CreditOf(4, 0, 1);
+  EXPECT_EQ(c.tasks, 3);
+  EXPECT_FALSE(IsPrefetch(c, 2));
+}
+
+TEST(LeaseRules, ZeroSlotsTakesNothingWhateverItsPrefetch) {
+  EXPECT_EQ(CreditOf(0, 5, 0).tasks, 0);
+  EXPECT_EQ(CreditOf(0, 5, 0).free_slots, 0);
 }
 
 TEST(LeaseRules, WorkerSilentExactlyAfterTtl) {
@@ -165,6 +250,31 @@ TEST(LeaseRules, StartupFloorOutlivesAFreshLease) {
   EXPECT_GT(StartupLeaseFloor(kSettings, now), LeaseExpiry(kSettings, now));
   EXPECT_GT(StartupLeaseFloor(kSettings, now),
             now + LeaseTtlMs(kSettings) + config::kReconnectMaxMs);
+  EXPECT_EQ(StartupLeaseFloor(kSettings, now), now + StartupGraceMs(kSettings));
+}
+
+TEST(LeaseRules, StartupGraceIsTwoLeasesAndAReconnect) {
+  EXPECT_EQ(StartupGraceMs(kSettings), 2 * 3000 + config::kReconnectMaxMs);
+  Settings s{250, 4, 3};
+  s.reconnect_max_ms = 500;
+  EXPECT_EQ(StartupGraceMs(s), 2 * 1000 + 500);
+}
+
+// The loop's silence check is this rule, not a copy of it.
+TEST(LeaseRules, TheRegistryFindsSilentWorkersByTheRule) {
+  WorkerRegistry registry;
+  WorkerRecord a, b;
+  a.name = "a";
+  b.name = "b";
+  registry.Add(a, "ra", 1000);
+  registry.Add(b, "rb", 1500);
+  for (int64_t now : {1000, 3999, 4000, 4499, 4500, 9000}) {
+    std::vector<std::string> want;
+    if (WorkerSilent(kSettings, 1000, now)) want.push_back("a");
+    if (WorkerSilent(kSettings, 1500, now)) want.push_back("b");
+    EXPECT_EQ(registry.Silent(kSettings, now), want) << now;
+  }
+  EXPECT_EQ(registry.Silent(kSettings, 4000), std::vector<std::string>{"a"});
 }
 
 TEST(LeaseRules, SilenceConfirmsNoDeathBeforeTheBrokerHasListenedLongEnough) {

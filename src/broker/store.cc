@@ -200,27 +200,29 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   // this submission, which also rules out cycles).
   std::vector<int64_t> dep_ids;
   std::set<int64_t> unfinished;
-  std::string dead_dep, dead_state;
+  std::string dead_dep;
+  TaskState dead_state = TaskState::kFailed;
   int64_t dead_dep_id = 0;
   for (const auto& after : t.after) {
     auto& q = Prepared("SELECT id, state FROM tasks WHERE key = ?");
     q.bind(1, after);
     if (!q.executeStep()) return Status::NotFound("unknown 'after' key '" + after + "'");
     int64_t id = q.getColumn(0).getInt64();
-    std::string state = q.getColumn(1).getString();
+    const std::optional<TaskState> state = TaskStateFromText(q.getColumn(1).getText());
     dep_ids.push_back(id);
-    if (state != "done") unfinished.insert(id);
-    if ((state == "failed" || state == "cancelled") && dead_dep.empty()) {
+    if (state != TaskState::kDone) unfinished.insert(id);
+    if (state && IsFailedOrCancelled(*state) && dead_dep.empty()) {
       dead_dep = after;
-      dead_state = state;
+      dead_state = *state;
       dead_dep_id = id;
     }
   }
-  std::string state = unfinished.empty() ? "queued" : "waiting";
+  TaskState state = unfinished.empty() ? TaskState::kQueued : TaskState::kWaiting;
   std::string error;
   if (!dead_dep.empty()) {
-    state = "failed";
-    error = "dependency '" + dead_dep + "' " + (dead_state == "failed" ? "failed" : "was cancelled");
+    state = TaskState::kFailed;
+    error = "dependency '" + dead_dep + "' " +
+            (dead_state == TaskState::kFailed ? "failed" : "was cancelled");
   }
   // A delay counts from now, on the broker's clock (the client's may be
   // off); the absolute time is stored, the spec keeps what was asked.
@@ -234,7 +236,7 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
       "timeout_ms, not_before, ready_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, t.key);
-  ins.bind(2, state);
+  ins.bind(2, ToText(state));
   if (t.fn.empty()) {
     ins.bind(3, nlohmann::json(t.cmd).dump());
     ins.bind(4);

@@ -1,7 +1,8 @@
 // Store: the broker's SQLite database. It owns every SQL statement and every
 // state transition of tasks, attempts (leases) and workers; nothing else in
 // leaseq writes SQL. Decisions about suspicion and retries come from
-// lease_rules.h; times are passed in by the caller (wall-clock ms).
+// lease_rules.h, which the store only applies; states and outcomes are the
+// enums of task_state.h. Times are passed in by the caller (wall-clock ms).
 //
 // Transactions: the caller brackets a loop pass with Begin()/Commit(), so all
 // changes of one pass are one group commit. Every method below must be called
@@ -27,6 +28,7 @@
 #include "broker/broker_metrics.h"
 #include "broker/lease_rules.h"
 #include "broker/store_ops.h"
+#include "broker/task_state.h"
 #include "common/status.h"
 #include "common/task_spec.h"
 
@@ -283,14 +285,14 @@ class Store {
                    ScanCursor* cursor, std::vector<int64_t>* ids, bool* end);
   // True when the task went back in the queue (or its root cause did).
   bool RetryTask(int64_t id, int64_t now);
-  void CancelTask(int64_t id, const std::string& state, int64_t now,
+  void CancelTask(int64_t id, TaskState state, int64_t now,
                   std::vector<LeasedAttempt>* aborts);
   // Deletes a finished task nothing depends on; false (and nothing done)
   // when a stored task runs after it.
   bool DeleteTask(int64_t id);
   void FinishTaskDone(int64_t task_id, int64_t now);
   // The task ends failed or cancelled; its dependents fail (transitively).
-  void FinishTaskFailed(int64_t task_id, const std::string& state, const std::string& error,
+  void FinishTaskFailed(int64_t task_id, TaskState state, const std::string& error,
                         int64_t now);
   void FailDependents(int64_t task_id, int64_t now);
   void RequeueDependentsOf(int64_t task_id, int64_t now);
@@ -302,11 +304,11 @@ class Store {
     int64_t attempt_id, task_id;
   };
   std::vector<Suspected> SuspectedOf(const std::string& name);
-  // A task that goes back to queued after its attempt ended without a loss
-  // (released, or failed with retries left): true when its deaths are past
-  // allowed-failures, and it is failed instead (store_leases.cc).
+  // A running task whose attempt was released: true when it is poisoned
+  // (rules::Poisoned), and it is failed instead of queued (store_leases.cc).
+  // A failed attempt's task is decided by rules::OnAttemptFailed.
   bool FailIfPoisoned(int64_t task_id, int64_t now);
-  void EndAttempt(int64_t attempt_id, const char* outcome, int64_t now, int exit_code,
+  void EndAttempt(int64_t attempt_id, AttemptOutcome outcome, int64_t now, int exit_code,
                   const std::string& error);
   std::string AssembleStdin(int64_t task_id, const std::string& input);
 

@@ -4,6 +4,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <array>
+#include <optional>
 
 #include "broker/store.h"
 #include "broker/store_internal.h"
@@ -99,7 +100,7 @@ Status Store::ScanState(const std::string& state, const std::string& queue, int 
 Status Store::RetryMatching(const std::string& state, const std::string& queue, int limit,
                            int64_t now, ScanCursor* cursor, int64_t* changed, bool* more) {
   return Guarded("retry", [&]() -> Status {
-    if (state != "failed" && state != "cancelled") {
+    if (const auto s = TaskStateFromText(state); !s || !IsFailedOrCancelled(*s)) {
       return Status::Invalid("retry takes tasks that are failed or cancelled, not '" + state + "'");
     }
     std::vector<int64_t> ids;
@@ -137,9 +138,9 @@ Status Store::CancelQueue(const std::string& queue, int limit, int64_t now, int6
         auto& st = Prepared("SELECT state FROM tasks WHERE id = ?");
         st.bind(1, id);
         if (!st.executeStep()) continue;
-        const std::string now_state = st.getColumn(0).getString();
-        if (IsFinishedState(now_state)) continue;
-        CancelTask(id, now_state, now, aborts);
+        const std::optional<TaskState> now_state = TaskStateFromText(st.getColumn(0).getText());
+        if (!now_state || IsFinished(*now_state)) continue;
+        CancelTask(id, *now_state, now, aborts);
         ++*changed;
       }
     }

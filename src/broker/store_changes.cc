@@ -2,6 +2,8 @@
 // bulk forms (store_bulk.cc) use the same CancelTask / RetryTask.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <optional>
+
 #include "broker/store.h"
 #include "broker/store_internal.h"
 
@@ -30,35 +32,35 @@ Status Store::Cancel(const std::vector<std::string>& keys, int64_t now,
     if (!known.ok()) return known;
     for (const auto& key : keys) {
       int64_t id = 0;
-      std::string state;
+      std::optional<TaskState> state;
       {
         auto& q = Prepared("SELECT id, state FROM tasks WHERE key = ?");
         q.bind(1, key);
         if (!q.executeStep()) return Status::NotFound("no task with key '" + key + "'");
         id = q.getColumn(0).getInt64();
-        state = q.getColumn(1).getString();
+        state = TaskStateFromText(q.getColumn(1).getText());
       }
-      if (state == "done" || state == "cancelled") continue;
-      CancelTask(id, state, now, aborts);
+      if (!state || *state == TaskState::kDone || *state == TaskState::kCancelled) continue;
+      CancelTask(id, *state, now, aborts);
       changed->push_back(key);
     }
     return Status::Ok();
   });
 }
 
-void Store::CancelTask(int64_t id, const std::string& state, int64_t now,
+void Store::CancelTask(int64_t id, TaskState state, int64_t now,
                        std::vector<LeasedAttempt>* aborts) {
-  if (state == "running") {
+  if (state == TaskState::kRunning) {
     auto& a = Prepared("SELECT id, worker FROM attempts WHERE task_id = ? AND outcome = 'running'");
     a.bind(1, id);
     std::vector<LeasedAttempt> running;
     while (a.executeStep()) running.push_back({a.getColumn(0).getInt64(), a.getColumn(1).getString()});
     for (const auto& r : running) {
-      EndAttempt(r.attempt_id, "error", now, INT32_MIN, "cancelled");
+      EndAttempt(r.attempt_id, AttemptOutcome::kError, now, INT32_MIN, "cancelled");
       aborts->push_back(r);
     }
   }
-  FinishTaskFailed(id, "cancelled", "cancelled", now);
+  FinishTaskFailed(id, TaskState::kCancelled, "cancelled", now);
 }
 
 Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
@@ -78,24 +80,24 @@ Status Store::Retry(const std::vector<std::string>& keys, int64_t now,
 }
 
 bool Store::RetryTask(int64_t id, int64_t now) {
-  std::string state;
+  std::optional<TaskState> state;
   int64_t failed_dep = 0;
   {
     auto& q = Prepared("SELECT state, failed_dep FROM tasks WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return false;
-    state = q.getColumn(0).getString();
+    state = TaskStateFromText(q.getColumn(0).getText());
     failed_dep = q.getColumn(1).isNull() ? 0 : q.getColumn(1).getInt64();
   }
-  if (state != "failed" && state != "cancelled") return false;
+  if (!state || !IsFailedOrCancelled(*state)) return false;
   // A task failed by its dependency is retried by retrying the root cause
   // (the first task up the chain that failed by itself).
   while (failed_dep != 0) {
     auto& up = Prepared("SELECT id, state, failed_dep FROM tasks WHERE id = ?");
     up.bind(1, failed_dep);
     if (!up.executeStep()) break;
-    const std::string up_state = up.getColumn(1).getString();
-    if (up_state != "failed" && up_state != "cancelled") break;
+    const std::optional<TaskState> up_state = TaskStateFromText(up.getColumn(1).getText());
+    if (!up_state || !IsFailedOrCancelled(*up_state)) break;
     id = up.getColumn(0).getInt64();
     failed_dep = up.getColumn(2).isNull() ? 0 : up.getColumn(2).getInt64();
   }

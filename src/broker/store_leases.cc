@@ -21,27 +21,29 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
       if (q.executeStep()) {
         known = true;
         returning = q.getColumn(0).getString() == w.session;
-        *same_session = returning && q.getColumn(1).getString() == "alive";
+        *same_session =
+            returning && WorkerStateFromText(q.getColumn(1).getText()) == WorkerState::kAlive;
       }
     }
     int n = 0;
-    if (returning) {
+    const rules::Rejoin rejoin = rules::RejoinOf(known, returning);
+    if (rejoin == rules::Rejoin::kSameProcess) {
       // The same process, back after it was declared lost (a partition, a
       // freeze): it did not die, and its losses blame nothing.
       Status s = WithdrawLosses(w.name, &n);
       if (!s.ok()) return s;
-    } else if (known) {
+    } else if (rejoin == rules::Rejoin::kNewProcess) {
       // Another process had this name: it is dead, and what it held is lost.
       int reclaimed = 0;
       Status s = WorkerLost(w.name, now, "worker '" + w.name + "' was replaced by a new process",
-                            &reclaimed, rules::Blame::kDeath);
+                            &reclaimed, rules::BlameOf(rules::LossCause::kProcessDied));
       if (s.ok()) s = ConfirmDeaths(w.name, now, &n);
       if (!s.ok()) return s;
     }
     auto& q = Prepared(
         "INSERT INTO workers (name, pid, host, session, state, slots, queues, fns, started_at, "
-        "last_seen_at) VALUES (?1, ?2, ?3, ?4, 'alive', ?5, ?6, ?7, ?8, ?8) "
-        "ON CONFLICT (name) DO UPDATE SET pid = ?2, host = ?3, session = ?4, state = 'alive', "
+        "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8, ?8) "
+        "ON CONFLICT (name) DO UPDATE SET pid = ?2, host = ?3, session = ?4, state = ?9, "
         "slots = ?5, queues = ?6, fns = ?7, last_seen_at = ?8, "
         "started_at = CASE WHEN session = ?4 THEN started_at ELSE ?8 END");
     q.bind(1, w.name);
@@ -52,6 +54,7 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
     q.bind(6, nlohmann::json(w.queues).dump());
     q.bind(7, nlohmann::json(w.fns).dump());
     q.bind(8, now);
+    q.bind(9, ToText(WorkerState::kAlive));
     q.exec();
     return Status::Ok();
   });
@@ -69,9 +72,11 @@ Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, 
     }
     *reclaimed = static_cast<int>(ids.size());
     auto& q = Prepared(
-        "UPDATE workers SET state = 'lost', last_seen_at = ? WHERE name = ? AND state = 'alive'");
+        "UPDATE workers SET state = ?3, last_seen_at = ?1 WHERE name = ?2 AND state = ?4");
     q.bind(1, now);
     q.bind(2, name);
+    q.bind(3, ToText(WorkerState::kLost));
+    q.bind(4, ToText(WorkerState::kAlive));
     if (q.exec() > 0) {
       if (PassEvents* e = events()) {
         ++e->workers_lost;
@@ -92,9 +97,10 @@ Status Store::WorkerGone(const std::string& name, int64_t now, int* released) {
       if (!s.ok()) return s;
     }
     *released = static_cast<int>(ids.size());
-    auto& q = Prepared("UPDATE workers SET state = 'gone', last_seen_at = ? WHERE name = ?");
+    auto& q = Prepared("UPDATE workers SET state = ?3, last_seen_at = ?1 WHERE name = ?2");
     q.bind(1, now);
     q.bind(2, name);
+    q.bind(3, ToText(WorkerState::kGone));
     q.exec();
     return Status::Ok();
   });
@@ -149,6 +155,8 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
                     int64_t free_slots) {
   return Guarded("dispatch", [&]() -> Status {
     const std::string fns = nlohmann::json(w.fns).dump();
+    const rules::Credit credit{n, free_slots};
+    int64_t sent = 0;
     for (const auto& queue : w.queues) {
       if (n <= 0) break;
       if (paused_.count(queue) > 0) continue;
@@ -165,7 +173,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         // tasks_dispatch yields this queue's due tasks in priority order
         // (a task delayed or in retry backoff is not in it: see WakeDue).
         auto& q = Prepared(
-            "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
+            "UPDATE tasks SET state = ?5, attempts_count = attempts_count + 1, "
             "updated_at = ?1 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_dispatch "
             "WHERE state = 'queued' AND ready_at = 0 AND queue = ?2 "
             "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
@@ -176,6 +184,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         q.bind(2, queue);
         q.bind(3, fns);
         q.bind(4, n);
+        q.bind(5, ToText(TaskState::kRunning));
         while (q.executeStep()) {
           Picked p;
           p.id = q.getColumn(0).getInt64();
@@ -203,8 +212,8 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       for (auto& p : picked) {
         auto& ins = Prepared(
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
-            "lease_expires_at, unstarted) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)");
-        p.a.prefetched = free_slots-- <= 0;
+            "lease_expires_at, unstarted) VALUES (?1, ?2, ?3, ?4, ?5, ?8, ?6, ?7)");
+        p.a.prefetched = rules::IsPrefetch(credit, sent++);
         ins.bind(1, p.id);
         ins.bind(2, p.a.key);
         ins.bind(3, p.a.attempt_no);
@@ -212,6 +221,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
         ins.bind(5, now);
         ins.bind(6, rules::LeaseExpiry(settings_, now));
         ins.bind(7, p.a.prefetched ? 1 : 0);
+        ins.bind(8, ToText(AttemptOutcome::kRunning));
         ins.exec();
         p.a.attempt_id = db_->getLastInsertRowid();
         p.a.stdin_bytes = p.has_deps ? AssembleStdin(p.id, p.input) : std::move(p.input);
@@ -258,11 +268,12 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
                        bool* applied) {
   return Guarded("store result", [&]() -> Status {
     *applied = false;
-    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0, started_at = 0;
+    int64_t task_id = 0, errors = 0, retries = 0, dependents = 0, started_at = 0, deaths = 0;
     std::string queue, key;
     {
       auto& q = Prepared(
-          "SELECT a.task_id, t.errors, t.retries, t.dependents, a.started_at, t.queue, t.key "
+          "SELECT a.task_id, t.errors, t.retries, t.dependents, a.started_at, t.queue, t.key, "
+          "t.deaths "
           "FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id "
           "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
@@ -276,17 +287,19 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       started_at = q.getColumn(4).getInt64();
       queue = q.getColumn(5).getString();
       key = q.getColumn(6).getString();
+      deaths = q.getColumn(7).getInt64();
     }
     *applied = true;
     PassEvents* e = events();
     if (e) e->run_seconds.emplace_back(queue, (now - started_at) / 1000.0);
     if (r.Succeeded()) {
-      EndAttempt(r.attempt_id, "done", now, r.exit_code, "");
+      EndAttempt(r.attempt_id, AttemptOutcome::kDone, now, r.exit_code, "");
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'done', result = ?, error = NULL, updated_at = ? WHERE id = ?");
+          "UPDATE tasks SET state = ?4, result = ?1, error = NULL, updated_at = ?2 WHERE id = ?3");
       u.bind(1, r.stdout_bytes.data(), static_cast<int>(r.stdout_bytes.size()));
       u.bind(2, now);
       u.bind(3, task_id);
+      u.bind(4, ToText(TaskState::kDone));
       u.exec();
       if (dependents > 0) FinishTaskDone(task_id, now);
       if (e) ++e->done;
@@ -301,22 +314,25 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       error = "exit status " + std::to_string(r.exit_code) + (error.empty() ? "" : ": " + error);
     }
     if (error.empty()) error = "the attempt failed (the worker gave no reason)";
-    EndAttempt(r.attempt_id, "error", now, r.signal != 0 ? -1 : r.exit_code, error);
-    rules::ErrorDecision d = rules::OnAttemptFailed(errors, retries, now, r.permanent);
-    if (d.retry && FailIfPoisoned(task_id, now)) {
+    EndAttempt(r.attempt_id, AttemptOutcome::kError, now, r.signal != 0 ? -1 : r.exit_code, error);
+    rules::ErrorDecision d =
+        rules::OnAttemptFailed(settings_, errors, retries, deaths, now, r.permanent);
+    if (d.poisoned) {
       auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
       u.bind(1, d.errors);
       u.bind(2, task_id);
       u.exec();
+      FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     } else if (d.retry) {
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'queued', errors = ?, error = ?, ready_at = ?, updated_at = ? "
-          "WHERE id = ?");
+          "UPDATE tasks SET state = ?6, errors = ?1, error = ?2, ready_at = ?3, updated_at = ?4 "
+          "WHERE id = ?5");
       u.bind(1, d.errors);
       u.bind(2, error);
       u.bind(3, d.ready_at);
       u.bind(4, now);
       u.bind(5, task_id);
+      u.bind(6, ToText(TaskState::kQueued));
       u.exec();
       if (e) ++e->retried_auto;
     } else {
@@ -324,7 +340,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       u.bind(1, d.errors);
       u.bind(2, task_id);
       u.exec();
-      FinishTaskFailed(task_id, "failed", error, now);
+      FinishTaskFailed(task_id, TaskState::kFailed, error, now);
       if (e) e->failures.push_back({now, key, worker, store_internal::FirstLine(error)});
     }
     return Status::Ok();
@@ -339,25 +355,28 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
     q.bind(2, worker);
     if (!q.executeStep()) return Status::Ok();
     const int64_t task_id = q.getColumn(0).getInt64();
-    EndAttempt(attempt_id, "released", now, INT32_MIN, "");
+    EndAttempt(attempt_id, AttemptOutcome::kReleased, now, INT32_MIN, "");
     if (FailIfPoisoned(task_id, now)) return Status::Ok();
     auto& u = Prepared(
-        "UPDATE tasks SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'running'");
+        "UPDATE tasks SET state = ?3, updated_at = ?1 WHERE id = ?2 AND state = ?4");
     u.bind(1, now);
     u.bind(2, task_id);
+    u.bind(3, ToText(TaskState::kQueued));
+    u.bind(4, ToText(TaskState::kRunning));
     u.exec();
     return Status::Ok();
   });
 }
 
 bool Store::FailIfPoisoned(int64_t task_id, int64_t now) {
-  auto& q = Prepared("SELECT deaths FROM tasks WHERE id = ? AND state = 'running'");
+  auto& q = Prepared("SELECT deaths FROM tasks WHERE id = ? AND state = ?");
   q.bind(1, task_id);
+  q.bind(2, ToText(TaskState::kRunning));
   if (!q.executeStep()) return false;
   const int64_t deaths = q.getColumn(0).getInt64();
   q.reset();
   if (!rules::Poisoned(settings_, deaths)) return false;
-  FinishTaskFailed(task_id, "failed", rules::PoisonError(settings_, deaths), now);
+  FinishTaskFailed(task_id, TaskState::kFailed, rules::PoisonError(settings_, deaths), now);
   return true;
 }
 
@@ -377,26 +396,31 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
       key = q.getColumn(4).getString();
       deaths = q.getColumn(5).getInt64();
       if (PassEvents* e = events()) ++e->leases_reclaimed;
-      // Prefetched and never started: the task did nothing to the worker.
-      if (q.getColumn(2).getInt64() != 0) return Release(worker, attempt_id, now);
+      // Only what ran is blamed.
+      const bool started = q.getColumn(2).getInt64() == 0;
+      if (rules::ReclaimedOutcome(started) == AttemptOutcome::kReleased) {
+        return Release(worker, attempt_id, now);
+      }
     }
-    EndAttempt(attempt_id, "lost", now, INT32_MIN, why);
+    EndAttempt(attempt_id, AttemptOutcome::kLost, now, INT32_MIN, why);
     {
       auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
-      b.bind(1, rules::BlameText(blame));
+      b.bind(1, ToText(blame));
       b.bind(2, attempt_id);
       b.exec();
     }
     rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious, deaths, blame);
     auto& u = Prepared(
-        "UPDATE tasks SET suspicious = ?, deaths = ?, state = 'queued', updated_at = ? "
-        "WHERE id = ? AND state = 'running'");
+        "UPDATE tasks SET suspicious = ?1, deaths = ?2, state = ?5, updated_at = ?3 "
+        "WHERE id = ?4 AND state = ?6");
     u.bind(1, d.suspicious);
     u.bind(2, d.deaths);
     u.bind(3, now);
     u.bind(4, task_id);
+    u.bind(5, ToText(TaskState::kQueued));
+    u.bind(6, ToText(TaskState::kRunning));
     u.exec();
-    if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+    if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     if (PassEvents* e = events()) {
       e->losses.push_back({now, key, worker, why});
       if (d.failed) {
@@ -412,22 +436,24 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
 // task past allowed-failures is failed (a running one is decided when that
 // attempt ends: Complete, Release, Lose).
 void Store::ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now) {
-  auto& b = Prepared("UPDATE attempts SET blame = 'death' WHERE id = ? AND blame = 'suspected'");
+  auto& b = Prepared("UPDATE attempts SET blame = ?2 WHERE id = ?1 AND blame = ?3");
   b.bind(1, attempt_id);
+  b.bind(2, ToText(Blame::kDeath));
+  b.bind(3, ToText(Blame::kSuspected));
   if (b.exec() == 0) return;
   auto& q = Prepared("SELECT suspicious, deaths, state FROM tasks WHERE id = ?");
   q.bind(1, task_id);
   if (!q.executeStep()) return;
   const int64_t suspicious = q.getColumn(0).getInt64();
   const int64_t deaths = q.getColumn(1).getInt64();
-  const bool queued = q.getColumn(2).getString() == "queued";
+  const bool queued = TaskStateFromText(q.getColumn(2).getText()) == TaskState::kQueued;
   q.reset();
   rules::LossDecision d = rules::OnDeathConfirmed(settings_, suspicious, deaths, queued);
   auto& u = Prepared("UPDATE tasks SET deaths = ? WHERE id = ?");
   u.bind(1, d.deaths);
   u.bind(2, task_id);
   u.exec();
-  if (d.failed) FinishTaskFailed(task_id, "failed", d.error, now);
+  if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
 }
 
 std::vector<Store::Suspected> Store::SuspectedOf(const std::string& name) {
@@ -471,11 +497,18 @@ Status Store::WithdrawLosses(const std::string& name, int* n) {
   return Guarded("withdraw losses", [&]() -> Status {
     std::vector<Suspected> found = SuspectedOf(name);
     for (const auto& f : found) {
-      auto& b = Prepared("UPDATE attempts SET blame = 'withdrawn' WHERE id = ?");
-      b.bind(1, f.attempt_id);
+      auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
+      b.bind(1, ToText(Blame::kNone));
+      b.bind(2, f.attempt_id);
       b.exec();
-      auto& u = Prepared("UPDATE tasks SET suspicious = max(suspicious - 1, 0) WHERE id = ?");
-      u.bind(1, f.task_id);
+      auto& q = Prepared("SELECT suspicious FROM tasks WHERE id = ?");
+      q.bind(1, f.task_id);
+      if (!q.executeStep()) continue;
+      const int64_t suspicious = rules::OnLossWithdrawn(q.getColumn(0).getInt64());
+      q.reset();
+      auto& u = Prepared("UPDATE tasks SET suspicious = ? WHERE id = ?");
+      u.bind(1, suspicious);
+      u.bind(2, f.task_id);
       u.exec();
     }
     *n = static_cast<int>(found.size());

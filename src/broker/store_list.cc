@@ -54,8 +54,9 @@ constexpr const char* kRunning =
 #undef LEASEQ_LIST_COLUMNS
 
 // Without --state: what needs a look first, the bulk of done tasks last.
-constexpr std::array<const char*, 6> kListOrder = {"failed", "cancelled", "running",
-                                                   "queued", "waiting",   "done"};
+constexpr std::array<TaskState, 6> kListOrder = {TaskState::kFailed,  TaskState::kCancelled,
+                                                 TaskState::kRunning, TaskState::kQueued,
+                                                 TaskState::kWaiting, TaskState::kDone};
 
 TaskRow ReadRow(SQLite::Statement& q) {
   TaskRow r;
@@ -80,23 +81,23 @@ Status Store::List(const ListFilter& f, std::vector<TaskRow>* out) {
                              "' (waiting, queued, running, done, failed or cancelled)");
     }
     auto left = [&] { return f.limit - static_cast<int64_t>(out->size()); };
-    auto read = [&](const char* sql, const std::string& state, const std::string& queue) {
+    auto read = [&](const char* sql, TaskState state, const std::string& queue) {
       auto& q = Prepared(sql);
-      if (IsFinishedState(state)) q.bind(1, state);
+      if (IsFinished(state)) q.bind(1, ToText(state));
       q.bind(2, left());
       if (sql == kRunning && queue.empty()) q.bind(3);  // NULL: every queue
       if (!queue.empty()) q.bind(3, queue);
       while (q.executeStep()) out->push_back(ReadRow(q));
     };
-    for (const std::string state : kListOrder) {
+    for (const TaskState state : kListOrder) {
       if (left() <= 0) break;
-      if (!f.state.empty() && f.state != state) continue;
+      if (!f.state.empty() && f.state != ToText(state)) continue;
       const bool one = !f.queue.empty();
-      if (IsFinishedState(state)) {
+      if (IsFinished(state)) {
         read(one ? kFinishedInQueue : kFinished, state, f.queue);
-      } else if (state == "waiting") {
+      } else if (state == TaskState::kWaiting) {
         read(one ? kWaitingInQueue : kWaiting, state, f.queue);
-      } else if (state == "running") {
+      } else if (state == TaskState::kRunning) {
         read(kRunning, state, f.queue);
       } else if (!f.queue.empty()) {
         read(kQueued, state, f.queue);

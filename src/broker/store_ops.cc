@@ -1,13 +1,14 @@
 #include "broker/store_ops.h"
 
+#include "broker/task_state.h"
+
 namespace leaseq {
 
 bool IsFinishedState(std::string_view state) {
-  return state == "done" || state == "failed" || state == "cancelled";
+  const std::optional<TaskState> s = TaskStateFromText(state);
+  return s && IsFinished(*s);
 }
 
-bool IsTaskState(std::string_view state) {
-  return IsFinishedState(state) || state == "waiting" || state == "queued" || state == "running";
-}
+bool IsTaskState(std::string_view state) { return TaskStateFromText(state).has_value(); }
 
 }  // namespace leaseq

@@ -25,7 +25,8 @@ Status Store::Counts(nlohmann::json* counts, nlohmann::json* workers) {
     *counts = nlohmann::json::object();
     auto& q = Prepared("SELECT state, n FROM task_state_counts");
     while (q.executeStep()) (*counts)[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
-    *workers = {{"alive", 0}, {"lost", 0}, {"gone", 0}};
+    *workers = nlohmann::json::object();
+    for (WorkerState state : kWorkerStates) (*workers)[ToText(state)] = 0;
     auto& w = Prepared("SELECT state, count(*) FROM workers GROUP BY state");
     while (w.executeStep()) (*workers)[w.getColumn(0).getString()] = w.getColumn(1).getInt64();
     return Status::Ok();
@@ -153,8 +154,9 @@ Status Store::States(const std::vector<std::string>& keys, nlohmann::json* count
       }
       auto state = q.getColumn(0).getString();
       (*counts)[state] = counts->value(state, 0) + 1;
-      if (failed && static_cast<int>(failed->size()) < failures &&
-          (state == "failed" || state == "cancelled")) {
+      const std::optional<TaskState> parsed = TaskStateFromText(state);
+      if (failed && static_cast<int>(failed->size()) < failures && parsed &&
+          IsFailedOrCancelled(*parsed)) {
         failed->push_back({{"key", key}, {"state", state}, {"error", FirstLine(ColumnText(q, 1))}});
       }
     }

@@ -83,12 +83,14 @@ Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out, bool with_o
         const std::string state = q.getColumn(2).getString();
         const int64_t n = q.getColumn(3).getInt64();
         s.counts[state] += n;
-        if (state == "queued") s.queued_by_fn[q.getColumn(1).getString()] += n;
+        if (TaskStateFromText(state) == TaskState::kQueued) {
+          s.queued_by_fn[q.getColumn(1).getString()] += n;
+        }
       }
     }
     for (const auto& queue : paused_) (*out)[queue].paused = true;
     for (auto& [queue, s] : *out) {
-      if (!with_oldest || s.counts["queued"] == 0) continue;
+      if (!with_oldest || s.counts[ToText(TaskState::kQueued)] == 0) continue;
       s.oldest_queued_created_at = OldestQueued(queue);
     }
     return Status::Ok();

@@ -2,6 +2,8 @@
 // one bounded batch per call, and giving the freed pages back.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <optional>
+
 #include "broker/store.h"
 #include "broker/store_internal.h"
 
@@ -47,7 +49,8 @@ bool Store::DeleteTask(int64_t id) {
     q.bind(1, id);
     if (!q.executeStep()) return false;
     if (q.getColumn(0).getInt64() != 0) return false;  // a stored task runs after it
-    if (!IsFinishedState(q.getColumn(1).getString())) return false;
+    const std::optional<TaskState> state = TaskStateFromText(q.getColumn(1).getText());
+    if (!state || !IsFinished(*state)) return false;
   }
   // Its dependencies have one dependent fewer (Submit counted each distinct
   // dependency once; IN counts each once too).

@@ -4,18 +4,19 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <deque>
+#include <optional>
 
 #include "broker/store.h"
 #include "broker/store_internal.h"
 
 namespace leaseq {
 
-void Store::EndAttempt(int64_t attempt_id, const char* outcome, int64_t now, int exit_code,
+void Store::EndAttempt(int64_t attempt_id, AttemptOutcome outcome, int64_t now, int exit_code,
                        const std::string& error) {
   auto& q = Prepared(
       "UPDATE attempts SET outcome = ?, ended_at = ?, lease_expires_at = NULL, "
       "exit_code = ?, error = ? WHERE id = ?");
-  q.bind(1, outcome);
+  q.bind(1, ToText(outcome));
   q.bind(2, now);
   if (exit_code == INT32_MIN) {
     q.bind(3);
@@ -29,7 +30,7 @@ void Store::EndAttempt(int64_t attempt_id, const char* outcome, int64_t now, int
   }
   q.bind(5, attempt_id);
   q.exec();
-  if (PassEvents* e = events()) ++e->attempts[outcome];
+  if (PassEvents* e = events()) ++e->attempts[ToText(outcome)];
 }
 
 void Store::FinishTaskDone(int64_t task_id, int64_t now) {
@@ -43,26 +44,28 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
   dec.bind(2, task_id);
   dec.exec();
   auto& ready = Prepared(
-      "UPDATE tasks SET state = 'queued', updated_at = ?1, "
+      "UPDATE tasks SET state = ?3, updated_at = ?1, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END "
       "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?2) "
-      "AND state = 'waiting' AND unfinished_deps = 0");
+      "AND state = ?4 AND unfinished_deps = 0");
   ready.bind(1, now);
   ready.bind(2, task_id);
+  ready.bind(3, ToText(TaskState::kQueued));
+  ready.bind(4, ToText(TaskState::kWaiting));
   ready.exec();
 }
 
-void Store::FinishTaskFailed(int64_t task_id, const std::string& state, const std::string& error,
+void Store::FinishTaskFailed(int64_t task_id, TaskState state, const std::string& error,
                              int64_t now) {
   auto& q = Prepared(
       "UPDATE tasks SET state = ?, error = ?, updated_at = ?, ready_at = 0, failed_dep = NULL "
       "WHERE id = ?");
-  q.bind(1, state);
+  q.bind(1, ToText(state));
   q.bind(2, error);
   q.bind(3, now);
   q.bind(4, task_id);
   q.exec();
-  if (PassEvents* e = events()) ++(state == "cancelled" ? e->cancelled : e->failed);
+  if (PassEvents* e = events()) ++(state == TaskState::kCancelled ? e->cancelled : e->failed);
   FailDependents(task_id, now);
 }
 
@@ -73,16 +76,17 @@ void Store::FailDependents(int64_t task_id, int64_t now) {
   while (!work.empty()) {
     const int64_t dep = work.front();
     work.pop_front();
-    std::string dep_key, dep_state;
+    std::string dep_key;
+    std::optional<TaskState> dep_state;
     {
       auto& k = Prepared("SELECT key, state FROM tasks WHERE id = ?");
       k.bind(1, dep);
       if (!k.executeStep()) continue;
       dep_key = k.getColumn(0).getString();
-      dep_state = k.getColumn(1).getString();
+      dep_state = TaskStateFromText(k.getColumn(1).getText());
     }
     const std::string error = "dependency '" + dep_key + "' " +
-                              (dep_state == "cancelled" ? "was cancelled" : "failed");
+                              (dep_state == TaskState::kCancelled ? "was cancelled" : "failed");
     std::vector<int64_t> hit;
     {
       auto& d = Prepared(
@@ -93,12 +97,15 @@ void Store::FailDependents(int64_t task_id, int64_t now) {
     }
     for (int64_t id : hit) {
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'failed', error = ?, failed_dep = ?, updated_at = ? "
-          "WHERE id = ? AND state IN ('waiting', 'queued')");
+          "UPDATE tasks SET state = ?5, error = ?1, failed_dep = ?2, updated_at = ?3 "
+          "WHERE id = ?4 AND (state = ?6 OR state = ?7)");
       u.bind(1, error);
       u.bind(2, dep);
       u.bind(3, now);
       u.bind(4, id);
+      u.bind(5, ToText(TaskState::kFailed));
+      u.bind(6, ToText(TaskState::kWaiting));
+      u.bind(7, ToText(TaskState::kQueued));
       if (u.exec() > 0) {
         work.push_back(id);
         if (PassEvents* e = events()) ++e->failed;
@@ -127,7 +134,8 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
       // Another dependency may have failed meanwhile: then the task stays
       // failed, now naming that one.
       int64_t other = 0;
-      std::string other_key, other_state;
+      std::string other_key;
+      std::optional<TaskState> other_state;
       {
         auto& f = Prepared(
             "SELECT t.id, t.key, t.state FROM task_deps d JOIN tasks t ON t.id = d.dep_id "
@@ -136,13 +144,13 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
         if (f.executeStep()) {
           other = f.getColumn(0).getInt64();
           other_key = f.getColumn(1).getString();
-          other_state = f.getColumn(2).getString();
+          other_state = TaskStateFromText(f.getColumn(2).getText());
         }
       }
       if (other != 0) {
         auto& u = Prepared("UPDATE tasks SET error = ?, failed_dep = ?, updated_at = ? WHERE id = ?");
         u.bind(1, "dependency '" + other_key + "' " +
-                      (other_state == "cancelled" ? "was cancelled" : "failed"));
+                      (other_state == TaskState::kCancelled ? "was cancelled" : "failed"));
         u.bind(2, other);
         u.bind(3, now);
         u.bind(4, id);
@@ -150,10 +158,11 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
         continue;
       }
       auto& u = Prepared(
-          "UPDATE tasks SET state = 'waiting', error = NULL, failed_dep = NULL, "
-          "suspicious = 0, errors = 0, updated_at = ? WHERE id = ?");
+          "UPDATE tasks SET state = ?3, error = NULL, failed_dep = NULL, "
+          "suspicious = 0, errors = 0, updated_at = ?1 WHERE id = ?2");
       u.bind(1, now);
       u.bind(2, id);
+      u.bind(3, ToText(TaskState::kWaiting));
       u.exec();
       work.push_back(id);
     }

@@ -50,10 +50,11 @@ std::vector<std::string> WorkerRegistry::TakeOverdue(int64_t now) {
   return overdue;
 }
 
-std::vector<std::string> WorkerRegistry::Silent(int64_t now, int64_t ttl_ms) const {
+std::vector<std::string> WorkerRegistry::Silent(const rules::Settings& settings,
+                                                int64_t now) const {
   std::vector<std::string> silent;
   for (const auto& [name, w] : by_name_) {
-    if (now - w.last_heard_ms >= ttl_ms) silent.push_back(name);
+    if (rules::WorkerSilent(settings, w.last_heard_ms, now)) silent.push_back(name);
   }
   return silent;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/lease_rules.h"
 #include "broker/store.h"
 
 namespace leaseq {
@@ -44,8 +45,8 @@ class WorkerRegistry {
   // be reconnecting, so the name is reserved for it (name_claim.h).
   bool IsExpected(const std::string& name) const { return expected_.count(name) != 0; }
 
-  // Names of connected workers silent for at least ttl_ms.
-  std::vector<std::string> Silent(int64_t now, int64_t ttl_ms) const;
+  // Names of connected workers silent at now (rules::WorkerSilent).
+  std::vector<std::string> Silent(const rules::Settings& settings, int64_t now) const;
 
   std::map<std::string, ConnectedWorker>& all() { return by_name_; }
   const std::map<std::string, ConnectedWorker>& all() const { return by_name_; }

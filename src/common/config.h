@@ -21,17 +21,12 @@ inline constexpr int kLiveness = 3;
 inline constexpr int kReconnectInitialMs = 250;
 inline constexpr int kReconnectMaxMs = 2000;
 
-// At start-up the broker honours leases found in the database for this long
-// (at least), so their workers can reconnect and re-announce them.
-inline int StartupGraceMs(int heartbeat_ms, int liveness) {
-  return 2 * heartbeat_ms * liveness + kReconnectMaxMs;
-}
-
-// Retry backoff after a failed attempt: kRetryBackoffMs * 2^(n-1), capped.
+// The defaults of the broker's lease settings (rules::Settings in
+// src/broker/lease_rules.h, where the rules that use them are):
+// retry backoff after a failed attempt, kRetryBackoffMs * 2^(n-1) capped;
+// a task is failed past this many deaths of its workers (Dask's default).
 inline constexpr int64_t kRetryBackoffMs = 100;
 inline constexpr int64_t kRetryBackoffMaxMs = 10000;
-
-// Suspicion: a task lost with this many workers is failed (Dask's default).
 inline constexpr int kAllowedFailures = 3;
 
 // Largest message accepted on any socket (ZMQ_MAXMSGSIZE) and the largest

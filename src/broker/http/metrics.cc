@@ -1,5 +1,6 @@
 #include "broker/http/metrics.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,8 +13,9 @@ namespace leaseq {
 
 namespace {
 
-const char* const kStates[] = {"waiting", "queued", "running", "done", "failed", "cancelled"};
-const char* const kOutcomes[] = {"done", "error", "lost", "released"};
+// Attempts by the outcome they ended with (running is not an end).
+constexpr std::array<AttemptOutcome, 4> kEndings = {
+    AttemptOutcome::kDone, AttemptOutcome::kError, AttemptOutcome::kLost, AttemptOutcome::kReleased};
 
 // Label values: backslash, double quote and line feed escaped.
 std::string Escape(const std::string& v) {
@@ -96,7 +98,8 @@ Status RenderMetrics(Store& reader, const BrokerMetrics::Values& v, const std::s
   Writer w;
   w.Head("leaseq_tasks", "gauge", "Tasks stored, by queue and state.");
   for (const auto& [queue, q] : queues) {
-    for (const char* state : kStates) {
+    for (TaskState task_state : kTaskStates) {
+      const char* state = ToText(task_state);
       auto it = q.counts.find(state);
       w.Sample("leaseq_tasks", "queue=\"" + Escape(queue) + "\",state=\"" + state + "\"",
                it == q.counts.end() ? 0.0 : static_cast<double>(it->second));
@@ -131,17 +134,19 @@ Status RenderMetrics(Store& reader, const BrokerMetrics::Values& v, const std::s
            "Tasks failed because too many workers were lost while running them.",
            static_cast<double>(v.failed_by_suspicion));
   w.Head("leaseq_attempts_total", "counter", "Attempts ended since the broker started, by outcome.");
-  for (const char* outcome : kOutcomes) {
+  for (AttemptOutcome ending : kEndings) {
+    const char* outcome = ToText(ending);
     auto it = v.attempts.find(outcome);
     w.Sample("leaseq_attempts_total", std::string("outcome=\"") + outcome + "\"",
              it == v.attempts.end() ? 0.0 : static_cast<double>(it->second));
   }
 
-  std::map<std::string, int64_t> by_state = {{"alive", 0}, {"lost", 0}, {"gone", 0}};
+  std::map<std::string, int64_t> by_state;
+  for (WorkerState state : kWorkerStates) by_state[ToText(state)] = 0;
   int64_t slots = 0, running = 0, prefetched = 0;
   for (const auto& wk : workers) {
     ++by_state[wk.value("state", "")];
-    if (wk.value("state", "") == "alive") slots += wk.value("slots", 0);
+    if (wk.value("state", "") == ToText(WorkerState::kAlive)) slots += wk.value("slots", 0);
     running += wk.value("running", 0);
     prefetched += wk.value("prefetched", 0);
   }
