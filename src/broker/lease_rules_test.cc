@@ -277,6 +277,11 @@ TEST(LeaseRules, TheRegistryFindsSilentWorkersByTheRule) {
   EXPECT_EQ(registry.Silent(kSettings, 4000), std::vector<std::string>{"a"});
 }
 
+TEST(LeaseRules, OnlyARegisterOnANewConnectionReleasesWhatItDoesNotList) {
+  EXPECT_TRUE(RegisterReleasesUnlisted(/*repeated_on_same_connection=*/false));
+  EXPECT_FALSE(RegisterReleasesUnlisted(/*repeated_on_same_connection=*/true));
+}
+
 TEST(LeaseRules, SilenceConfirmsNoDeathBeforeTheBrokerHasListenedLongEnough) {
   Settings s{200, 3, 2};
   s.death_confirm_ms = 60000;
