@@ -13,8 +13,10 @@ them. Prints one JSON object of figures; docs/benchmarks.md has a run.
      and restarted; time until every worker has registered again, and at
      the end: every task done once, no attempt lost.
 
-Usage: python3 bench/many_workers.py --bin build/bin [--workers 1000]
-       (make bench-many-workers)
+Usage: python3 bench/many_workers.py --bin build/bin [--workers 1000] [--check]
+       (make bench-many-workers; ctest -L scale runs it with --check, which
+       fails unless every worker registered within 60 s, came back within
+       30 s of the restart, and no attempt was lost or task done twice)
 """
 import argparse
 import json
@@ -94,6 +96,8 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=20)
     ap.add_argument("--sleep-seconds", type=float, default=20,
                     help="length of the task each worker runs across the broker restart")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless the promises of issue 12 item 4 held")
     a = ap.parse_args()
     bins = Bins(a.bin)
     out = {"workers": a.workers, "tasks": a.tasks}
@@ -174,6 +178,17 @@ def main():
     finally:
         lb.PROCS.kill_all()
     print(json.dumps(out))
+    if a.check:
+        broken = [what for what, ok in [
+            ("all registered within 60 s", out["all_registered_s"] <= 60),
+            ("all back within 30 s of the restart", out["restart_all_back_s"] <= 30),
+            ("no attempt lost", out["lost_attempts"] == 0),
+            ("no task done twice", out["tasks_done_twice"] == 0),
+            ("every task done", out["tasks_done"] == out["tasks_stored"]),
+        ] if not ok]
+        for what in broken:
+            print("broken: " + what, file=sys.stderr)
+        sys.exit(1 if broken else 0)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class BrokerNamesTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.message();
     endpoint_ = broker_->endpoint();
     stop_fd_ = eventfd(0, EFD_CLOEXEC);
-    thread_ = std::thread([this] { broker_->Run(stop_fd_); });
+    thread_ = std::thread([this] { EXPECT_TRUE(broker_->Run(stop_fd_).ok()); });
   }
   void StopBroker() {
     if (broker_ == nullptr) return;

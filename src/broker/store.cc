@@ -139,7 +139,7 @@ void Store::Rollback() {
   }
   // A pause or resume of the pass was undone: the set follows the file. If
   // even this read fails, the next rollback tries again.
-  LoadPausedQueues();
+  (void)LoadPausedQueues();
 }
 
 Status Store::Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_index) {

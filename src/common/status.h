@@ -9,7 +9,7 @@
 
 namespace leaseq {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code { kOk, kInvalid, kNotFound, kConflict, kUnavailable, kIoError, kTimeout };
 

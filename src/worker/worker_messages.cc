@@ -25,7 +25,8 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
     liveness_ = static_cast<int>(live);
   }
   std::vector<int64_t> abandon;
-  wire::GetIntList(m.body, wire::field::kAbandon, &abandon);
+  // Validated on arrival (wire::Validate): the list is there or absent.
+  (void)wire::GetIntList(m.body, wire::field::kAbandon, &abandon);
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
@@ -185,7 +186,7 @@ Status WorkerCore::StartCommand(int64_t attempt_no, const wire::Message& m, Atte
 
 void WorkerCore::OnAbort(const wire::Message& m) {
   std::vector<int64_t> ids;
-  wire::GetIntList(m.body, wire::field::kAttempts, &ids);
+  (void)wire::GetIntList(m.body, wire::field::kAttempts, &ids);  // validated on arrival
   for (int64_t id : ids) Forget(id);
 }
 
@@ -223,7 +224,7 @@ void WorkerCore::OnError(const wire::Message& m) {
 
 void WorkerCore::OnAck(const wire::Message& m) {
   std::vector<int64_t> ids;
-  wire::GetIntList(m.body, wire::field::kAttempts, &ids);
+  (void)wire::GetIntList(m.body, wire::field::kAttempts, &ids);  // validated on arrival
   for (int64_t id : ids) results_.erase(id);
   auto goodbye = m.body.find(wire::field::kGoodbye);
   if (phase_ == Phase::kLeaving && goodbye != m.body.end() && *goodbye == true) {

@@ -279,7 +279,7 @@ int WaitAndReport(const std::string& tool, Client& client, const std::vector<std
   if ((s.ok() || s.code() == Status::Code::kTimeout) && some_failed) {
     // Naming them is a courtesy: if the broker does not answer now, the
     // counts still say it all.
-    NameFailures(client, keys, kNamedFailures, options.chunk, &failures);
+    (void)NameFailures(client, keys, kNamedFailures, options.chunk, &failures);
   }
   return ReportWait(tool, s, final, failures);
 }
