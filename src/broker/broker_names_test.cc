@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <thread>
 #include <zmq.hpp>
@@ -16,6 +15,7 @@
 #include "broker/broker_loop.h"
 #include "common/config.h"
 #include "common/transport.h"
+#include "tools/testing/temp_dir.h"
 
 namespace leaseq {
 namespace {
@@ -39,19 +39,11 @@ const rules::Settings kSettings{1000, 3, 3};
 
 class BrokerNamesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/leaseq-broker-names-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    StartBroker();
-  }
-  void TearDown() override {
-    StopBroker();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { StartBroker(); }
+  void TearDown() override { StopBroker(); }
   void StartBroker() {
     BrokerOptions o;
-    o.db_path = dir_ + "/leaseq.db";
+    o.db_path = dir_.File("leaseq.db");
     o.bind = "tcp://127.0.0.1:*";
     o.settings = kSettings;
     Status s = BrokerLoop::Create(o, &clock_, &broker_);
@@ -106,7 +98,8 @@ class BrokerNamesTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  std::string dir_, endpoint_;
+  test_support::TempDir dir_{"leaseq-broker-names"};
+  std::string endpoint_;
   std::unique_ptr<BrokerLoop> broker_;
   int stop_fd_ = -1;
   std::thread thread_;

@@ -184,8 +184,6 @@ ErrorDecision OnAttemptFailed(const Settings& s, int64_t errors_before, int64_t 
 
 // Backoff before the n-th retry (n >= 1).
 int64_t RetryBackoffMs(const Settings& s, int64_t n);
-// The same under the default settings.
-inline int64_t RetryBackoffMs(int64_t n) { return RetryBackoffMs(Settings{}, n); }
 
 // --- clock step ---
 

@@ -177,7 +177,7 @@ TEST(LeaseRules, RetryBackoffDoublesAndIsCapped) {
   }
   EXPECT_EQ(RetryBackoffMs(kSettings, 1000), config::kRetryBackoffMaxMs);
   EXPECT_EQ(RetryBackoffMs(kSettings, int64_t{1} << 40), config::kRetryBackoffMaxMs);
-  EXPECT_EQ(RetryBackoffMs(5), RetryBackoffMs(kSettings, 5));  // the default settings
+  EXPECT_EQ(RetryBackoffMs(Settings{}, 5), RetryBackoffMs(kSettings, 5));  // the default settings
 }
 
 TEST(LeaseRules, RetryBackoffFollowsTheSettings) {

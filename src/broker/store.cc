@@ -235,8 +235,7 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
       "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at, "
       "timeout_ms, not_before, ready_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  ins.bind(1, t.key);
-  ins.bind(2, ToText(state));
+  SQLite::bind(ins, t.key, ToText(state));
   if (t.fn.empty()) {
     ins.bind(3, nlohmann::json(t.cmd).dump());
     ins.bind(4);
@@ -275,9 +274,7 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   const int64_t task_id = db_->getLastInsertRowid();
   for (size_t pos = 0; pos < dep_ids.size(); ++pos) {
     auto& dep = Prepared("INSERT INTO task_deps (task_id, pos, dep_id) VALUES (?, ?, ?)");
-    dep.bind(1, task_id);
-    dep.bind(2, static_cast<int64_t>(pos));
-    dep.bind(3, dep_ids[pos]);
+    SQLite::bind(dep, task_id, static_cast<int64_t>(pos), dep_ids[pos]);
     dep.exec();
   }
   for (int64_t dep_id : std::set<int64_t>(dep_ids.begin(), dep_ids.end())) {

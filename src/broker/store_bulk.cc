@@ -76,11 +76,7 @@ Status Store::ScanState(const std::string& state, const std::string& queue, int 
   while (static_cast<int>(ids->size()) < limit) {
     const int64_t want = limit - static_cast<int64_t>(ids->size());
     auto& q = Prepared(kScanFinished);
-    q.bind(1, state);
-    q.bind(2, c->queue);
-    q.bind(3, c->updated_at);
-    q.bind(4, c->id);
-    q.bind(5, want);
+    SQLite::bind(q, state, c->queue, c->updated_at, c->id, want);
     int64_t got = 0;
     while (q.executeStep()) {
       ids->push_back(q.getColumn(0).getInt64());
@@ -128,8 +124,7 @@ Status Store::CancelQueue(const std::string& queue, int limit, int64_t now, int6
       std::vector<int64_t> ids;
       {
         auto& q = Prepared(sql);
-        q.bind(1, queue);
-        q.bind(2, limit - seen);
+        SQLite::bind(q, queue, limit - seen);
         while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
       }
       seen += static_cast<int64_t>(ids.size());

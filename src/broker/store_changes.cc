@@ -106,8 +106,7 @@ bool Store::RetryTask(int64_t id, int64_t now) {
       "suspicious = 0, deaths = 0, errors = 0, error = NULL, failed_dep = NULL, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END, "
       "updated_at = ?1 WHERE id = ?2 AND state IN ('failed', 'cancelled')");
-  u.bind(1, now);
-  u.bind(2, id);
+  SQLite::bind(u, now, id);
   if (u.exec() == 0) return false;
   if (PassEvents* e = events()) ++e->retried_manual;
   RequeueDependentsOf(id, now);

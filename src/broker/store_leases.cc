@@ -46,15 +46,8 @@ Status Store::RegisterWorker(const WorkerRecord& w, int64_t now, bool* same_sess
         "ON CONFLICT (name) DO UPDATE SET pid = ?2, host = ?3, session = ?4, state = ?9, "
         "slots = ?5, queues = ?6, fns = ?7, last_seen_at = ?8, "
         "started_at = CASE WHEN session = ?4 THEN started_at ELSE ?8 END");
-    q.bind(1, w.name);
-    q.bind(2, w.pid);
-    q.bind(3, w.host);
-    q.bind(4, w.session);
-    q.bind(5, w.slots);
-    q.bind(6, nlohmann::json(w.queues).dump());
-    q.bind(7, nlohmann::json(w.fns).dump());
-    q.bind(8, now);
-    q.bind(9, ToText(WorkerState::kAlive));
+    SQLite::bind(q, w.name, w.pid, w.host, w.session, w.slots, nlohmann::json(w.queues).dump(),
+                 nlohmann::json(w.fns).dump(), now, ToText(WorkerState::kAlive));
     q.exec();
     return Status::Ok();
   });
@@ -73,10 +66,7 @@ Status Store::WorkerLost(const std::string& name, int64_t now, std::string why, 
     *reclaimed = static_cast<int>(ids.size());
     auto& q = Prepared(
         "UPDATE workers SET state = ?3, last_seen_at = ?1 WHERE name = ?2 AND state = ?4");
-    q.bind(1, now);
-    q.bind(2, name);
-    q.bind(3, ToText(WorkerState::kLost));
-    q.bind(4, ToText(WorkerState::kAlive));
+    SQLite::bind(q, now, name, ToText(WorkerState::kLost), ToText(WorkerState::kAlive));
     if (q.exec() > 0) {
       if (PassEvents* e = events()) {
         ++e->workers_lost;
@@ -98,9 +88,7 @@ Status Store::WorkerGone(const std::string& name, int64_t now, int* released) {
     }
     *released = static_cast<int>(ids.size());
     auto& q = Prepared("UPDATE workers SET state = ?3, last_seen_at = ?1 WHERE name = ?2");
-    q.bind(1, now);
-    q.bind(2, name);
-    q.bind(3, ToText(WorkerState::kGone));
+    SQLite::bind(q, now, name, ToText(WorkerState::kGone));
     q.exec();
     return Status::Ok();
   });
@@ -109,22 +97,17 @@ Status Store::WorkerGone(const std::string& name, int64_t now, int* released) {
 Status Store::SetWorkerSlots(const std::string& name, int64_t slots) {
   return Guarded("worker slots", [&]() -> Status {
     auto& q = Prepared("UPDATE workers SET slots = ? WHERE name = ?");
-    q.bind(1, slots);
-    q.bind(2, name);
+    SQLite::bind(q, slots, name);
     q.exec();
     return Status::Ok();
   });
 }
 
 Status Store::WorkerPid(const std::string& name, int64_t* pid, std::string* state) {
-  return Guarded("worker pid", [&]() -> Status {
-    auto& q = Prepared("SELECT pid, state FROM workers WHERE name = ?");
-    q.bind(1, name);
-    if (!q.executeStep()) return Status::NotFound("no worker named '" + name + "'");
-    *pid = q.getColumn(0).getInt64();
-    *state = q.getColumn(1).getString();
-    return Status::Ok();
-  });
+  WorkerRecord w;
+  Status s = FindWorker(name, &w, state);
+  if (s.ok()) *pid = w.pid;
+  return s;
 }
 
 Status Store::FindWorker(const std::string& name, WorkerRecord* w, std::string* state) {
@@ -180,11 +163,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
             "ORDER BY priority DESC, id LIMIT ?4) "
             "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority, timeout_ms, "
             "created_at");
-        q.bind(1, now);
-        q.bind(2, queue);
-        q.bind(3, fns);
-        q.bind(4, n);
-        q.bind(5, ToText(TaskState::kRunning));
+        SQLite::bind(q, now, queue, fns, n, ToText(TaskState::kRunning));
         while (q.executeStep()) {
           Picked p;
           p.id = q.getColumn(0).getInt64();
@@ -214,14 +193,9 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
             "lease_expires_at, unstarted) VALUES (?1, ?2, ?3, ?4, ?5, ?8, ?6, ?7)");
         p.a.prefetched = rules::IsPrefetch(credit, sent++);
-        ins.bind(1, p.id);
-        ins.bind(2, p.a.key);
-        ins.bind(3, p.a.attempt_no);
-        ins.bind(4, w.name);
-        ins.bind(5, now);
-        ins.bind(6, rules::LeaseExpiry(settings_, now));
-        ins.bind(7, p.a.prefetched ? 1 : 0);
-        ins.bind(8, ToText(AttemptOutcome::kRunning));
+        SQLite::bind(ins, p.id, p.a.key, p.a.attempt_no, w.name, now,
+                     rules::LeaseExpiry(settings_, now), p.a.prefetched ? 1 : 0,
+                     ToText(AttemptOutcome::kRunning));
         ins.exec();
         p.a.attempt_id = db_->getLastInsertRowid();
         p.a.stdin_bytes = p.has_deps ? AssembleStdin(p.id, p.input) : std::move(p.input);
@@ -240,15 +214,11 @@ Status Store::Renew(const std::string& worker, const std::vector<int64_t>& ids, 
       auto& q = Prepared(
           "UPDATE attempts SET lease_expires_at = ?, unstarted = ? "
           "WHERE id = ? AND worker = ? AND outcome = 'running'");
-      q.bind(1, rules::LeaseExpiry(settings_, now));
-      q.bind(2, started ? 0 : 1);
-      q.bind(3, id);
-      q.bind(4, worker);
+      SQLite::bind(q, rules::LeaseExpiry(settings_, now), started ? 0 : 1, id, worker);
       if (q.exec() == 0) not_held->push_back(id);
     }
     auto& w = Prepared("UPDATE workers SET last_seen_at = ? WHERE name = ?");
-    w.bind(1, now);
-    w.bind(2, worker);
+    SQLite::bind(w, now, worker);
     w.exec();
     return Status::Ok();
   });
@@ -277,8 +247,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
           "FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id "
           "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
-      q.bind(1, r.attempt_id);
-      q.bind(2, worker);
+      SQLite::bind(q, r.attempt_id, worker);
       if (!q.executeStep()) return Status::Ok();  // stale: reclaimed, cancelled, not its own
       task_id = q.getColumn(0).getInt64();
       errors = q.getColumn(1).getInt64();
@@ -319,26 +288,19 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
         rules::OnAttemptFailed(settings_, errors, retries, deaths, now, r.permanent);
     if (d.poisoned) {
       auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
-      u.bind(1, d.errors);
-      u.bind(2, task_id);
+      SQLite::bind(u, d.errors, task_id);
       u.exec();
       FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     } else if (d.retry) {
       auto& u = Prepared(
           "UPDATE tasks SET state = ?6, errors = ?1, error = ?2, ready_at = ?3, updated_at = ?4 "
           "WHERE id = ?5");
-      u.bind(1, d.errors);
-      u.bind(2, error);
-      u.bind(3, d.ready_at);
-      u.bind(4, now);
-      u.bind(5, task_id);
-      u.bind(6, ToText(TaskState::kQueued));
+      SQLite::bind(u, d.errors, error, d.ready_at, now, task_id, ToText(TaskState::kQueued));
       u.exec();
       if (e) ++e->retried_auto;
     } else {
       auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
-      u.bind(1, d.errors);
-      u.bind(2, task_id);
+      SQLite::bind(u, d.errors, task_id);
       u.exec();
       FinishTaskFailed(task_id, TaskState::kFailed, error, now);
       if (e) e->failures.push_back({now, key, worker, store_internal::FirstLine(error)});
@@ -351,18 +313,14 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
   return Guarded("release", [&]() -> Status {
     auto& q = Prepared(
         "SELECT task_id FROM attempts WHERE id = ? AND worker = ? AND outcome = 'running'");
-    q.bind(1, attempt_id);
-    q.bind(2, worker);
+    SQLite::bind(q, attempt_id, worker);
     if (!q.executeStep()) return Status::Ok();
     const int64_t task_id = q.getColumn(0).getInt64();
     EndAttempt(attempt_id, AttemptOutcome::kReleased, now, INT32_MIN, "");
     if (FailIfPoisoned(task_id, now)) return Status::Ok();
     auto& u = Prepared(
         "UPDATE tasks SET state = ?3, updated_at = ?1 WHERE id = ?2 AND state = ?4");
-    u.bind(1, now);
-    u.bind(2, task_id);
-    u.bind(3, ToText(TaskState::kQueued));
-    u.bind(4, ToText(TaskState::kRunning));
+    SQLite::bind(u, now, task_id, ToText(TaskState::kQueued), ToText(TaskState::kRunning));
     u.exec();
     return Status::Ok();
   });
@@ -370,8 +328,7 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
 
 bool Store::FailIfPoisoned(int64_t task_id, int64_t now) {
   auto& q = Prepared("SELECT deaths FROM tasks WHERE id = ? AND state = ?");
-  q.bind(1, task_id);
-  q.bind(2, ToText(TaskState::kRunning));
+  SQLite::bind(q, task_id, ToText(TaskState::kRunning));
   if (!q.executeStep()) return false;
   const int64_t deaths = q.getColumn(0).getInt64();
   q.reset();
@@ -405,20 +362,15 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
     EndAttempt(attempt_id, AttemptOutcome::kLost, now, INT32_MIN, why);
     {
       auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
-      b.bind(1, ToText(blame));
-      b.bind(2, attempt_id);
+      SQLite::bind(b, ToText(blame), attempt_id);
       b.exec();
     }
     rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious, deaths, blame);
     auto& u = Prepared(
         "UPDATE tasks SET suspicious = ?1, deaths = ?2, state = ?5, updated_at = ?3 "
         "WHERE id = ?4 AND state = ?6");
-    u.bind(1, d.suspicious);
-    u.bind(2, d.deaths);
-    u.bind(3, now);
-    u.bind(4, task_id);
-    u.bind(5, ToText(TaskState::kQueued));
-    u.bind(6, ToText(TaskState::kRunning));
+    SQLite::bind(u, d.suspicious, d.deaths, now, task_id, ToText(TaskState::kQueued),
+                 ToText(TaskState::kRunning));
     u.exec();
     if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     if (PassEvents* e = events()) {
@@ -437,9 +389,7 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
 // attempt ends: Complete, Release, Lose).
 void Store::ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now) {
   auto& b = Prepared("UPDATE attempts SET blame = ?2 WHERE id = ?1 AND blame = ?3");
-  b.bind(1, attempt_id);
-  b.bind(2, ToText(Blame::kDeath));
-  b.bind(3, ToText(Blame::kSuspected));
+  SQLite::bind(b, attempt_id, ToText(Blame::kDeath), ToText(Blame::kSuspected));
   if (b.exec() == 0) return;
   auto& q = Prepared("SELECT suspicious, deaths, state FROM tasks WHERE id = ?");
   q.bind(1, task_id);
@@ -450,8 +400,7 @@ void Store::ConfirmDeath(int64_t attempt_id, int64_t task_id, int64_t now) {
   q.reset();
   rules::LossDecision d = rules::OnDeathConfirmed(settings_, suspicious, deaths, queued);
   auto& u = Prepared("UPDATE tasks SET deaths = ? WHERE id = ?");
-  u.bind(1, d.deaths);
-  u.bind(2, task_id);
+  SQLite::bind(u, d.deaths, task_id);
   u.exec();
   if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
 }
@@ -483,8 +432,7 @@ Status Store::ConfirmSilentDeaths(int64_t cutoff, int64_t now, int limit, int* n
       auto& q = Prepared(
           "SELECT id, task_id FROM attempts INDEXED BY attempts_suspected "
           "WHERE blame = 'suspected' AND ended_at <= ? LIMIT ?");
-      q.bind(1, cutoff);
-      q.bind(2, limit);
+      SQLite::bind(q, cutoff, limit);
       while (q.executeStep()) found.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64()});
     }
     for (const auto& f : found) ConfirmDeath(f.attempt_id, f.task_id, now);
@@ -498,8 +446,7 @@ Status Store::WithdrawLosses(const std::string& name, int* n) {
     std::vector<Suspected> found = SuspectedOf(name);
     for (const auto& f : found) {
       auto& b = Prepared("UPDATE attempts SET blame = ? WHERE id = ?");
-      b.bind(1, ToText(Blame::kNone));
-      b.bind(2, f.attempt_id);
+      SQLite::bind(b, ToText(Blame::kNone), f.attempt_id);
       b.exec();
       auto& q = Prepared("SELECT suspicious FROM tasks WHERE id = ?");
       q.bind(1, f.task_id);
@@ -507,8 +454,7 @@ Status Store::WithdrawLosses(const std::string& name, int* n) {
       const int64_t suspicious = rules::OnLossWithdrawn(q.getColumn(0).getInt64());
       q.reset();
       auto& u = Prepared("UPDATE tasks SET suspicious = ? WHERE id = ?");
-      u.bind(1, suspicious);
-      u.bind(2, f.task_id);
+      SQLite::bind(u, suspicious, f.task_id);
       u.exec();
     }
     *n = static_cast<int>(found.size());
@@ -522,8 +468,7 @@ Status Store::ExpiredLeases(int64_t now, int limit, std::vector<LeasedAttempt>* 
     auto& q = Prepared(
         "SELECT id, worker FROM attempts INDEXED BY attempts_running "
         "WHERE outcome = 'running' AND lease_expires_at <= ? LIMIT ?");
-    q.bind(1, now);
-    q.bind(2, limit);
+    SQLite::bind(q, now, limit);
     while (q.executeStep()) out->push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString()});
     return Status::Ok();
   });
@@ -534,8 +479,7 @@ Status Store::WakeDue(int64_t now, int limit, int64_t* woken) {
     auto& q = Prepared(
         "UPDATE tasks SET ready_at = 0 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_timed "
         "WHERE state = 'queued' AND ready_at > 0 AND ready_at <= ? ORDER BY ready_at LIMIT ?)");
-    q.bind(1, now);
-    q.bind(2, limit);
+    SQLite::bind(q, now, limit);
     *woken = q.exec();
     return Status::Ok();
   });
@@ -570,14 +514,12 @@ Status Store::ClampFutureTimes(int64_t now, int64_t max_backoff_ms) {
         "UPDATE tasks INDEXED BY tasks_timed SET ready_at = ?1 + ?2 "
         "WHERE state = 'queued' AND ready_at > 0 AND ready_at > ?1 + ?2 "
         "AND (not_before IS NULL OR ready_at <> not_before)");
-    r.bind(1, now);
-    r.bind(2, max_backoff_ms);
+    SQLite::bind(r, now, max_backoff_ms);
     r.exec();
     auto& s = Prepared(
         "UPDATE attempts INDEXED BY attempts_suspected SET ended_at = ? "
         "WHERE blame = 'suspected' AND ended_at > ?");
-    s.bind(1, now);
-    s.bind(2, now);
+    SQLite::bind(s, now, now);
     s.exec();
     return Status::Ok();
   });
@@ -588,8 +530,7 @@ Status Store::HonourLeases(int64_t floor) {
     auto& q = Prepared(
         "UPDATE attempts INDEXED BY attempts_running SET lease_expires_at = ? "
         "WHERE outcome = 'running' AND lease_expires_at < ?");
-    q.bind(1, floor);
-    q.bind(2, floor);
+    SQLite::bind(q, floor, floor);
     q.exec();
     return Status::Ok();
   });

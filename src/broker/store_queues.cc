@@ -24,8 +24,7 @@ Status Store::Pause(const std::string& queue, int64_t now, bool* changed) {
   return Guarded("pause", [&]() -> Status {
     auto& q = Prepared("INSERT INTO paused_queues (queue, paused_at) VALUES (?, ?) "
                        "ON CONFLICT (queue) DO NOTHING");
-    q.bind(1, queue);
-    q.bind(2, now);
+    SQLite::bind(q, queue, now);
     *changed = q.exec() > 0;
     // In memory at once: this pass's dispatch already skips it. A rollback
     // of the pass reloads the set from the file.

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <regex>
 
@@ -17,23 +16,14 @@ namespace {
 
 class SchemaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/leaseq-schema-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { store_.reset(); }
   Status Open(const std::string& path) {
     store_.reset();
     return Store::Open(path, Durability::kNormal, kTestSettings, &store_);
   }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Path(const std::string& name) const { return dir_.File(name); }
 
-  std::string dir_;
+  test_support::TempDir dir_{"leaseq-schema-test"};  // outlives store_
   std::unique_ptr<Store> store_;
 };
 

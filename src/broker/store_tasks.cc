@@ -16,8 +16,7 @@ void Store::EndAttempt(int64_t attempt_id, AttemptOutcome outcome, int64_t now, 
   auto& q = Prepared(
       "UPDATE attempts SET outcome = ?, ended_at = ?, lease_expires_at = NULL, "
       "exit_code = ?, error = ? WHERE id = ?");
-  q.bind(1, ToText(outcome));
-  q.bind(2, now);
+  SQLite::bind(q, ToText(outcome), now);
   if (exit_code == INT32_MIN) {
     q.bind(3);
   } else {
@@ -40,18 +39,14 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
   auto& dec = Prepared(
       "UPDATE tasks SET unfinished_deps = unfinished_deps - 1, updated_at = ? "
       "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?)");
-  dec.bind(1, now);
-  dec.bind(2, task_id);
+  SQLite::bind(dec, now, task_id);
   dec.exec();
   auto& ready = Prepared(
       "UPDATE tasks SET state = ?3, updated_at = ?1, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END "
       "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?2) "
       "AND state = ?4 AND unfinished_deps = 0");
-  ready.bind(1, now);
-  ready.bind(2, task_id);
-  ready.bind(3, ToText(TaskState::kQueued));
-  ready.bind(4, ToText(TaskState::kWaiting));
+  SQLite::bind(ready, now, task_id, ToText(TaskState::kQueued), ToText(TaskState::kWaiting));
   ready.exec();
 }
 
@@ -60,10 +55,7 @@ void Store::FinishTaskFailed(int64_t task_id, TaskState state, const std::string
   auto& q = Prepared(
       "UPDATE tasks SET state = ?, error = ?, updated_at = ?, ready_at = 0, failed_dep = NULL "
       "WHERE id = ?");
-  q.bind(1, ToText(state));
-  q.bind(2, error);
-  q.bind(3, now);
-  q.bind(4, task_id);
+  SQLite::bind(q, ToText(state), error, now, task_id);
   q.exec();
   if (PassEvents* e = events()) ++(state == TaskState::kCancelled ? e->cancelled : e->failed);
   FailDependents(task_id, now);
@@ -99,13 +91,8 @@ void Store::FailDependents(int64_t task_id, int64_t now) {
       auto& u = Prepared(
           "UPDATE tasks SET state = ?5, error = ?1, failed_dep = ?2, updated_at = ?3 "
           "WHERE id = ?4 AND (state = ?6 OR state = ?7)");
-      u.bind(1, error);
-      u.bind(2, dep);
-      u.bind(3, now);
-      u.bind(4, id);
-      u.bind(5, ToText(TaskState::kFailed));
-      u.bind(6, ToText(TaskState::kWaiting));
-      u.bind(7, ToText(TaskState::kQueued));
+      SQLite::bind(u, error, dep, now, id, ToText(TaskState::kFailed), ToText(TaskState::kWaiting),
+                   ToText(TaskState::kQueued));
       if (u.exec() > 0) {
         work.push_back(id);
         if (PassEvents* e = events()) ++e->failed;
@@ -126,8 +113,7 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
       auto& d = Prepared(
           "SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id "
           "WHERE d.dep_id = ? AND t.state = 'failed' AND t.failed_dep = ?");
-      d.bind(1, dep);
-      d.bind(2, dep);
+      SQLite::bind(d, dep, dep);
       while (d.executeStep()) hit.push_back(d.getColumn(0).getInt64());
     }
     for (int64_t id : hit) {
@@ -160,9 +146,7 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
       auto& u = Prepared(
           "UPDATE tasks SET state = ?3, error = NULL, failed_dep = NULL, "
           "suspicious = 0, errors = 0, updated_at = ?1 WHERE id = ?2");
-      u.bind(1, now);
-      u.bind(2, id);
-      u.bind(3, ToText(TaskState::kWaiting));
+      SQLite::bind(u, now, id, ToText(TaskState::kWaiting));
       u.exec();
       work.push_back(id);
     }

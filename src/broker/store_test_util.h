@@ -5,15 +5,14 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "broker/store.h"
 #include "common/clock.h"
+#include "tools/testing/temp_dir.h"
 
 #define ASSERT_OK(expr)                                  \
   do {                                                   \
@@ -24,6 +23,10 @@
 namespace leaseq::testing {
 
 inline const rules::Settings kTestSettings{1000, 3, 3};
+
+inline bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
 
 inline TaskSpec Task(const std::string& key, std::vector<std::string> after = {},
                      int64_t retries = 0) {
@@ -50,20 +53,13 @@ inline WorkerRecord Worker(const std::string& name, std::vector<std::string> que
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/leaseq-store-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/leaseq.db";
+    path_ = tmp_.File("leaseq.db");
     Reopen();
     RegisterAs(Worker("w1"));
     RegisterAs(Worker("w2"));
   }
 
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { store_.reset(); }
 
   int64_t Now() const { return clock_.WallMs(); }
 
@@ -209,7 +205,8 @@ class StoreTest : public ::testing::Test {
   int64_t QueryInt(const std::string& sql) { return Reader()->execAndGet(sql).getInt64(); }
 
   FakeClock clock_;
-  std::string dir_;
+  test_support::TempDir tmp_{"leaseq-store-test"};  // outlives store_
+  const std::string dir_ = tmp_.path();
   std::string path_;
   std::unique_ptr<Store> store_;
 };

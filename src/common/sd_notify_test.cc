@@ -13,6 +13,8 @@
 #include <cstring>
 #include <string>
 
+#include "tools/testing/temp_dir.h"
+
 namespace leaseq::sd {
 namespace {
 
@@ -49,17 +51,14 @@ std::string UniqueName(const char* prefix) {
 }
 
 TEST(SdNotify, PathSocketReceivesReady) {
-  char dir_template[] = "/tmp/leaseq-sd-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string path = std::string(dir_template) + "/notify";
+  test_support::TempDir dir("leaseq-sd");
+  const std::string path = dir.File("notify");
   {
     Receiver r(path);
     ASSERT_TRUE(r.bound());
     ASSERT_TRUE(NotifySocket(path, "READY=1").ok());
     EXPECT_EQ(r.Receive(), "READY=1");
   }
-  unlink(path.c_str());
-  rmdir(dir_template);
 }
 
 TEST(SdNotify, AbstractSocketReceivesReady) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/transport.h"
+#include "tools/testing/temp_dir.h"
 #include "worker/builtin_functions.h"
 
 namespace leaseq::worker {
@@ -382,15 +383,7 @@ TEST_F(WorkerLoopTest, DrainTimeoutKillsAndReleases) {
 // the pid once the file is there (0 if it never came).
 class PidFileTask {
  public:
-  PidFileTask() {
-    char dir[] = "/tmp/leaseq-worker-test-XXXXXX";
-    if (mkdtemp(dir) != nullptr) dir_ = dir;
-    file_ = dir_ + "/pid";
-  }
-  ~PidFileTask() {
-    unlink(file_.c_str());
-    rmdir(dir_.c_str());
-  }
+  PidFileTask() : file_(dir_.File("pid")) {}
   std::vector<std::string> cmd() const { return {"sh", "-c", "echo $$ > " + file_ + "; exec sleep 30"}; }
   pid_t WaitPid() const {
     const auto deadline = Clock::now() + 5s;
@@ -408,7 +401,8 @@ class PidFileTask {
   }
 
  private:
-  std::string dir_, file_;
+  test_support::TempDir dir_{"leaseq-worker-test"};
+  const std::string file_;
 };
 
 // Slurm signals every process of a preempted job: the task gets SIGTERM

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -16,17 +15,6 @@ namespace leaseq::testing {
 std::string BinDir() {
   const char* dir = getenv("LEASEQ_TEST_BIN_DIR");
   return dir != nullptr && *dir != '\0' ? dir : LEASEQ_BIN_DIR;
-}
-
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "leaseq-test-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 Process::Process(const std::string& binary, const std::vector<std::string>& args,

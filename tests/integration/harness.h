@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tools/testing/child_process.h"
+#include "tools/testing/temp_dir.h"
 
 namespace leaseq::testing {
 
@@ -21,17 +22,7 @@ namespace leaseq::testing {
 std::string BinDir();
 
 // A fresh temporary directory, removed with its content on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
+using test_support::TempDir;
 using test_support::FreePort;
 
 // A child process (test_support::ChildProcess) with stdout and stderr in

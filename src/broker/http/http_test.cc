@@ -11,6 +11,7 @@
 #include "broker/http/metrics.h"
 #include "broker/inbox.h"
 #include "broker/store_test_util.h"
+#include "tools/testing/temp_dir.h"
 
 namespace leaseq {
 namespace {
@@ -38,9 +39,8 @@ TEST(HttpCheck, LoopbackWithoutTokenOthersNeedOne) {
 }
 
 TEST(HttpCheck, TokenFileFirstLineTrimmed) {
-  char tmpl[] = "/tmp/leaseq-http-test-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/token";
+  test_support::TempDir dir("leaseq-http-test");
+  const std::string path = dir.File("token");
   std::ofstream(path) << "  s3cret \nignored\n";
   std::string token;
   ASSERT_TRUE(HttpServer::LoadToken(path, &token).ok());
@@ -48,7 +48,6 @@ TEST(HttpCheck, TokenFileFirstLineTrimmed) {
   std::ofstream(path) << "\n";
   EXPECT_FALSE(HttpServer::LoadToken(path, &token).ok());
   EXPECT_FALSE(HttpServer::LoadToken(path + ".missing", &token).ok());
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST(Histogram, BucketsByUpperBound) {
