@@ -16,9 +16,6 @@ using nlohmann::json;
 // After the drain, the worker waits for the acks of its results and of its
 // goodbye for the rest of its drain timeout, and at least this long.
 constexpr int64_t kAckWaitMs = 2000;
-// A step later than the silence limit and this slack after the previous one
-// means the process was stopped (the real loop polls at most 100 ms).
-constexpr int64_t kFreezeSlackMs = 100;
 // A task that dies of SIGTERM while the worker runs normally is reported
 // this much later: Slurm's preemption signals every process of the job, and
 // the task's end can be seen before the worker's own SIGTERM arrives.
@@ -66,7 +63,7 @@ Status WorkerCore::Start(int64_t now) {
 void WorkerCore::OnSignal(int signo) { signals_.push_back(signo); }
 
 void WorkerCore::Step(int64_t now) {
-  if (last_step_ms_ >= 0 && now - last_step_ms_ > kFreezeSlackMs + SilenceLimitMs()) {
+  if (last_step_ms_ >= 0 && now - last_step_ms_ > kMaxStepGapMs + SilenceLimitMs()) {
     // Stopped (SIGSTOP, a suspended VM) past our leases: the broker may
     // have declared us lost. Start nothing until a new welcome says which
     // tasks are still ours; what the link holds is from before.

@@ -93,6 +93,11 @@
 
 namespace leaseq::worker {
 
+// The longest an owner lets pass between two steps while the process runs
+// (the real loop's longest poll); a longer gap past the silence limit is
+// taken for a freeze.
+inline constexpr int64_t kMaxStepGapMs = 100;
+
 class WorkerCore {
  public:
   // host and pid are what register announces (the real worker's

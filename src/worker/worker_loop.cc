@@ -13,9 +13,10 @@ namespace leaseq::worker {
 
 namespace {
 
-// Longest poll: bounds how late the processes are looked at without an fd
-// telling (a finished command's pipe grace in ProcessRunner).
-constexpr int64_t kMaxPollMs = 100;
+// Longest poll (WorkerCore's kMaxStepGapMs): also bounds how late the
+// processes are looked at without an fd telling (a finished command's pipe
+// grace in ProcessRunner).
+constexpr int64_t kMaxPollMs = kMaxStepGapMs;
 
 }  // namespace
 

@@ -10,10 +10,6 @@
 
 namespace leaseq::sim {
 
-namespace {
-// The real worker loop's longest poll (worker_loop.cc).
-constexpr int64_t kMaxPollMs = 100;
-}  // namespace
 
 // The worker core's connection on the simulated network, with BrokerLink's
 // silence and reconnect timers (reconnect_timers.h).
@@ -40,7 +36,7 @@ class SimWorker::Link final : public worker::Link {
     timers_.Heard(now_ms);
     if (m->command == wire::Command::kTask && owner_->incarnation_ >= 0) {
       owner_->record_->incarnations[owner_->incarnation_].received.push_back(
-          m->body.value("attempt", int64_t{0}));
+          m->body.value(wire::field::kAttempt, int64_t{0}));
     }
     return true;
   }
@@ -280,10 +276,10 @@ void SimWorker::Step() {
     // The nanny saw its child die: it tells the broker, best effort.
     lost_notice_at_ = -1;
     const int conn = net_->Open(Network::kClientOwner);
-    net_->Send(conn, wire::Make(wire::Command::kLost, {{"name", name_},
-                                                       {"pid", lost_pid_},
-                                                       {"session", lost_session_},
-                                                       {"id", "lost-" + lost_session_}}));
+    net_->Send(conn, wire::Make(wire::Command::kLost, {{wire::field::kName, name_},
+                                                       {wire::field::kPid, lost_pid_},
+                                                       {wire::field::kSession, lost_session_},
+                                                       {wire::field::kId, "lost-" + lost_session_}}));
     net_->Close(conn, 1000);
   }
   if (core_ == nullptr && restart_at_ >= 0 && restart_at_ <= now) StartProcess();
@@ -311,7 +307,7 @@ int64_t SimWorker::NextEventMs() const {
   // As the real loop (worker_loop.cc): the deadlines as of the last step,
   // and a step at least every 100 ms.
   const int64_t last = std::max<int64_t>(last_step_ms_, 0);
-  next = std::min({next, core_->NextDeadlineMs(last), last + kMaxPollMs});
+  next = std::min({next, core_->NextDeadlineMs(last), last + worker::kMaxStepGapMs});
   next = std::min(next, starter_->NextEndMs(last_step_ms_));
   return next;
 }

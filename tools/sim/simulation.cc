@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "network.h"
 #include "sim_checks.h"
+#include "sim_client.h"
 #include "sim_clock.h"
 #include "sim_worker.h"
 
@@ -25,8 +26,6 @@ namespace {
 
 // The broker's loop runs a pass at least this often (broker_loop.cc).
 constexpr int64_t kPassIntervalMs = 50;
-// leaseq-submit's wait for an answer before it sends the batch again.
-constexpr int64_t kSubmitRetryMs = 3000;
 // How often the end of the work is looked for once the faults are over.
 constexpr int64_t kSettleCheckMs = 500;
 // Steps at one simulated moment before time is pushed on by 1 ms (a core
@@ -47,88 +46,6 @@ void SimLog(log::Level level, const std::string& message, void* context) {
   if (c->verbose) std::fprintf(stderr, "%s\n", line.c_str());
   c->trace->push_back(line);
 }
-
-// The client: each batch submitted until a reply acknowledges it.
-class Client {
- public:
-  Client(const Scenario& s, SimClock* clock, Network* net) : s_(s), clock_(clock), net_(net) {
-    batches_.resize(s.batches.size());
-  }
-
-  void Step() {
-    const int64_t now = clock_->now();
-    for (size_t b = 0; b < batches_.size(); ++b) {
-      Batch& batch = batches_[b];
-      if (batch.acked || now < s_.batches[b].at_ms) continue;
-      wire::Message m;
-      while (batch.conn >= 0 && net_->Receive(batch.conn, &m)) {
-        if (m.command == wire::Command::kReply && m.body.value("id", "") == Id(b)) {
-          batch.acked = true;
-          for (const auto& t : s_.tasks) {
-            if (t.batch == static_cast<int>(b)) acked_.insert(t.key);
-          }
-          net_->Close(batch.conn, 0);
-          batch.conn = -1;
-        } else if (m.command == wire::Command::kError) {
-          batch.sent_ms = now - kSubmitRetryMs + 200;  // try again shortly
-        }
-      }
-      if (batch.acked) continue;
-      if (batch.conn < 0 || now - batch.sent_ms >= kSubmitRetryMs) Send(b);
-    }
-  }
-  int64_t NextEventMs() const {
-    int64_t next = INT64_MAX;
-    for (size_t b = 0; b < batches_.size(); ++b) {
-      const Batch& batch = batches_[b];
-      if (batch.acked) continue;
-      if (batch.conn < 0) {
-        next = std::min(next, s_.batches[b].at_ms);
-      } else {
-        if (net_->HasArrived(batch.conn)) return clock_->now();
-        next = std::min(next, batch.sent_ms + kSubmitRetryMs);
-      }
-    }
-    return next;
-  }
-  bool all_acked() const {
-    for (const auto& b : batches_) {
-      if (!b.acked) return false;
-    }
-    return true;
-  }
-  const std::set<std::string>& acked() const { return acked_; }
-
- private:
-  struct Batch {
-    int conn = -1;
-    int64_t sent_ms = 0;
-    bool acked = false;
-  };
-  static std::string Id(size_t b) { return "batch-" + std::to_string(b); }
-  void Send(size_t b) {
-    Batch& batch = batches_[b];
-    if (batch.conn >= 0) net_->Close(batch.conn, 0);
-    batch.conn = net_->Open(Network::kClientOwner);
-    nlohmann::json tasks = nlohmann::json::array();
-    for (const auto& t : s_.tasks) {
-      if (t.batch != static_cast<int>(b)) continue;
-      nlohmann::json j = {{"key", t.key},
-                          {"cmd", {"sim", TaskKindName(t.kind), std::to_string(t.duration_ms), t.key}},
-                          {"retries", t.retries}};
-      if (t.timeout_ms > 0) j["timeout"] = t.timeout_ms;
-      tasks.push_back(std::move(j));
-    }
-    net_->Send(batch.conn, wire::Make(wire::Command::kSubmit, {{"id", Id(b)}, {"tasks", std::move(tasks)}}));
-    batch.sent_ms = clock_->now();
-  }
-
-  const Scenario& s_;
-  SimClock* clock_;
-  Network* net_;
-  std::vector<Batch> batches_;
-  std::set<std::string> acked_;
-};
 
 class Run {
  public:
