@@ -78,7 +78,7 @@ CREATE TABLE workers (
   queues       TEXT    NOT NULL DEFAULT '["default"]',  -- JSON array
   fns          TEXT    NOT NULL DEFAULT '[]',           -- JSON array
   started_at   INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL
+  last_seen_at INTEGER NOT NULL    -- last heard from; within 10 s for a worker that holds no task
 );
 
 -- One row per assignment of a task to a worker; the lease is the row's

@@ -20,6 +20,11 @@ constexpr int kReclaimBatch = 1000;
 // Delayed tasks woken per pass at most: a million due at the same moment
 // are spread over passes instead of one long transaction.
 constexpr int kWakeBatch = 10000;
+// Heartbeats to workers go out in sweeps, this many per heartbeat interval,
+// not by a look at every worker on every pass: with a thousand workers each
+// message would otherwise cost a walk over all of them. A worker still hears
+// from the broker at least every heartbeat interval.
+constexpr int64_t kHeartbeatSweepsPerInterval = 8;
 }  // namespace
 
 Status Broker::Create(const BrokerOptions& options, const Clock* clock, RouterPort* port,
@@ -192,8 +197,12 @@ void Broker::Reply(const std::string& routing_id, wire::Message m, bool needs_co
 
 void Broker::SendHeartbeats() {
   const int64_t now = clock_->SteadyMs();
+  const int64_t sweep = std::max<int64_t>(1, options_.settings.heartbeat_ms / kHeartbeatSweepsPerInterval);
+  if (now - last_heartbeat_sweep_ms_ < sweep) return;
+  last_heartbeat_sweep_ms_ = now;
   for (auto& [name, w] : workers_.all()) {
-    if (now - w.last_sent_ms >= options_.settings.heartbeat_ms) {
+    // Due before the next sweep: sent now, so never later than an interval.
+    if (now - w.last_sent_ms >= options_.settings.heartbeat_ms - sweep) {
       port_->Send(w.routing_id, wire::Make(wire::Command::kHeartbeat));
       w.last_sent_ms = now;
     }
@@ -290,11 +299,14 @@ void Broker::Dispatch() {
   CheckStatus(store_->Counts(&counts, &unused));
   if (counts.value(ToText(TaskState::kQueued), 0) == 0) return;
   const int64_t now = clock_->WallMs();
+  // One statement for every worker's leases, not one per worker: with a
+  // thousand one-slot workers each pass would otherwise run a thousand.
+  std::map<std::string, int64_t> leased;
+  CheckStatus(store_->LeasedCounts(&leased));
   for (auto& [name, w] : workers_.all()) {
-    std::vector<int64_t> running;
-    CheckStatus(store_->RunningAttemptsOf(name, &running));
+    const auto held = leased.find(name);
     const rules::Credit credit =
-        rules::CreditOf(w.record.slots, w.record.prefetch, static_cast<int64_t>(running.size()));
+        rules::CreditOf(w.record.slots, w.record.prefetch, held == leased.end() ? 0 : held->second);
     if (credit.tasks <= 0 || w.unreachable) continue;
     std::vector<Assignment> assigned;
     CheckStatus(store_->Claim(w.record, credit.tasks, now, &assigned, credit.free_slots));

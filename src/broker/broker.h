@@ -139,6 +139,7 @@ class Broker {
   Status pass_error_;  // the first store error of this pass
   bool work_changed_ = true;  // something may be dispatchable
   int64_t last_reclaim_ms_ = 0;
+  int64_t last_heartbeat_sweep_ms_ = 0;  // steady: SendHeartbeats looked at every worker
   int64_t started_ms_ = 0;  // steady, when Start() ran
   // Group commit at work: printed when the broker stops.
   int64_t passes_ = 0, commits_ = 0, messages_ = 0;

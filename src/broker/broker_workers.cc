@@ -11,6 +11,10 @@ namespace field = wire::field;
 
 namespace {
 
+// workers.last_seen_at of a worker that holds nothing is written at most this
+// often (docs/semantics.md): its heartbeats renew no lease.
+constexpr int64_t kLastSeenWriteMs = 10000;
+
 Status ParseWorkerRecord(const nlohmann::json& body, WorkerRecord* w) {
   Status s = wire::GetString(body, field::kName, &w->name);
   if (s.ok()) s = wire::GetString(body, field::kSession, &w->session);
@@ -180,6 +184,11 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
         return;
       }
       w.last_heartbeat_ms = clock_->SteadyMs();
+      if (held.empty() && queued.empty() &&
+          w.last_heartbeat_ms - w.last_seen_written_ms < kLastSeenWriteMs) {
+        return;  // an idle worker: nothing to renew, last_seen_at is recent enough
+      }
+      w.last_seen_written_ms = w.last_heartbeat_ms;
       CheckStatus(store_->Renew(name, held, now, &not_held));
       CheckStatus(store_->Renew(name, queued, now, &not_held, /*started=*/false));
       if (!not_held.empty()) {

@@ -169,6 +169,8 @@ class Store {
   Status Renew(const std::string& worker, const std::vector<int64_t>& ids, int64_t now,
                std::vector<int64_t>* not_held, bool started = true);
   Status RunningAttemptsOf(const std::string& worker, std::vector<int64_t>* ids);
+  // The number of running attempts (leases) of each worker that holds any.
+  Status LeasedCounts(std::map<std::string, int64_t>* counts);
   // Stores a result. *applied is false for a stale attempt (reclaimed,
   // cancelled or not that worker's): nothing changes then.
   Status Complete(const std::string& worker, const AttemptResult& r, int64_t now, bool* applied);

@@ -234,6 +234,18 @@ Status Store::RunningAttemptsOf(const std::string& worker, std::vector<int64_t>*
   });
 }
 
+Status Store::LeasedCounts(std::map<std::string, int64_t>* counts) {
+  return Guarded("leased counts", [&]() -> Status {
+    counts->clear();
+    // attempts_running holds the running attempts only, ordered by worker.
+    auto& q = Prepared(
+        "SELECT worker, count(*) FROM attempts INDEXED BY attempts_running "
+        "WHERE outcome = 'running' GROUP BY worker");
+    while (q.executeStep()) (*counts)[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    return Status::Ok();
+  });
+}
+
 Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_t now,
                        bool* applied) {
   return Guarded("store result", [&]() -> Status {

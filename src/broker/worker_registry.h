@@ -26,6 +26,10 @@ struct ConnectedWorker {
   // to it on every loop pass until it is declared lost.
   bool unreachable = false;
   int64_t last_heartbeat_ms = 0;  // steady: its last heartbeat (the renewals)
+  // steady: when workers.last_seen_at was last written for it. A heartbeat
+  // that renews nothing writes it only every kLastSeenWriteMs (broker.cc):
+  // a thousand idle workers then cost the database nothing.
+  int64_t last_seen_written_ms = 0;
 };
 
 class WorkerRegistry {
