@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=20)
     ap.add_argument("--sleep-seconds", type=float, default=20,
                     help="length of the task each worker runs across the broker restart")
+    ap.add_argument("--no-restart", action="store_true",
+                    help="stop after step 3 (make bench's scale group)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless the promises of issue 12 item 4 held")
     a = ap.parse_args()
@@ -133,6 +135,10 @@ def main():
         out["dispatch_ratio_to_2x4"] = round(
             out["dispatch_many_tasks_per_s"] / out["dispatch_2x4_tasks_per_s"], 2)
 
+        if a.no_restart:
+            broker.stop()
+            print(json.dumps(out))
+            return
         # A long task running on every worker (and one prefetched behind
         # it), then the broker SIGKILLed.
         submit_noops(bins, broker, big_dir, 2 * a.workers,
