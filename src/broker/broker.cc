@@ -295,9 +295,9 @@ void Broker::WakeDue() {
 
 void Broker::Dispatch() {
   work_changed_ = false;
-  nlohmann::json counts, unused;
-  CheckStatus(store_->Counts(&counts, &unused));
-  if (counts.value(ToText(TaskState::kQueued), 0) == 0) return;
+  int64_t queued = 0;
+  CheckStatus(store_->QueuedCount(&queued));
+  if (queued == 0) return;
   const int64_t now = clock_->WallMs();
   // One statement for every worker's leases, not one per worker: with a
   // thousand one-slot workers each pass would otherwise run a thousand.

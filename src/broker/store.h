@@ -169,6 +169,8 @@ class Store {
   Status Renew(const std::string& worker, const std::vector<int64_t>& ids, int64_t now,
                std::vector<int64_t>* not_held, bool started = true);
   Status RunningAttemptsOf(const std::string& worker, std::vector<int64_t>* ids);
+  // Tasks queued (due or not), as this transaction sees them: one row read.
+  Status QueuedCount(int64_t* n);
   // The number of running attempts (leases) of each worker that holds any.
   Status LeasedCounts(std::map<std::string, int64_t>* counts);
   // Stores a result. *applied is false for a stale attempt (reclaimed,

@@ -33,6 +33,14 @@ Status Store::Counts(nlohmann::json* counts, nlohmann::json* workers) {
   });
 }
 
+Status Store::QueuedCount(int64_t* n) {
+  return Guarded("status", [&]() -> Status {
+    auto& q = Prepared("SELECT n FROM task_state_counts WHERE state = 'queued'");
+    *n = q.executeStep() ? q.getColumn(0).getInt64() : 0;
+    return Status::Ok();
+  });
+}
+
 Status Store::DelayedCount(int64_t now, int64_t* n) {
   return Guarded("status", [&]() -> Status {
     // tasks_timed holds both columns: the count reads the index alone.
