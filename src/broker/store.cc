@@ -96,8 +96,8 @@ SQLite::Statement& Store::Prepared(const char* sql) {
 
 Status Store::Begin() {
   return Guarded("begin", [&]() -> Status {
-    counters_.Clear();
     db_->exec("BEGIN IMMEDIATE");
+    counters_.Clear();  // a new transaction has changed nothing yet
     return Status::Ok();
   });
 }
