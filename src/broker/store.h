@@ -8,7 +8,10 @@
 // changes of one pass are one group commit. Every method below must be called
 // inside such a transaction, except Open and the read-only queries, which may
 // be called either way. A Submit is all-or-nothing within the transaction (a
-// savepoint). Errors come back as Status, never as exceptions.
+// savepoint). The task counters (task_state_counts, queue_counts) follow
+// every insert, state change and delete of a task in memory and are written
+// by Commit, in the same transaction (state_counters.h). Errors come back as
+// Status, never as exceptions.
 //
 // Not thread-safe: one Store per thread (the broker loop). The HTTP thread
 // (src/broker/http/) has its own Store on a read-only connection
