@@ -1,4 +1,4 @@
--- leaseq schema, version 3 (PRAGMA user_version). The broker creates it in a
+-- leaseq schema, version 4 (PRAGMA user_version). The broker creates it in a
 -- new database file; it is compiled into the broker from this file. A file of
 -- an older version is upgraded by the migrate_v*.sql steps instead, which must
 -- lead to the same tables, columns, indexes and triggers (store_schema_test.cc
@@ -117,22 +117,20 @@ CREATE INDEX attempts_suspected ON attempts (worker, ended_at) WHERE blame = 'su
 -- that read does not grow with the number of tasks or attempts stored.
 CREATE INDEX attempts_running ON attempts (worker) WHERE outcome = 'running';
 
--- Counts of tasks by state, kept by triggers so that `status` never scans.
+-- Counts of tasks by state, so that `status` never scans. Kept by the
+-- broker, written in the same transaction as the change: every committed
+-- transaction leaves n = the tasks in that state. The broker adds up a
+-- transaction's changes in memory and writes each counter once, at commit
+-- (src/broker/state_counters.h); there are no triggers (version 4 dropped
+-- them: sql/migrate_v4.sql). A program other than the broker that inserts,
+-- deletes or changes the state of tasks must update both counter tables in
+-- its own transaction.
 CREATE TABLE task_state_counts (
   state TEXT PRIMARY KEY,
   n     INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO task_state_counts (state, n) VALUES
   ('waiting', 0), ('queued', 0), ('running', 0), ('done', 0), ('failed', 0), ('cancelled', 0);
-
-CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
-  UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
-END;
-CREATE TRIGGER tasks_count_update AFTER UPDATE OF state ON tasks
-  WHEN OLD.state <> NEW.state BEGIN
-  UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
-  UPDATE task_state_counts SET n = n + 1 WHERE state = NEW.state;
-END;
 
 -- Queues from which nothing new is leased (leaseq-ctl pause / resume).
 -- Durable, and small: the broker keeps it in memory and filters a worker's
@@ -159,8 +157,10 @@ CREATE INDEX tasks_finished ON tasks (state, queue, updated_at)
 CREATE INDEX tasks_waiting ON tasks (queue, updated_at) WHERE state = 'waiting';
 
 -- Counts of tasks by queue, function ('' for a command) and state, kept by
--- triggers like task_state_counts: `status` per queue, and the queued tasks
--- that no live worker can serve, without a scan.
+-- the broker like task_state_counts (same transaction): `status` per queue,
+-- and the queued tasks that no live worker can serve, without a scan. A row
+-- may hold n = 0 (readers take n > 0); a (queue, fn, state) with tasks
+-- always has its row.
 CREATE TABLE queue_counts (
   queue TEXT    NOT NULL,
   fn    TEXT    NOT NULL,
@@ -169,24 +169,4 @@ CREATE TABLE queue_counts (
   PRIMARY KEY (queue, fn, state)
 ) WITHOUT ROWID;
 
-CREATE TRIGGER tasks_queue_count_insert AFTER INSERT ON tasks BEGIN
-  INSERT INTO queue_counts (queue, fn, state, n)
-    VALUES (NEW.queue, coalesce(NEW.fn, ''), NEW.state, 1)
-    ON CONFLICT (queue, fn, state) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER tasks_queue_count_update AFTER UPDATE OF state ON tasks
-  WHEN OLD.state <> NEW.state BEGIN
-  UPDATE queue_counts SET n = n - 1
-    WHERE queue = OLD.queue AND fn = coalesce(OLD.fn, '') AND state = OLD.state;
-  INSERT INTO queue_counts (queue, fn, state, n)
-    VALUES (NEW.queue, coalesce(NEW.fn, ''), NEW.state, 1)
-    ON CONFLICT (queue, fn, state) DO UPDATE SET n = n + 1;
-END;
--- Purge deletes finished tasks: both counters follow.
-CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
-  UPDATE task_state_counts SET n = n - 1 WHERE state = OLD.state;
-  UPDATE queue_counts SET n = n - 1
-    WHERE queue = OLD.queue AND fn = coalesce(OLD.fn, '') AND state = OLD.state;
-END;
-
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -97,6 +97,7 @@ SQLite::Statement& Store::Prepared(const char* sql) {
 Status Store::Begin() {
   return Guarded("begin", [&]() -> Status {
     db_->exec("BEGIN IMMEDIATE");
+    counters_.Clear();  // a new transaction has changed nothing yet
     return Status::Ok();
   });
 }
@@ -105,6 +106,8 @@ Status Store::Commit() {
   return Guarded("commit", [&]() -> Status {
     const auto start = std::chrono::steady_clock::now();
     try {
+      // The counters are part of the pass: written in its transaction.
+      WriteCounters();
       db_->exec("COMMIT");
     } catch (const SQLite::Exception& e) {
       if (metrics_) {
@@ -125,8 +128,30 @@ Status Store::Commit() {
   });
 }
 
+void Store::WriteCounters() {
+  if (counters_.empty()) return;
+  for (const StateCounters::Change& c : counters_.Changes()) {
+    auto& q = Prepared(
+        "INSERT INTO queue_counts (queue, fn, state, n) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (queue, fn, state) DO UPDATE SET n = n + ?4");
+    SQLite::bind(q, c.queue, c.fn, ToText(c.state), c.delta);
+    q.exec();
+  }
+  const auto by_state = counters_.ByState();
+  for (size_t i = 0; i < kTaskStates.size(); ++i) {
+    if (by_state[i] == 0) continue;
+    auto& q = Prepared("UPDATE task_state_counts SET n = n + ? WHERE state = ?");
+    SQLite::bind(q, by_state[i], ToText(kTaskStates[i]));
+    q.exec();
+  }
+  // Written into the transaction: a COMMIT that fails and is tried again
+  // must not add them twice (a rollback takes them out with the rest).
+  counters_.Clear();
+}
+
 void Store::Rollback() {
   events_ = PassEvents();  // nothing of the pass happened
+  counters_.Clear();       // nor any change of a task's state
   // A statement that failed keeps its error until reset, and one left on a
   // row keeps a read transaction (and SQLite's pager error state) alive:
   // reset them all so that the next pass starts clean.
@@ -162,6 +187,7 @@ Status Store::Submit(const TaskSource& next, int64_t now, int* bad_index, int64_
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  StateCounters counted_before = counters_.Save();  // ROLLBACK TO puts them back
   TaskSpec t;
   while (s.ok()) {
     bool done = false;
@@ -172,7 +198,10 @@ Status Store::Submit(const TaskSource& next, int64_t now, int* bad_index, int64_
     if (s.ok()) ++*count;
   }
   Status end = Guarded("submit", [&]() -> Status {
-    if (!s.ok()) db_->exec("ROLLBACK TO submit");
+    if (!s.ok()) {
+      counters_ = std::move(counted_before);
+      db_->exec("ROLLBACK TO submit");
+    }
     db_->exec("RELEASE submit");
     return Status::Ok();
   });
@@ -271,6 +300,7 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   }
   ins.bind(18, ready_at);
   ins.exec();
+  counters_.Insert(t.queue, t.fn, state);
   const int64_t task_id = db_->getLastInsertRowid();
   for (size_t pos = 0; pos < dep_ids.size(); ++pos) {
     auto& dep = Prepared("INSERT INTO task_deps (task_id, pos, dep_id) VALUES (?, ?, ?)");

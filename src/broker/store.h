@@ -8,7 +8,10 @@
 // changes of one pass are one group commit. Every method below must be called
 // inside such a transaction, except Open and the read-only queries, which may
 // be called either way. A Submit is all-or-nothing within the transaction (a
-// savepoint). Errors come back as Status, never as exceptions.
+// savepoint). The task counters (task_state_counts, queue_counts) follow
+// every insert, state change and delete of a task in memory and are written
+// by Commit, in the same transaction (state_counters.h). Errors come back as
+// Status, never as exceptions.
 //
 // Not thread-safe: one Store per thread (the broker loop). The HTTP thread
 // (src/broker/http/) has its own Store on a read-only connection
@@ -27,6 +30,7 @@
 
 #include "broker/broker_metrics.h"
 #include "broker/lease_rules.h"
+#include "broker/state_counters.h"
 #include "broker/store_ops.h"
 #include "broker/task_state.h"
 #include "common/status.h"
@@ -259,7 +263,7 @@ class Store {
   // --- retention (store_retention.cc) ---
   // One batch of purge: deletes up to limit tasks in state (a finished one)
   // of queue (empty: every queue) changed before cursor->bound, with their
-  // attempts and dependency rows; the counters follow (triggers). A task
+  // attempts and dependency rows; the counters follow (at commit). A task
   // that a stored task runs after is kept until that one is deleted (its
   // result is that one's stdin, should it be retried). Sweeps repeat while a
   // sweep deletes something; *more: call again with the cursor.
@@ -280,6 +284,10 @@ class Store {
   SQLite::Statement& Prepared(const char* sql);
 
   Status SubmitOne(const TaskSpec& t, int64_t now);
+  // Writes the transaction's counter changes (counters_) to
+  // task_state_counts and queue_counts, one statement per changed row, and
+  // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT.
+  void WriteCounters();
   Status LoadPausedQueues();
   // created_at of the first submitted queued task of the queue; 0: none.
   int64_t OldestQueued(const std::string& queue);
@@ -323,6 +331,10 @@ class Store {
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
   BrokerMetrics* metrics_ = nullptr;
   PassEvents events_;  // of the current pass, published at Commit
+  // The current transaction's changes to the task counters, written at
+  // Commit (state_counters.h): every insert, state change and delete of a
+  // task records itself here.
+  StateCounters counters_;
   // The pass's events, or null when no metrics are kept.
   PassEvents* events() { return metrics_ ? &events_ : nullptr; }
 };

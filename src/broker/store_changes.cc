@@ -99,15 +99,22 @@ bool Store::RetryTask(int64_t id, int64_t now) {
     const std::optional<TaskState> up_state = TaskStateFromText(up.getColumn(1).getText());
     if (!up_state || !IsFailedOrCancelled(*up_state)) break;
     id = up.getColumn(0).getInt64();
+    state = up_state;
     failed_dep = up.getColumn(2).isNull() ? 0 : up.getColumn(2).getInt64();
   }
   auto& u = Prepared(
       "UPDATE tasks SET state = CASE WHEN unfinished_deps > 0 THEN 'waiting' ELSE 'queued' END, "
       "suspicious = 0, deaths = 0, errors = 0, error = NULL, failed_dep = NULL, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END, "
-      "updated_at = ?1 WHERE id = ?2 AND state IN ('failed', 'cancelled')");
-  SQLite::bind(u, now, id);
-  if (u.exec() == 0) return false;
+      "updated_at = ?1 WHERE id = ?2 AND state = ?3 RETURNING state, queue, fn");
+  SQLite::bind(u, now, id, ToText(*state));
+  bool changed = false;
+  while (u.executeStep()) {
+    const std::optional<TaskState> to = TaskStateFromText(u.getColumn(0).getText());
+    if (to) counters_.Move(u.getColumn(1).getText(), store_internal::ColumnText(u, 2), *state, *to);
+    changed = true;
+  }
+  if (!changed) return false;
   if (PassEvents* e = events()) ++e->retried_manual;
   RequeueDependentsOf(id, now);
   return true;

@@ -170,6 +170,7 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
           p.a.key = q.getColumn(1).getString();
           p.a.cmd_json = ColumnText(q, 2);
           p.a.fn = ColumnText(q, 3);
+          counters_.Move(queue, p.a.fn, TaskState::kQueued, TaskState::kRunning);
           const auto& in = q.getColumn(4);
           p.input.assign(static_cast<const char*>(in.getBlob()), in.getBytes());
           p.a.attempt_no = q.getColumn(5).getInt64();
@@ -251,11 +252,11 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
   return Guarded("store result", [&]() -> Status {
     *applied = false;
     int64_t task_id = 0, errors = 0, retries = 0, dependents = 0, started_at = 0, deaths = 0;
-    std::string queue, key;
+    std::string queue, key, fn;
     {
       auto& q = Prepared(
           "SELECT a.task_id, t.errors, t.retries, t.dependents, a.started_at, t.queue, t.key, "
-          "t.deaths "
+          "t.deaths, t.fn "
           "FROM attempts a "
           "JOIN tasks t ON t.id = a.task_id "
           "WHERE a.id = ? AND a.worker = ? AND a.outcome = 'running' AND t.state = 'running'");
@@ -269,6 +270,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       queue = q.getColumn(5).getString();
       key = q.getColumn(6).getString();
       deaths = q.getColumn(7).getInt64();
+      fn = ColumnText(q, 8);
     }
     *applied = true;
     PassEvents* e = events();
@@ -282,6 +284,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
       u.bind(3, task_id);
       u.bind(4, ToText(TaskState::kDone));
       u.exec();
+      counters_.Move(queue, fn, TaskState::kRunning, TaskState::kDone);
       if (dependents > 0) FinishTaskDone(task_id, now);
       if (e) ++e->done;
       return Status::Ok();
@@ -309,6 +312,7 @@ Status Store::Complete(const std::string& worker, const AttemptResult& r, int64_
           "WHERE id = ?5");
       SQLite::bind(u, d.errors, error, d.ready_at, now, task_id, ToText(TaskState::kQueued));
       u.exec();
+      counters_.Move(queue, fn, TaskState::kRunning, TaskState::kQueued);
       if (e) ++e->retried_auto;
     } else {
       auto& u = Prepared("UPDATE tasks SET errors = ? WHERE id = ?");
@@ -331,9 +335,13 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
     EndAttempt(attempt_id, AttemptOutcome::kReleased, now, INT32_MIN, "");
     if (FailIfPoisoned(task_id, now)) return Status::Ok();
     auto& u = Prepared(
-        "UPDATE tasks SET state = ?3, updated_at = ?1 WHERE id = ?2 AND state = ?4");
+        "UPDATE tasks SET state = ?3, updated_at = ?1 WHERE id = ?2 AND state = ?4 "
+        "RETURNING queue, fn");
     SQLite::bind(u, now, task_id, ToText(TaskState::kQueued), ToText(TaskState::kRunning));
-    u.exec();
+    while (u.executeStep()) {
+      counters_.Move(u.getColumn(0).getText(), ColumnText(u, 1), TaskState::kRunning,
+                     TaskState::kQueued);
+    }
     return Status::Ok();
   });
 }
@@ -380,10 +388,13 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
     rules::LossDecision d = rules::OnWorkerLost(settings_, suspicious, deaths, blame);
     auto& u = Prepared(
         "UPDATE tasks SET suspicious = ?1, deaths = ?2, state = ?5, updated_at = ?3 "
-        "WHERE id = ?4 AND state = ?6");
+        "WHERE id = ?4 AND state = ?6 RETURNING queue, fn");
     SQLite::bind(u, d.suspicious, d.deaths, now, task_id, ToText(TaskState::kQueued),
                  ToText(TaskState::kRunning));
-    u.exec();
+    while (u.executeStep()) {
+      counters_.Move(u.getColumn(0).getText(), ColumnText(u, 1), TaskState::kRunning,
+                     TaskState::kQueued);
+    }
     if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     if (PassEvents* e = events()) {
       e->losses.push_back({now, key, worker, why});

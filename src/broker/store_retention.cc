@@ -44,13 +44,17 @@ Status Store::Purge(const std::string& state, const std::string& queue, int limi
 }
 
 bool Store::DeleteTask(int64_t id) {
+  std::optional<TaskState> state;
+  std::string queue, fn;
   {
-    auto& q = Prepared("SELECT dependents, state FROM tasks WHERE id = ?");
+    auto& q = Prepared("SELECT dependents, state, queue, fn FROM tasks WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return false;
     if (q.getColumn(0).getInt64() != 0) return false;  // a stored task runs after it
-    const std::optional<TaskState> state = TaskStateFromText(q.getColumn(1).getText());
+    state = TaskStateFromText(q.getColumn(1).getText());
     if (!state || !IsFinished(*state)) return false;
+    queue = q.getColumn(2).getString();
+    fn = store_internal::ColumnText(q, 3);
   }
   // Its dependencies have one dependent fewer (Submit counted each distinct
   // dependency once; IN counts each once too).
@@ -65,10 +69,9 @@ bool Store::DeleteTask(int64_t id) {
   auto& attempts = Prepared("DELETE FROM attempts WHERE task_id = ?");
   attempts.bind(1, id);
   attempts.exec();
-  // The counters follow by trigger (tasks_count_delete).
   auto& task = Prepared("DELETE FROM tasks WHERE id = ?");
   task.bind(1, id);
-  task.exec();
+  if (task.exec() > 0) counters_.Remove(queue, fn, *state);
   return true;
 }
 

@@ -14,6 +14,8 @@ const std::vector<Step>& Steps() {
       {2, {kSql_migrate_v2, kSql_migrate_time}},
       // Version 3: blame (attempts.blame, tasks.deaths).
       {3, {kSql_migrate_v3}},
+      // Version 4: the task counters kept by the broker, not by triggers.
+      {4, {kSql_migrate_v4}},
   };
   return steps;
 }

@@ -29,7 +29,7 @@ class Database;
 
 namespace leaseq::schema {
 
-inline constexpr int kCurrentVersion = 3;
+inline constexpr int kCurrentVersion = 4;
 
 // One migration: what takes a file from to_version - 1 to to_version.
 struct Step {

@@ -145,7 +145,7 @@ TEST_F(SchemaTest, AVersion2FileKeepsItsLossesAsDeaths) {
   }
   ASSERT_OK(Open(path));
   EXPECT_EQ(store_->migrated_from(), 2);
-  EXPECT_EQ(Int(path, "PRAGMA user_version"), 3);
+  EXPECT_EQ(Int(path, "PRAGMA user_version"), schema::kCurrentVersion);
   EXPECT_EQ(Int(path, "SELECT count(*) FROM attempts WHERE outcome = 'lost' AND blame = 'death'"), 1);
   EXPECT_EQ(Int(path, "SELECT count(*) FROM attempts WHERE outcome <> 'lost' AND blame IS NOT NULL"), 0);
   EXPECT_EQ(Int(path, "SELECT deaths FROM tasks WHERE key = 'queued1'"), 1);
@@ -155,6 +155,45 @@ TEST_F(SchemaTest, AVersion2FileKeepsItsLossesAsDeaths) {
   EXPECT_THROW(SQLite::Database(path, SQLite::OPEN_READWRITE)
                    .exec("UPDATE attempts SET blame = 'maybe' WHERE id = 1"),
                SQLite::Exception);
+}
+
+// Version 3 -> 4: the counter triggers go, the counters stay what the
+// triggers made them, and from there the broker keeps them exact.
+TEST_F(SchemaTest, AVersion3FileLosesItsCounterTriggersAndKeepsItsCountsExact) {
+  const std::string path = Path("v3.db");
+  WriteV1Fixture(path);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    SQLite::Transaction tx(db);
+    db.exec(std::string(kSql_migrate_v2));
+    db.exec(std::string(kSql_migrate_time));
+    db.exec(std::string(kSql_migrate_v3));
+    db.exec("PRAGMA user_version = 3");
+    tx.commit();
+    // A version 3 broker's change: counted by its triggers.
+    db.exec("UPDATE tasks SET state = 'cancelled' WHERE key = 'q2'");
+  }
+  ASSERT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 5);
+  ASSERT_OK(Open(path));
+  EXPECT_EQ(store_->migrated_from(), 3);
+  EXPECT_EQ(Int(path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  EXPECT_EQ(CounterMismatches(path), "");
+  // The broker goes on from the counts the triggers left.
+  WorkerRecord w = Worker("w1", {"gpu", "default"}, "s1");
+  w.fns = {"echo"};
+  ASSERT_OK(store_->Begin());
+  bool same = false;
+  ASSERT_OK(store_->RegisterWorker(w, kV1FixtureTime, &same));
+  std::vector<Assignment> got;
+  ASSERT_OK(store_->Claim(w, 10, kV1FixtureTime + 10'000, &got));
+  int bad = 0;
+  TaskSpec t = Task("new1", {"done1"});
+  t.queue = "gpu";
+  ASSERT_OK(store_->Submit({t}, kV1FixtureTime + 10'000, &bad));
+  ASSERT_OK(store_->Commit());
+  EXPECT_EQ(got.size(), 1u);
+  EXPECT_EQ(CounterMismatches(path), "");
 }
 
 TEST_F(SchemaTest, AMigratedFileHasTheSameSchemaAsANewOne) {
@@ -222,12 +261,12 @@ TEST_F(SchemaTest, ANewerVersionIsRefusedAndLeftAlone) {
   WriteV1Fixture(path);
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("PRAGMA user_version = 4");
+    db.exec("PRAGMA user_version = 5");
   }
   Status s = Open(path);
   EXPECT_EQ(s.code(), Status::Code::kConflict);
-  EXPECT_EQ(s.message(), path + " has schema version 4; this leaseq-broker knows up to 3: use a newer leaseq");
-  EXPECT_EQ(Int(path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(s.message(), path + " has schema version 5; this leaseq-broker knows up to 4: use a newer leaseq");
+  EXPECT_EQ(Int(path, "PRAGMA user_version"), 5);
   EXPECT_EQ(Int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'paused_queues'"), 0);
 }
 

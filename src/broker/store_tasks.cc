@@ -11,6 +11,8 @@
 
 namespace leaseq {
 
+using store_internal::ColumnText;
+
 void Store::EndAttempt(int64_t attempt_id, AttemptOutcome outcome, int64_t now, int exit_code,
                        const std::string& error) {
   auto& q = Prepared(
@@ -45,18 +47,34 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
       "UPDATE tasks SET state = ?3, updated_at = ?1, "
       "ready_at = CASE WHEN not_before > ?1 THEN not_before ELSE 0 END "
       "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?2) "
-      "AND state = ?4 AND unfinished_deps = 0");
+      "AND state = ?4 AND unfinished_deps = 0 RETURNING queue, fn");
   SQLite::bind(ready, now, task_id, ToText(TaskState::kQueued), ToText(TaskState::kWaiting));
-  ready.exec();
+  while (ready.executeStep()) {
+    counters_.Move(ready.getColumn(0).getText(), ColumnText(ready, 1), TaskState::kWaiting,
+                   TaskState::kQueued);
+  }
 }
 
 void Store::FinishTaskFailed(int64_t task_id, TaskState state, const std::string& error,
                              int64_t now) {
+  // Callers come from several states (running, queued, waiting, failed):
+  // the counters need the one it leaves.
+  std::string queue, fn;
+  std::optional<TaskState> old;
+  {
+    auto& s = Prepared("SELECT queue, fn, state FROM tasks WHERE id = ?");
+    s.bind(1, task_id);
+    if (s.executeStep()) {
+      queue = s.getColumn(0).getString();
+      fn = ColumnText(s, 1);
+      old = TaskStateFromText(s.getColumn(2).getText());
+    }
+  }
   auto& q = Prepared(
       "UPDATE tasks SET state = ?, error = ?, updated_at = ?, ready_at = 0, failed_dep = NULL "
       "WHERE id = ?");
   SQLite::bind(q, ToText(state), error, now, task_id);
-  q.exec();
+  if (q.exec() > 0 && old) counters_.Move(queue, fn, *old, state);
   if (PassEvents* e = events()) ++(state == TaskState::kCancelled ? e->cancelled : e->failed);
   FailDependents(task_id, now);
 }
@@ -79,22 +97,33 @@ void Store::FailDependents(int64_t task_id, int64_t now) {
     }
     const std::string error = "dependency '" + dep_key + "' " +
                               (dep_state == TaskState::kCancelled ? "was cancelled" : "failed");
-    std::vector<int64_t> hit;
+    struct Hit {
+      int64_t id;
+      TaskState state;
+      std::string queue, fn;
+    };
+    std::vector<Hit> hit;
     {
       auto& d = Prepared(
-          "SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id "
+          "SELECT t.id, t.state, t.queue, t.fn FROM task_deps d JOIN tasks t ON t.id = d.task_id "
           "WHERE d.dep_id = ? AND t.state IN ('waiting', 'queued')");
       d.bind(1, dep);
-      while (d.executeStep()) hit.push_back(d.getColumn(0).getInt64());
+      while (d.executeStep()) {
+        const std::optional<TaskState> s = TaskStateFromText(d.getColumn(1).getText());
+        if (!s) continue;
+        hit.push_back({d.getColumn(0).getInt64(), *s, d.getColumn(2).getString(), ColumnText(d, 3)});
+      }
     }
-    for (int64_t id : hit) {
+    for (const Hit& h : hit) {
+      // The state read above, in the condition: the counters move from it.
+      // (A task listed twice, after the same dependency twice, changes once.)
       auto& u = Prepared(
           "UPDATE tasks SET state = ?5, error = ?1, failed_dep = ?2, updated_at = ?3 "
-          "WHERE id = ?4 AND (state = ?6 OR state = ?7)");
-      SQLite::bind(u, error, dep, now, id, ToText(TaskState::kFailed), ToText(TaskState::kWaiting),
-                   ToText(TaskState::kQueued));
+          "WHERE id = ?4 AND state = ?6");
+      SQLite::bind(u, error, dep, now, h.id, ToText(TaskState::kFailed), ToText(h.state));
       if (u.exec() > 0) {
-        work.push_back(id);
+        counters_.Move(h.queue, h.fn, h.state, TaskState::kFailed);
+        work.push_back(h.id);
         if (PassEvents* e = events()) ++e->failed;
       }
     }
@@ -108,15 +137,22 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
   while (!work.empty()) {
     const int64_t dep = work.front();
     work.pop_front();
-    std::vector<int64_t> hit;
+    struct Hit {
+      int64_t id;
+      std::string queue, fn;
+    };
+    std::vector<Hit> hit;
     {
       auto& d = Prepared(
-          "SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id "
+          "SELECT t.id, t.queue, t.fn FROM task_deps d JOIN tasks t ON t.id = d.task_id "
           "WHERE d.dep_id = ? AND t.state = 'failed' AND t.failed_dep = ?");
       SQLite::bind(d, dep, dep);
-      while (d.executeStep()) hit.push_back(d.getColumn(0).getInt64());
+      while (d.executeStep()) {
+        hit.push_back({d.getColumn(0).getInt64(), d.getColumn(1).getString(), ColumnText(d, 2)});
+      }
     }
-    for (int64_t id : hit) {
+    for (const Hit& h : hit) {
+      const int64_t id = h.id;
       // Another dependency may have failed meanwhile: then the task stays
       // failed, now naming that one.
       int64_t other = 0;
@@ -145,9 +181,9 @@ void Store::RequeueDependentsOf(int64_t task_id, int64_t now) {
       }
       auto& u = Prepared(
           "UPDATE tasks SET state = ?3, error = NULL, failed_dep = NULL, "
-          "suspicious = 0, errors = 0, updated_at = ?1 WHERE id = ?2");
-      SQLite::bind(u, now, id, ToText(TaskState::kWaiting));
-      u.exec();
+          "suspicious = 0, errors = 0, updated_at = ?1 WHERE id = ?2 AND state = ?4");
+      SQLite::bind(u, now, id, ToText(TaskState::kWaiting), ToText(TaskState::kFailed));
+      if (u.exec() > 0) counters_.Move(h.queue, h.fn, TaskState::kFailed, TaskState::kWaiting);
       work.push_back(id);
     }
   }

@@ -28,6 +28,37 @@ inline bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// How task_state_counts and queue_counts differ from what the rows of tasks
+// say, as a user would count them with sqlite3 (GROUP BY): one line per
+// difference, empty when they agree. Counter rows with n = 0 need no task.
+inline std::string CounterMismatches(SQLite::Database& db) {
+  std::string out;
+  auto collect = [&](const char* what, const std::string& sql) {
+    SQLite::Statement q(db, sql);
+    while (q.executeStep()) {
+      out += what;
+      for (int i = 0; i < q.getColumnCount(); ++i) out += " " + q.getColumn(i).getString();
+      out += "\n";
+    }
+  };
+  collect("task_state_counts says",
+          "SELECT state, n FROM task_state_counts WHERE n <> 0 "
+          "EXCEPT SELECT state, count(*) FROM tasks GROUP BY 1");
+  collect("tasks has",
+          "SELECT state, count(*) FROM tasks GROUP BY 1 EXCEPT SELECT state, n FROM task_state_counts");
+  collect("queue_counts says",
+          "SELECT queue, fn, state, n FROM queue_counts WHERE n <> 0 EXCEPT "
+          "SELECT queue, coalesce(fn, ''), state, count(*) FROM tasks GROUP BY 1, 2, 3");
+  collect("tasks per queue has",
+          "SELECT queue, coalesce(fn, ''), state, count(*) FROM tasks GROUP BY 1, 2, 3 "
+          "EXCEPT SELECT queue, fn, state, n FROM queue_counts");
+  return out;
+}
+inline std::string CounterMismatches(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return CounterMismatches(db);
+}
+
 inline TaskSpec Task(const std::string& key, std::vector<std::string> after = {},
                      int64_t retries = 0) {
   TaskSpec t;

@@ -44,9 +44,9 @@ class Ops : public ::testing::Test {
 TEST_F(Ops, AVersion1FileIsUpgradedInPlaceAndServed) {
   WriteV1Fixture(cluster.db());
   cluster.StartBroker();
-  ASSERT_TRUE(WaitFor([&] { return Has(cluster.broker().Stderr(), "from schema version 1 to 3"); }, 5s))
+  ASSERT_TRUE(WaitFor([&] { return Has(cluster.broker().Stderr(), "from schema version 1 to 4"); }, 5s))
       << cluster.broker().Stderr();
-  EXPECT_EQ(QueryInt(cluster.db(), "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(cluster.db(), "PRAGMA user_version"), 4);
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM tasks"), kV1FixtureTasks);
   auto r = cluster.Ctl({"result", "done1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -61,6 +61,14 @@ TEST_F(Ops, AVersion1FileIsUpgradedInPlaceAndServed) {
   ASSERT_TRUE(WaitState("queued1", "done"));
   EXPECT_EQ(cluster.Ctl({"result", "queued1"}).out, "hi");
   ASSERT_TRUE(WaitState("wait1", "done", 30s)) << cluster.broker().Stderr();
+  // The counters the broker keeps (no triggers since version 4) say what
+  // the rows say, as a user counts them with sqlite3.
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM (SELECT state, count(*) FROM tasks "
+                                   "GROUP BY 1 EXCEPT SELECT state, n FROM task_state_counts)"),
+            0);
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT n FROM task_state_counts WHERE state = 'done'"),
+            QueryInt(cluster.db(), "SELECT count(*) FROM tasks WHERE state = 'done'"));
+  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
 }
 
 TEST(OpsSchema, AFileOfANewerReleaseIsRefusedWithExit2) {
@@ -69,14 +77,14 @@ TEST(OpsSchema, AFileOfANewerReleaseIsRefusedWithExit2) {
   WriteV1Fixture(db);
   {
     SQLite::Database d(db, SQLite::OPEN_READWRITE);
-    d.exec("PRAGMA user_version = 4");
+    d.exec("PRAGMA user_version = 5");
   }
   const std::string ep = "tcp://127.0.0.1:" + std::to_string(FreePort());
   auto r = RunCommand(BinDir() + "/leaseq-broker", {"--db", db, "--bind", ep}, {}, "", 20s);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_TRUE(Has(r.err, "jobs.db has schema version 4; this leaseq-broker knows up to 3: use a newer leaseq"))
+  EXPECT_TRUE(Has(r.err, "jobs.db has schema version 5; this leaseq-broker knows up to 4: use a newer leaseq"))
       << r.err;
-  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 5);
 }
 
 TEST_F(Ops, APausedQueueStaysPausedAcrossABrokerRestartUntilResumed) {

@@ -296,7 +296,7 @@ class Reader {
         if (!aq.getColumn(10).isNull()) a.blame = aq.getColumn(10).getString();
         s_.attempts.push_back(std::move(a));
       }
-      // The status counters kept by triggers must match the rows.
+      // The status counters kept by the broker must match the rows.
       SQLite::Statement cq(db,
                            "SELECT c.state, c.n, (SELECT count(*) FROM tasks t WHERE t.state = "
                            "c.state) FROM task_state_counts c");
