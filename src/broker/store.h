@@ -286,7 +286,8 @@ class Store {
   Status SubmitOne(const TaskSpec& t, int64_t now);
   // Writes the transaction's counter changes (counters_) to
   // task_state_counts and queue_counts, one statement per changed row, and
-  // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT.
+  // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT,
+  // and so does every reader of those tables inside a pass.
   void WriteCounters();
   Status LoadPausedQueues();
   // created_at of the first submitted queued task of the queue; 0: none.

@@ -53,6 +53,7 @@ Status Store::ScanState(const std::string& state, const std::string& queue, int 
       *out = queue;
       return first;
     }
+    WriteCounters();  // queue_counts as this pass left it
     auto& q = Prepared(first ? kFirstQueue : kNextQueue);
     q.bind(1, state);
     if (!first) q.bind(2, c->queue);

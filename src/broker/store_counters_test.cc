@@ -271,5 +271,27 @@ TEST_F(StoreCountersTest, ARolledBackPassLeavesTheCountersAsTheyWere) {
   EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'queued'"), 2);
 }
 
+// Inside a pass, readers see the pass's own changes: a status asked for in
+// the pass that stored a submission counts it, and so does dispatch.
+TEST_F(StoreCountersTest, ReadersInsideAPassSeeItsChanges) {
+  ASSERT_OK(store_->Begin());
+  int bad = 0;
+  ASSERT_OK(store_->Submit({Task("a"), Task("b"), Task("c")}, Now(), &bad));
+  int64_t queued = 0;
+  ASSERT_OK(store_->QueuedCount(&queued));
+  EXPECT_EQ(queued, 3);
+  std::vector<Assignment> out;
+  ASSERT_OK(store_->Claim(Worker("w1"), 1, Now(), &out));
+  ASSERT_OK(store_->QueuedCount(&queued));
+  EXPECT_EQ(queued, 2);
+  nlohmann::json counts, workers;
+  ASSERT_OK(store_->Counts(&counts, &workers));
+  EXPECT_EQ(counts.value("queued", 0), 2);
+  EXPECT_EQ(counts.value("running", 0), 1);
+  ASSERT_OK(store_->Commit());
+  EXPECT_EQ(CounterMismatches(path_), "");
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'running'"), 1);
+}
+
 }  // namespace
 }  // namespace leaseq::testing

@@ -104,6 +104,7 @@ Status Store::List(const ListFilter& f, std::vector<TaskRow>* out) {
         if (left() > 0) read(kQueuedLater, state, f.queue);
       } else {
         std::vector<std::string> queues;
+        WriteCounters();  // queue_counts as this pass left it
         auto& q = Prepared(kQueuesWithQueued);
         while (q.executeStep()) queues.push_back(q.getColumn(0).getString());
         for (const auto& queue : queues) {

@@ -22,6 +22,7 @@ nlohmann::json NullableText(SQLite::Statement& q, int i) {
 
 Status Store::Counts(nlohmann::json* counts, nlohmann::json* workers) {
   return Guarded("status", [&]() -> Status {
+    WriteCounters();  // this pass's changes first: the status is read inside it
     *counts = nlohmann::json::object();
     auto& q = Prepared("SELECT state, n FROM task_state_counts");
     while (q.executeStep()) (*counts)[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
@@ -37,6 +38,9 @@ Status Store::QueuedCount(int64_t* n) {
   return Guarded("status", [&]() -> Status {
     auto& q = Prepared("SELECT n FROM task_state_counts WHERE state = 'queued'");
     *n = q.executeStep() ? q.getColumn(0).getInt64() : 0;
+    // Plus this pass's changes, not yet written (they are, once, at commit).
+    static_assert(kTaskStates[1] == TaskState::kQueued);
+    *n += counters_.ByState()[1];
     return Status::Ok();
   });
 }

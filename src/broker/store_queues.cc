@@ -75,6 +75,7 @@ int64_t Store::OldestQueued(const std::string& queue) {
 Status Store::QueueStatuses(std::map<std::string, QueueStatus>* out, bool with_oldest) {
   return Guarded("queue status", [&]() -> Status {
     out->clear();
+    WriteCounters();  // this pass's changes first
     {
       auto& q = Prepared("SELECT queue, fn, state, n FROM queue_counts WHERE n > 0");
       while (q.executeStep()) {
