@@ -26,6 +26,8 @@ struct ConnectedWorker {
   // to it on every loop pass until it is declared lost.
   bool unreachable = false;
   int64_t last_heartbeat_ms = 0;  // steady: its last heartbeat (the renewals)
+  // Its register said `batch: true`: the tasks of a pass go in one `tasks` frame.
+  bool batch = false;
 };
 
 class WorkerRegistry {
