@@ -79,8 +79,6 @@ void WorkerCore::Step(int64_t now) {
   PumpTasks(now);
   HandleMessages(now);
   if (!refused_.ok()) return;
-  // The results of this step, before the heartbeat that lists them as held.
-  FlushResults(now);
   HandleTimers(now);
 }
 

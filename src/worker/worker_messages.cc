@@ -98,6 +98,9 @@ void WorkerCore::StartQueued(int64_t now) {
     queue_.pop_front();
     StartTask(attempt, m, now);
   }
+  // The results gathered so far (PumpTasks, or the messages just handled:
+  // an instant function's), in one frame, ahead of the heartbeat below.
+  FlushResults(now);
   // One heartbeat for all the prefetched tasks started since the last one:
   // if one of them kills us, the broker must know it ran.
   if (announce_start_ && welcomed_) SendHeartbeat(now);
