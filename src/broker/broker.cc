@@ -64,9 +64,9 @@ Status Broker::Start() {
 }
 
 void Broker::LogTotals() const {
-  log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages",
+  log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages, %lld sent after commits",
                static_cast<long long>(passes_), static_cast<long long>(commits_),
-               static_cast<long long>(messages_));
+               static_cast<long long>(messages_), static_cast<long long>(sent_));
 }
 
 void Broker::CheckStatus(const Status& s) {
@@ -177,6 +177,7 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
       continue;
     }
     bool sent = port_->Send(out.routing_id, out.message);
+    ++sent_;
     if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
       if (sent) w->last_sent_ms = clock_->SteadyMs();
       if (!sent) w->unreachable = true;

@@ -150,6 +150,7 @@ class Broker {
   int64_t started_ms_ = 0;  // steady, when Start() ran
   // Group commit at work: printed when the broker stops.
   int64_t passes_ = 0, commits_ = 0, messages_ = 0;
+  int64_t sent_ = 0;  // frames of the outbox sent to workers and clients (not heartbeats)
   // A large submission was handled: give its parsing memory back to the
   // system after the pass, so that RSS does not keep the peak.
   bool trim_memory_ = false;
