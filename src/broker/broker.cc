@@ -9,6 +9,7 @@
 #include "broker/store_schema.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/wire_batch.h"
 
 namespace leaseq {
 
@@ -68,9 +69,9 @@ Status Broker::Start() {
 }
 
 void Broker::LogTotals() const {
-  log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages",
+  log::Printf(log::Level::kInfo, "%lld loop passes, %lld commits, %lld messages, %lld sent after commits",
                static_cast<long long>(passes_), static_cast<long long>(commits_),
-               static_cast<long long>(messages_));
+               static_cast<long long>(messages_), static_cast<long long>(sent_));
 }
 
 void Broker::CheckStatus(const Status& s) {
@@ -106,7 +107,7 @@ void Broker::Pass() {
       continue;
     }
     if (begun.ok()) {
-      Handle(routing_id, m);
+      Handle(routing_id, std::move(m));
     } else if (m.body.contains("id")) {
       Reply(routing_id, wire::MakeUnavailable("the broker cannot use its database now: " + begun.message(),
                                               m.body["id"]), false);
@@ -181,18 +182,21 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
       continue;
     }
     bool sent = port_->Send(out.routing_id, out.message);
+    ++sent_;
     if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
       if (sent) w->last_sent_ms = clock_->SteadyMs();
       if (!sent) w->unreachable = true;
-      if (!sent && out.attempt_id != 0) undelivered_.push_back({w->record.name, out.attempt_id});
+      if (!sent) {
+        for (int64_t id : out.attempt_ids) undelivered_.push_back({w->record.name, id});
+      }
     }
   }
   outbox_.clear();
 }
 
 void Broker::Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
-                   int64_t attempt_id) {
-  outbox_.push_back({routing_id, std::move(m), needs_commit, attempt_id});
+                   std::vector<int64_t> attempt_ids) {
+  outbox_.push_back({routing_id, std::move(m), needs_commit, std::move(attempt_ids)});
 }
 
 void Broker::SendHeartbeats() {
@@ -310,21 +314,39 @@ void Broker::Dispatch() {
     if (credit.tasks <= 0 || w.unreachable) continue;
     std::vector<Assignment> assigned;
     CheckStatus(store_->Claim(w.record, credit.tasks, now, &assigned, credit.free_slots));
-    for (auto& a : assigned) {
-      nlohmann::json body = {{wire::field::kAttempt, a.attempt_id},
-                             {wire::field::kKey, a.key},
-                             {wire::field::kAttemptNo, a.attempt_no}};
-      if (a.prefetched) body[wire::field::kPrefetched] = true;
-      const int64_t timeout_ms = options_.default_timeouts.For(a.queue, a.timeout_ms);
-      if (timeout_ms > 0) body[wire::field::kTimeoutMs] = timeout_ms;
-      if (a.fn.empty()) {
-        body[wire::field::kCmd] = nlohmann::json::parse(a.cmd_json, nullptr, false);
-      } else {
-        body[wire::field::kFn] = a.fn;
-      }
-      Reply(w.routing_id, wire::Make(wire::Command::kTask, std::move(body), {std::move(a.stdin_bytes)}),
-            true, a.attempt_id);
+    QueueTasks(w, &assigned);
+  }
+}
+
+void Broker::QueueTasks(const ConnectedWorker& w, std::vector<Assignment>* assigned) {
+  std::vector<wire::Message> tasks;
+  std::vector<int64_t> ids;
+  tasks.reserve(assigned->size());
+  ids.reserve(assigned->size());
+  for (auto& a : *assigned) {
+    nlohmann::json body = {{wire::field::kAttempt, a.attempt_id},
+                           {wire::field::kKey, a.key},
+                           {wire::field::kAttemptNo, a.attempt_no}};
+    if (a.prefetched) body[wire::field::kPrefetched] = true;
+    const int64_t timeout_ms = options_.default_timeouts.For(a.queue, a.timeout_ms);
+    if (timeout_ms > 0) body[wire::field::kTimeoutMs] = timeout_ms;
+    if (a.fn.empty()) {
+      body[wire::field::kCmd] = nlohmann::json::parse(a.cmd_json, nullptr, false);
+    } else {
+      body[wire::field::kFn] = a.fn;
     }
+    tasks.push_back(wire::Make(wire::Command::kTask, std::move(body), {std::move(a.stdin_bytes)}));
+    ids.push_back(a.attempt_id);
+  }
+  if (!w.batch) {
+    for (size_t i = 0; i < tasks.size(); ++i) Reply(w.routing_id, std::move(tasks[i]), true, {ids[i]});
+    return;
+  }
+  // One frame for the tasks of this pass (wire_batch.h: a few if large).
+  for (auto& f : wire::Pack(std::move(tasks))) {
+    Reply(w.routing_id, std::move(f.message), true,
+          std::vector<int64_t>(ids.begin() + static_cast<ptrdiff_t>(f.first),
+                               ids.begin() + static_cast<ptrdiff_t>(f.first + f.count)));
   }
 }
 

@@ -79,16 +79,21 @@ class Broker {
     std::string routing_id;
     wire::Message message;
     bool needs_commit;
-    int64_t attempt_id;  // for a "task": released if it cannot be delivered
+    // For "task" / "tasks": the attempts it carries, released if it cannot
+    // be delivered.
+    std::vector<int64_t> attempt_ids;
   };
 
   Broker(const BrokerOptions& options, const Clock* clock, RouterPort* port,
          std::unique_ptr<Store> store);
   Status Start();
-  void Handle(const std::string& routing_id, const wire::Message& m);
+  // Takes m by value: a batch is taken apart without a copy.
+  void Handle(const std::string& routing_id, wire::Message m);
   // Worker messages (broker_workers.cc).
   void OnRegister(const std::string& routing_id, const wire::Message& m);
   void OnWorkerMessage(ConnectedWorker& w, const wire::Message& m);
+  // A `results` frame: each item handled as a `result` that came alone.
+  void OnResults(ConnectedWorker& w, wire::Message m);
   void OnLostNotice(const std::string& routing_id, const wire::Message& m);
   // Who holds a worker name now, and whether it is live (name_claim.h).
   rules::NameHolder NameHolderOf(const std::string& name);
@@ -119,11 +124,14 @@ class Broker {
   void ReclaimLapsed();
   void WakeDue();
   void Dispatch();
+  // Queues the messages carrying these tasks to w (its `tasks` frames when
+  // it takes batches).
+  void QueueTasks(const ConnectedWorker& w, std::vector<Assignment>* assigned);
   void Flush(bool committed, const std::string& commit_error);
   void SendHeartbeats();
 
   void Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
-             int64_t attempt_id = 0);
+             std::vector<int64_t> attempt_ids = {});
   void LoseWorker(const std::string& name, const std::string& why, rules::Blame blame);
   void CheckStatus(const Status& s);
 
@@ -143,6 +151,7 @@ class Broker {
   int64_t started_ms_ = 0;  // steady, when Start() ran
   // Group commit at work: printed when the broker stops.
   int64_t passes_ = 0, commits_ = 0, messages_ = 0;
+  int64_t sent_ = 0;  // frames of the outbox sent to workers and clients (not heartbeats)
   // A large submission was handled: give its parsing memory back to the
   // system after the pass, so that RSS does not keep the peak.
   bool trim_memory_ = false;

@@ -4,6 +4,7 @@
 
 #include "broker/broker.h"
 #include "common/log.h"
+#include "common/wire_batch.h"
 
 namespace leaseq {
 
@@ -33,7 +34,7 @@ Status ParseWorkerRecord(const nlohmann::json& body, WorkerRecord* w) {
 
 }  // namespace
 
-void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
+void Broker::Handle(const std::string& routing_id, wire::Message m) {
   // Who sent it follows from its command (wire_messages.def): a command
   // only the broker sends is refused, and so is a body not as declared.
   Status s = wire::CheckSender(wire::Role::kBroker, m.command);
@@ -48,6 +49,7 @@ void Broker::Handle(const std::string& routing_id, const wire::Message& m) {
     w->last_heard_ms = clock_->SteadyMs();
     w->unreachable = false;
     s = wire::CheckBody(m.command, m.body);
+    if (s.ok() && m.command == wire::Command::kResults) return OnResults(*w, std::move(m));
     if (s.ok()) return OnWorkerMessage(*w, m);
   } else if (s.ok()) {
     s = wire::CheckBody(m.command, m.body);
@@ -121,6 +123,7 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   const bool repeated = current != nullptr && current->routing_id == routing_id &&
                         current->record.session == record.session;
   bool same_session = false;
+  const auto batch = m.body.find(field::kBatch);
   CheckStatus(store_->RegisterWorker(record, now, &same_session));
   // Keep the attempts it still holds; release those leased to it that it
   // does not hold (never delivered): they were never started, so no blame.
@@ -137,7 +140,8 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
       }
     }
   }
-  workers_.Add(record, routing_id, clock_->SteadyMs());
+  workers_.Add(record, routing_id, clock_->SteadyMs()).batch =
+      batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
   work_changed_ = true;
   log::Printf(log::Level::kInfo, "worker %s (pid %lld) %s, %zu attempt(s) kept",
                record.name.c_str(), static_cast<long long>(record.pid),
@@ -146,7 +150,8 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
                held.size() - abandon.size());
   nlohmann::json welcome = {{field::kHeartbeatMs, options_.settings.heartbeat_ms},
                              {field::kLiveness, options_.settings.liveness},
-                             {field::kAbandon, abandon}};
+                             {field::kAbandon, abandon},
+                             {field::kBatch, true}};
   // The worker tells a welcome to this register from one to an older one.
   if (m.body.contains(field::kSeq)) welcome[field::kSeq] = m.body[field::kSeq];
   Reply(routing_id, wire::Make(wire::Command::kWelcome, std::move(welcome)), true);
@@ -250,6 +255,25 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
     }
     default:
       return;
+  }
+}
+
+void Broker::OnResults(ConnectedWorker& w, wire::Message m) {
+  std::vector<wire::Message> items;
+  Status s = wire::Unpack(std::move(m), &items);
+  if (!s.ok()) {  // whose blob is whose is unknown: none of it is used
+    Reply(w.routing_id, wire::MakeError(s.message()), false);
+    return;
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    // As if it had come alone: one bad result does not take the others.
+    s = wire::CheckBody(wire::Command::kResult, items[i].body);
+    if (!s.ok()) {
+      Reply(w.routing_id, wire::MakeError("results: item " + std::to_string(i) + ": " + s.message()),
+            false);
+      continue;
+    }
+    OnWorkerMessage(w, items[i]);
   }
 }
 

@@ -30,6 +30,8 @@ struct ConnectedWorker {
   // that renews nothing writes it only every kLastSeenWriteMs (broker.cc):
   // a thousand idle workers then cost the database nothing.
   int64_t last_seen_written_ms = 0;
+  // Its register said `batch: true`: the tasks of a pass go in one `tasks` frame.
+  bool batch = false;
 };
 
 class WorkerRegistry {

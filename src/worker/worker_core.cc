@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "common/log.h"
+#include "common/wire_batch.h"
 #include "worker/worker_identity.h"
 
 namespace leaseq::worker {
@@ -109,7 +110,10 @@ int64_t WorkerCore::NextDeadlineMs(int64_t now) const {
   }
   if (welcomed_ && phase_ != Phase::kLeaving) deadline = std::min(deadline, next_heartbeat_ms_);
   if (welcomed_) {
-    for (const auto& [id, r] : results_) deadline = std::min(deadline, r.sent_ms + SilenceLimitMs());
+    for (const auto& [id, r] : results_) {
+      // A result not sent yet is sent at the next step (FlushResults).
+      deadline = std::min(deadline, r.sent_ms < 0 ? now : r.sent_ms + SilenceLimitMs());
+    }
   }
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
   for (const auto& [id, a] : running_) {
@@ -155,7 +159,7 @@ void WorkerCore::PumpTasks(int64_t now) {
         // function's message as the error, as it is.
         result.error = std::move(outcome.error);
       }
-      SendResult(id, result, now);
+      SendResult(id, result);
       running_.erase(it);
     }
   }
@@ -190,7 +194,7 @@ void WorkerCore::PumpTasks(int64_t now) {
           " ended by SIGTERM while draining: handing it back");
       Release({it->first});
     } else if (now >= a.hold_until_ms) {
-      SendResult(it->first, *a.ended, now);
+      SendResult(it->first, *a.ended);
     } else {
       ++it;  // held: our own SIGTERM may be on its way
       continue;
@@ -213,6 +217,21 @@ void WorkerCore::HandleMessages(int64_t now) {
     switch (m.command) {
       case Command::kWelcome: OnWelcome(m, now); break;
       case Command::kTask: OnTask(m, now); break;
+      case Command::kTasks: {
+        std::vector<wire::Message> tasks;
+        valid = wire::Unpack(std::move(m), &tasks);
+        if (!valid.ok()) Log("ignoring a bad message from the broker: " + valid.message());
+        for (const wire::Message& t : tasks) {
+          // Each as if it had come alone: the same check, the same handling.
+          valid = wire::Validate(wire::Role::kWorker, t.command, t.body);
+          if (valid.ok()) {
+            OnTask(t, now);
+          } else {
+            Log("ignoring a bad task of a batch from the broker: " + valid.message());
+          }
+        }
+        break;
+      }
       case Command::kAbort: OnAbort(m); break;
       case Command::kAck: OnAck(m); break;
       case Command::kReregister:
@@ -249,10 +268,9 @@ void WorkerCore::HandleTimers(int64_t now) {
   }
   if (welcomed_) {
     for (auto& [id, r] : results_) {
-      if (now - r.sent_ms < SilenceLimitMs()) continue;
-      link_.Send(r.message);
-      r.sent_ms = now;
+      if (r.sent_ms >= 0 && now - r.sent_ms >= SilenceLimitMs()) r.sent_ms = -1;  // again
     }
+    FlushResults(now);
   }
   if (phase_ == Phase::kDraining && (running_.empty() || now >= phase_deadline_ms_)) {
     if (!running_.empty()) {

@@ -34,11 +34,13 @@
 //    running[] (running attempts) every heartbeat_ms, reconnect after
 //    heartbeat_ms x liveness of broker silence (the Link), keeping tasks
 //    and results meanwhile;
-//  - task -> a TaskProcess (cmd[]), or a FunctionPool call (fn: a function
+//  - task (or each of a `tasks` frame, as if it came alone; register says
+//    `batch: true`) -> a TaskProcess (cmd[]), or a FunctionPool call (fn: a function
 //    of WorkerOptions::functions, announced in register's fns[]; a task
 //    naming a function the worker lacks is a failed attempt); result (kept
 //    until an ack names it, re-sent after each welcome and every
-//    heartbeat_ms x liveness); abort (a command is killed; a function call
+//    heartbeat_ms x liveness; those of one step go in one `results` frame
+//    when the welcome said `batch: true`); abort (a command is killed; a function call
 //    cannot be: it is abandoned, runs to its end on its thread, and its
 //    output is dropped);
 //  - a register refused for its name (docs/protocol.md, "Worker names"):
@@ -170,7 +172,7 @@ class WorkerCore {
   };
   struct PendingResult {
     wire::Message message;
-    int64_t sent_ms = 0;
+    int64_t sent_ms = -1;  // -1: to be sent by the next FlushResults
   };
 
   void HandleSignals(int64_t now);
@@ -186,7 +188,7 @@ class WorkerCore {
   void SendHeartbeat(int64_t now);
   int Prefetch() const { return opt_.prefetch < 0 ? opt_.slots : opt_.prefetch; }
   Status StartFunction(int64_t attempt, const wire::Message& m, Attempt* a);
-  bool RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now);
+  bool RunInstantFunction(int64_t attempt, const wire::Message& m);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
   void OnAbort(const wire::Message& m);
   // Time limits (worker_timeouts.cc): stops what ran past its limit; the
@@ -201,7 +203,11 @@ class WorkerCore {
   void OnError(const wire::Message& m);
 
   void SendRegister(int64_t now);
-  void SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now);
+  // Keeps the result until acknowledged; FlushResults sends it.
+  void SendResult(int64_t attempt, const ProcessOutcome& outcome);
+  // Sends, while welcomed, every result not sent yet: in one `results`
+  // frame (wire_batch.h) when the broker takes them, else one by one.
+  void FlushResults(int64_t now);
   void Release(std::vector<int64_t> attempts);
   void BeginDrain(int64_t now);
   void KillAndReleaseAll();
@@ -240,6 +246,7 @@ class WorkerCore {
   std::set<int64_t> reported_queued_;
   bool announce_start_ = false;  // a prefetched task started since the last heartbeat
   std::map<int64_t, PendingResult> results_;  // until acknowledged
+  bool broker_batches_ = false;  // the welcome said `batch: true`
   std::vector<int64_t> unsent_releases_;      // released while offline
   Phase phase_ = Phase::kRunning;
   int64_t phase_deadline_ms_ = 0;

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <deque>
 #include <memory>
@@ -615,6 +616,116 @@ TEST_F(WorkerCoreTest, ATaskEndedBySigtermWhileRunningIsAFailureAfterTheHold) {
   RunFor(1);
   ASSERT_EQ(Sent(Command::kResult).size(), 1u);
   EXPECT_EQ(Sent(Command::kResult)[0].body["signal"], SIGTERM);
+}
+
+// A task body as the broker sends it, alone or in a `tasks` frame.
+json TaskBody(int64_t attempt) {
+  return {{"attempt", attempt}, {"key", "k" + std::to_string(attempt)},
+          {"attempt_no", 1}, {"cmd", {"sh", "-c", "true"}}};
+}
+
+TEST_F(WorkerCoreTest, ABatchedTaskFrameIsEachTaskAsIfItCameAlone) {
+  options_.slots = 2;
+  options_.prefetch = 1;
+  Start();
+  EXPECT_EQ(Sent(Command::kRegister)[0].body["batch"], true);  // it takes `tasks` frames
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  Step();
+  link_.sent.clear();
+  // Two start, one is prefetched, a bad one is skipped (and logged), the
+  // last is beyond the credit: released. Blob i is tasks[i]'s stdin; the
+  // trailing ones are left out (no stdin).
+  json bad = TaskBody(9);
+  bad["attempt_no"] = "first";
+  Broker(wire::Make(Command::kTasks,
+                    {{"tasks", {TaskBody(1), TaskBody(2), bad, TaskBody(3), TaskBody(4)}}},
+                    {"in1", "", "in9"}));
+  Step();
+  ASSERT_EQ(starter_.started.size(), 2u);
+  EXPECT_EQ(starter_.started[0]->spec.input, "in1");
+  EXPECT_EQ(starter_.started[1]->spec.input, "");
+  EXPECT_EQ(starter_.started[1]->spec.env[0].second, "k2");
+  EXPECT_EQ(core_->RunningIds(), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(core_->QueuedIds(), std::vector<int64_t>{3});
+  ASSERT_EQ(Sent(Command::kRelease).size(), 1u);
+  EXPECT_EQ(Sent(Command::kRelease)[0].body["attempts"], json({4}));
+  EXPECT_NE(std::find_if(logs_.begin(), logs_.end(),
+                         [](const std::string& l) {
+                           return l == "ignoring a bad task of a batch from the broker: task: "
+                                       "field 'attempt_no' must be an integer";
+                         }),
+            logs_.end());
+  // The same frame again (a duplicate delivery) starts nothing twice.
+  Broker(wire::Make(Command::kTasks, {{"tasks", {TaskBody(1), TaskBody(3)}}}));
+  Step();
+  EXPECT_EQ(starter_.started.size(), 2u);
+  EXPECT_EQ(core_->QueuedIds(), std::vector<int64_t>{3});
+
+  // A frame with more blobs than tasks: whose stdin is whose is unknown, so
+  // none of it runs (its leases lapse and the tasks go back to the queue).
+  Broker(wire::Make(Command::kTasks, {{"tasks", {TaskBody(5)}}}, {"a", "b"}));
+  Step();
+  EXPECT_EQ(core_->QueuedIds(), std::vector<int64_t>{3});
+  EXPECT_EQ(logs_.back(), "ignoring a bad message from the broker: tasks: 2 blobs for 1 item(s): at most one each");
+}
+
+TEST_F(WorkerCoreTest, ResultsFinishedInOneStepGoInOneFrameAndAreResentTogether) {
+  options_.slots = 3;
+  Start();
+  // This broker takes `results` frames.
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"batch", true}}));
+  Step();
+  link_.sent.clear();
+  Broker(wire::Make(Command::kTasks, {{"tasks", {TaskBody(1), TaskBody(2), TaskBody(3)}}}));
+  Step();
+  ASSERT_EQ(starter_.started.size(), 3u);
+  starter_.started[0]->outcome = Exited(0, "one");
+  starter_.started[1]->outcome = Exited(1);
+  starter_.started[2]->outcome = Exited(0, "three");
+  now_ += 1;
+  Step();
+  EXPECT_TRUE(Sent(Command::kResult).empty());
+  auto frames = Sent(Command::kResults);
+  ASSERT_EQ(frames.size(), 1u);
+  ASSERT_EQ(frames[0].body["results"].size(), 3u);
+  EXPECT_EQ(frames[0].body["results"][1]["attempt"], 2);
+  EXPECT_EQ(frames[0].body["results"][1]["exit_code"], 1);
+  EXPECT_EQ(frames[0].blobs, (std::vector<std::string>{"one", "", "three"}));
+  // Held until acknowledged, each: 2 is acked, 1 and 3 are not.
+  Ack({2});
+  Step();
+  EXPECT_EQ(core_->HeldIds(), (std::vector<int64_t>{1, 3}));
+
+  // The broker goes silent: reconnect, register listing both, and after
+  // the welcome both are sent again in one frame.
+  link_.sent.clear();
+  RunFor(kSilenceMs + 300, /*silent=*/true);
+  auto reg = Sent(Command::kRegister);
+  ASSERT_FALSE(reg.empty());
+  EXPECT_EQ(reg.back().body["running"], json({1, 3}));
+  link_.sent.clear();
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"batch", true}}));
+  Step();
+  frames = Sent(Command::kResults);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].body["results"][0]["attempt"], 1);
+  EXPECT_EQ(frames[0].body["results"][1]["attempt"], 3);
+  EXPECT_EQ(frames[0].blobs, (std::vector<std::string>{"one", "three"}));
+
+  // A broker without batches (its welcome says nothing): one by one.
+  link_.sent.clear();
+  Broker(wire::Make(Command::kReregister));
+  Step();
+  RunFor(kHeartbeatMs);
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}}));
+  Step();
+  EXPECT_TRUE(Sent(Command::kResults).empty());
+  ASSERT_EQ(Sent(Command::kResult).size(), 2u);
+  EXPECT_EQ(Sent(Command::kResult)[1].blobs, std::vector<std::string>{"three"});
+  Ack({1, 3});
+  RunFor(3 * kSilenceMs);
+  EXPECT_EQ(Sent(Command::kResult).size(), 2u);
+  EXPECT_TRUE(core_->HeldIds().empty());
 }
 
 TEST_F(WorkerCoreTest, DestroyingTheCoreKillsItsProcessesAndSendsNothing) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/duration.h"
+#include "common/wire_batch.h"
 
 namespace leaseq::worker {
 
@@ -30,6 +31,8 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
+  const auto batch = m.body.find(wire::field::kBatch);
+  broker_batches_ = batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
   // A reregister that came before this welcome answered a message sent
   // before our register (nothing else is sent until a welcome): it is
   // answered too. Registering again would make the broker release every
@@ -47,10 +50,8 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
     ids.swap(unsent_releases_);
     Release(std::move(ids));
   }
-  for (auto& [id, r] : results_) {
-    link_.Send(r.message);
-    r.sent_ms = now;
-  }
+  for (auto& [id, r] : results_) r.sent_ms = -1;
+  FlushResults(now);
   // A goodbye answered by reregister (the broker restarted): say it again.
   if (phase_ == Phase::kLeaving) phase_ = Phase::kFlushing;
   // Draining: a register sent before the drain began may have offered slots.
@@ -97,6 +98,9 @@ void WorkerCore::StartQueued(int64_t now) {
     queue_.pop_front();
     StartTask(attempt, m, now);
   }
+  // The results gathered so far (PumpTasks, or the messages just handled:
+  // an instant function's), in one frame, ahead of the heartbeat below.
+  FlushResults(now);
   // One heartbeat for all the prefetched tasks started since the last one:
   // if one of them kills us, the broker must know it ran.
   if (announce_start_ && welcomed_) SendHeartbeat(now);
@@ -124,7 +128,7 @@ void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
     a.timeout_ms = std::min(a.timeout_ms, kMaxDurationMs);
     if (s.ok() && a.timeout_ms > 0) a.deadline_ms = now + a.timeout_ms;
   }
-  if (s.ok() && RunInstantFunction(attempt, m, now)) return;
+  if (s.ok() && RunInstantFunction(attempt, m)) return;
   if (s.ok()) {
     s = m.body.contains(wire::field::kFn) ? StartFunction(attempt, m, &a)
                               : StartCommand(attempt_no, m, &a);
@@ -132,14 +136,14 @@ void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
   if (!s.ok()) {  // a failed attempt, reported like any other
     ProcessOutcome failed;
     failed.error = s.message();
-    SendResult(attempt, failed, now);
+    SendResult(attempt, failed);
     return;
   }
   running_[attempt] = std::move(a);
 }
 
 // An instant function (noop, echo) runs here and now; false: not one.
-bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m, int64_t now) {
+bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m) {
   auto name = m.body.find(wire::field::kFn);
   if (name == m.body.end() || !name->is_string() || opt_.functions == nullptr ||
       !opt_.functions->IsInstant(name->get<std::string>())) {
@@ -154,7 +158,7 @@ bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m, int
   } else {
     outcome.error = st.message();  // exit_code -1, as for pooled calls
   }
-  SendResult(attempt, outcome, now);
+  SendResult(attempt, outcome);
   return true;
 }
 
@@ -245,14 +249,15 @@ void WorkerCore::SendRegister(int64_t now) {
                {wire::field::kFns,
                 opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {wire::field::kRunning, HeldIds()},
-               {wire::field::kSeq, ++register_seq_}};
+               {wire::field::kSeq, ++register_seq_},
+               {wire::field::kBatch, true}};
   if (!opt_.nanny.empty()) body[wire::field::kNanny] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;
   register_wanted_ = true;  // until a welcome
 }
 
-void WorkerCore::SendResult(int64_t attempt, const ProcessOutcome& outcome, int64_t now) {
+void WorkerCore::SendResult(int64_t attempt, const ProcessOutcome& outcome) {
   json body = {{wire::field::kAttempt, attempt},
                {wire::field::kExitCode, outcome.exit_code},
                {wire::field::kSignal, outcome.signal},
@@ -260,9 +265,28 @@ void WorkerCore::SendResult(int64_t attempt, const ProcessOutcome& outcome, int6
   if (outcome.permanent) body[wire::field::kPermanent] = true;
   PendingResult& r = results_[attempt];
   r.message = wire::Make(Command::kResult, std::move(body), {outcome.output});
-  r.sent_ms = now;
-  // Offline, it waits for the next welcome, which re-sends every result.
-  if (welcomed_) link_.Send(r.message);
+  // Sent at the end of this step with the others finished in it; offline,
+  // at the next welcome, which re-sends every result.
+  r.sent_ms = -1;
+}
+
+void WorkerCore::FlushResults(int64_t now) {
+  if (!welcomed_) return;
+  std::vector<PendingResult*> due;
+  for (auto& [id, r] : results_) {
+    if (r.sent_ms < 0) due.push_back(&r);
+  }
+  if (due.empty()) return;
+  for (PendingResult* r : due) r->sent_ms = now;
+  if (!broker_batches_ || due.size() == 1) {
+    for (PendingResult* r : due) link_.Send(r->message);
+    return;
+  }
+  // Copies: each result stays as it is until acknowledged, for re-sends.
+  std::vector<wire::Message> singles;
+  singles.reserve(due.size());
+  for (PendingResult* r : due) singles.push_back(r->message);
+  for (const auto& f : wire::Pack(std::move(singles))) link_.Send(f.message);
 }
 
 void WorkerCore::Release(std::vector<int64_t> attempts) {

@@ -23,7 +23,7 @@ void WorkerCore::EnforceTimeouts(int64_t now) {
       ProcessOutcome o;
       o.error = "timed out after " + FormatDuration(a.timeout_ms) +
                 " (the function call was abandoned: it runs on, its output dropped)";
-      SendResult(it->first, o, now);
+      SendResult(it->first, o);
       it = running_.erase(it);
       continue;
     }

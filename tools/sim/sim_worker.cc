@@ -34,9 +34,16 @@ class SimWorker::Link final : public worker::Link {
   bool Receive(wire::Message* m, int64_t now_ms) override {
     if (conn_ < 0 || !owner_->net_->Receive(conn_, m)) return false;
     timers_.Heard(now_ms);
-    if (m->command == wire::Command::kTask && owner_->incarnation_ >= 0) {
-      owner_->record_->incarnations[owner_->incarnation_].received.push_back(
-          m->body.value(wire::field::kAttempt, int64_t{0}));
+    if (owner_->incarnation_ >= 0) {
+      auto& received = owner_->record_->incarnations[owner_->incarnation_].received;
+      if (m->command == wire::Command::kTask) {
+        received.push_back(m->body.value(wire::field::kAttempt, int64_t{0}));
+      } else if (m->command == wire::Command::kTasks) {
+        const auto tasks = m->body.find(wire::field::kTasks);
+        for (const auto& t : tasks != m->body.end() && tasks->is_array() ? *tasks : nlohmann::json::array()) {
+          if (t.is_object()) received.push_back(t.value(wire::field::kAttempt, int64_t{0}));
+        }
+      }
     }
     return true;
   }

@@ -50,7 +50,7 @@ struct Incarnation {
   int64_t ended_ms = -1;
   bool killed = false;          // died (SIGKILL or a poison task), not a clean exit
   int64_t last_fault_ms = -1;   // the last fault that hit it (freeze, cut, drain, kill)
-  std::vector<int64_t> received;  // attempt ids of the `task` messages it read
+  std::vector<int64_t> received;  // attempt ids of the tasks it read (`task`, `tasks`)
 };
 
 // What the run records: shared by the workers, read by the checks.
