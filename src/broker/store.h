@@ -276,6 +276,9 @@ class Store {
   SQLite::Statement& Prepared(const char* sql);
 
   Status SubmitOne(const TaskSpec& t, int64_t now);
+  // Whether t.key is stored (*exists) and, if so, as the same task: its
+  // spec equal to fields and its input to t.input (else Conflict).
+  Status CompareExisting(const TaskSpec& t, const std::string& fields, bool* exists);
   Status LoadPausedQueues();
   // created_at of the first submitted queued task of the queue; 0: none.
   int64_t OldestQueued(const std::string& queue);

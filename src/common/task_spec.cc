@@ -235,11 +235,103 @@ std::string TaskToLine(const TaskSpec& t) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string CanonicalFields(const TaskSpec& t) {
+namespace {
+
+// s as a JSON string, escaped exactly as nlohmann::json::dump() escapes
+// valid UTF-8 (ensure_ascii off): '"', '\\', the short escapes, the other C0
+// controls as \u00xx; everything else as it is.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static const char* kHex = "0123456789abcdef";
+  out->push_back('"');
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (u < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonList(const std::vector<std::string>& v, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(v[i], out);
+  }
+  out->push_back(']');
+}
+
+// The text form of CanonicalFields: the nlohmann form (the reference) when a
+// string is not valid UTF-8 (it would be replaced there, byte by byte).
+bool AllUtf8(const TaskSpec& t) {
+  if (!IsValidUtf8(t.fn) || !IsValidUtf8(t.queue)) return false;
+  for (const auto& a : t.cmd) {
+    if (!IsValidUtf8(a)) return false;
+  }
+  for (const auto& a : t.after) {
+    if (!IsValidUtf8(a)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string CanonicalFieldsJson(const TaskSpec& t) {
   nlohmann::json j = TaskToJson(t);
   j.erase("key");
   // nlohmann::json keeps object keys sorted, so dump() is canonical.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string CanonicalFields(const TaskSpec& t) {
+  // Computed for every stored task (its `spec` column), so written directly
+  // rather than through a JSON tree; byte for byte CanonicalFieldsJson
+  // (files written before keep comparing equal), the fields in its sorted
+  // order: after, cmd, delay, fn, input | input_base64, not_before,
+  // priority, queue, retries, timeout.
+  if (!AllUtf8(t)) return CanonicalFieldsJson(t);
+  std::string out;
+  out.reserve(96 + t.input.size());
+  out.append("{\"after\":");
+  AppendJsonList(t.after, &out);
+  if (t.fn.empty()) {
+    out.append(",\"cmd\":");
+    AppendJsonList(t.cmd, &out);
+  }
+  if (t.delay_ms != 0) out.append(",\"delay\":").append(std::to_string(t.delay_ms));
+  if (!t.fn.empty()) {
+    out.append(",\"fn\":");
+    AppendJsonString(t.fn, &out);
+  }
+  if (IsValidUtf8(t.input)) {
+    out.append(",\"input\":");
+    AppendJsonString(t.input, &out);
+  } else {
+    out.append(",\"input_base64\":");
+    AppendJsonString(Base64Encode(t.input), &out);
+  }
+  if (t.not_before_ms != 0) out.append(",\"not_before\":").append(std::to_string(t.not_before_ms));
+  out.append(",\"priority\":").append(std::to_string(t.priority));
+  out.append(",\"queue\":");
+  AppendJsonString(t.queue, &out);
+  out.append(",\"retries\":").append(std::to_string(t.retries));
+  if (t.timeout_ms != 0) out.append(",\"timeout\":").append(std::to_string(t.timeout_ms));
+  out.push_back('}');
+  return out;
 }
 
 std::string GenerateKey() {

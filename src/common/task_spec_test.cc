@@ -46,6 +46,47 @@ TEST(TaskSpec, CanonicalFieldsIgnoreKeyAndFieldOrder) {
   EXPECT_NE(CanonicalFields(a), CanonicalFields(b));
 }
 
+// CanonicalFields is written by hand; the stored `spec` of every task is
+// its text, so it must stay byte for byte the JSON tree's dump (files
+// written by earlier versions keep recognising a resubmission).
+TEST(TaskSpec, CanonicalFieldsAreTheJsonTreesText) {
+  std::vector<TaskSpec> specs(1);
+  auto add = [&](auto change) {
+    TaskSpec t;
+    change(t);
+    specs.push_back(t);
+  };
+  add([](TaskSpec& t) { t.fn = "noop"; });
+  add([](TaskSpec& t) { t.cmd = {"sh", "-c", "echo \"a\\b\"\n\t\x01\x1f\x7f/", "\xc3\xa9\xe2\x82\xac"}; });
+  add([](TaskSpec& t) {
+    t.fn = "f\xf0\x9f\x98\x80";
+    t.input = "text\r\n\b\f";
+    t.after = {"a", "b\"", "a"};
+    t.retries = 3;
+    t.priority = -7;
+    t.queue = "q\\x";
+  });
+  add([](TaskSpec& t) {
+    t.cmd = {"x"};
+    t.input = std::string("\xff\x00\x01bin", 6);  // not UTF-8: base64
+    t.timeout_ms = 1500;
+    t.delay_ms = 60000;
+  });
+  add([](TaskSpec& t) {
+    t.cmd = {"x"};
+    t.not_before_ms = 1796000000000;
+    t.priority = INT64_MIN;
+    t.retries = INT64_MAX;
+  });
+  add([](TaskSpec& t) { t.cmd = {"bad \xff utf-8"}; });  // the tree's replacement
+  add([](TaskSpec& t) {
+    t.fn = "g";
+    t.after = {"\xc0\x80"};
+    t.queue = "";
+  });
+  for (const auto& t : specs) EXPECT_EQ(CanonicalFields(t), CanonicalFieldsJson(t));
+}
+
 TEST(TaskSpec, GeneratedKeysDiffer) { EXPECT_NE(GenerateKey(), GenerateKey()); }
 
 // Later keys sort later: the broker's key index then grows at its end.
