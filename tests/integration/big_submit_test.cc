@@ -47,11 +47,13 @@ TEST(BigSubmit, WorkersKeepTheirLeasesWhileTheBrokerStoresIt) {
     std::ofstream out(path);
     for (int i = 0; i < kTasks; ++i) out << "{\"fn\":\"noop\",\"queue\":\"bulk\"}\n";
   }
+  const auto start = std::chrono::steady_clock::now();
   CommandResult big = cluster.Submit({"--file", path, "--timeout-ms", "120000"});
+  const auto took = std::chrono::steady_clock::now() - start;
   ASSERT_EQ(big.exit_code, 0) << big.err;
-  const std::string broker_log = cluster.broker().Stderr();
-  ASSERT_GT(LongestStall(broker_log), 300) << "the submission was too quick to test anything:\n"
-                                           << broker_log;
+  ASSERT_GT(took, 1s) << "the submission was too quick to test anything";
+  // The broker says how long it held its loop (and gave that time back).
+  EXPECT_GT(LongestStall(cluster.broker().Stderr()), 300) << cluster.broker().Stderr();
   EXPECT_EQ(cluster.CountState("queued"), kTasks);
 
   ASSERT_TRUE(WaitFor([&] {
@@ -59,7 +61,8 @@ TEST(BigSubmit, WorkersKeepTheirLeasesWhileTheBrokerStoresIt) {
   }, 20s));
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE task_key = 'long'"), 1);
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome <> 'done'"), 0);
-  EXPECT_EQ(worker.Stderr().find("no word from the broker"), std::string::npos) << worker.Stderr();
+  EXPECT_EQ(worker.Stderr().find("no word from the broker"), std::string::npos)
+      << worker.Stderr() << "broker:\n" << cluster.broker().Stderr();
   const std::string after = cluster.broker().Stderr();
   EXPECT_EQ(after.find(" lost ("), std::string::npos) << after;
   EXPECT_EQ(after.find("lapsed"), std::string::npos) << after;
