@@ -349,7 +349,7 @@ nlohmann::json TaskToJson(const TaskSpec& t) {
   return j;
 }
 
-std::string TaskToLine(const TaskSpec& t) {
+std::string TaskToLineJson(const TaskSpec& t) {
   nlohmann::json j = {{"key", t.key}};
   if (t.fn.empty()) {
     j["cmd"] = t.cmd;
@@ -460,6 +460,71 @@ std::string CanonicalFields(const TaskSpec& t) {
   AppendJsonString(t.queue, &out);
   out.append(",\"retries\":").append(std::to_string(t.retries));
   if (t.timeout_ms != 0) out.append(",\"timeout\":").append(std::to_string(t.timeout_ms));
+  out.push_back('}');
+  return out;
+}
+
+std::string TaskToLine(const TaskSpec& t) {
+  // Written for every task of a file by leaseq-submit: directly, byte for
+  // byte TaskToLineJson (tested against it), fields in its sorted order and
+  // those at their defaults left out.
+  if (!AllUtf8(t) || !IsValidUtf8(t.key)) return TaskToLineJson(t);
+  std::string out;
+  out.reserve(64 + t.key.size() + t.input.size());
+  out.push_back('{');
+  auto field = [&out](const char* name) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    out.append(name);
+    out.append("\":");
+  };
+  if (!t.after.empty()) {
+    field("after");
+    AppendJsonList(t.after, &out);
+  }
+  if (t.fn.empty()) {
+    field("cmd");
+    AppendJsonList(t.cmd, &out);
+  }
+  if (t.delay_ms != 0) {
+    field("delay");
+    out.append(std::to_string(t.delay_ms));
+  }
+  if (!t.fn.empty()) {
+    field("fn");
+    AppendJsonString(t.fn, &out);
+  }
+  if (!t.input.empty()) {
+    if (IsValidUtf8(t.input)) {
+      field("input");
+      AppendJsonString(t.input, &out);
+    } else {
+      field("input_base64");
+      AppendJsonString(Base64Encode(t.input), &out);
+    }
+  }
+  field("key");
+  AppendJsonString(t.key, &out);
+  if (t.not_before_ms != 0) {
+    field("not_before");
+    out.append(std::to_string(t.not_before_ms));
+  }
+  if (t.priority != 0) {
+    field("priority");
+    out.append(std::to_string(t.priority));
+  }
+  if (t.queue != TaskSpec().queue) {
+    field("queue");
+    AppendJsonString(t.queue, &out);
+  }
+  if (t.retries != 0) {
+    field("retries");
+    out.append(std::to_string(t.retries));
+  }
+  if (t.timeout_ms != 0) {
+    field("timeout");
+    out.append(std::to_string(t.timeout_ms));
+  }
   out.push_back('}');
   return out;
 }

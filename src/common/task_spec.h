@@ -54,6 +54,9 @@ nlohmann::json TaskToJson(const TaskSpec& t);
 // the fields at their defaults are left out. The compact form of a
 // submission on the wire (blob 0 of `submit`).
 std::string TaskToLine(const TaskSpec& t);
+// The same line built through a JSON tree (the reference TaskToLine is
+// tested against; slower).
+std::string TaskToLineJson(const TaskSpec& t);
 
 // Everything but the key, as canonical JSON text: two submissions of the
 // same key are the same task exactly when these are equal.

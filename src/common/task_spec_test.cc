@@ -49,7 +49,7 @@ TEST(TaskSpec, CanonicalFieldsIgnoreKeyAndFieldOrder) {
 // CanonicalFields is written by hand; the stored `spec` of every task is
 // its text, so it must stay byte for byte the JSON tree's dump (files
 // written by earlier versions keep recognising a resubmission).
-TEST(TaskSpec, CanonicalFieldsAreTheJsonTreesText) {
+TEST(TaskSpec, CanonicalFieldsAndLinesAreTheJsonTreesText) {
   std::vector<TaskSpec> specs(1);
   auto add = [&](auto change) {
     TaskSpec t;
@@ -84,7 +84,14 @@ TEST(TaskSpec, CanonicalFieldsAreTheJsonTreesText) {
     t.after = {"\xc0\x80"};
     t.queue = "";
   });
-  for (const auto& t : specs) EXPECT_EQ(CanonicalFields(t), CanonicalFieldsJson(t));
+  for (auto& t : specs) {
+    EXPECT_EQ(CanonicalFields(t), CanonicalFieldsJson(t));
+    EXPECT_EQ(TaskToLine(t), TaskToLineJson(t));
+    t.key = "t-0190\"k\xc3\xa9";
+    EXPECT_EQ(TaskToLine(t), TaskToLineJson(t));
+    t.key = "bad\xff";
+    EXPECT_EQ(TaskToLine(t), TaskToLineJson(t));
+  }
 }
 
 // ParseTaskLine reads simple lines without a JSON tree: whatever it takes
