@@ -100,6 +100,8 @@ class Broker {
   // Client requests (broker_requests.cc).
   void OnRequest(const std::string& routing_id, const wire::Message& m);
   Status Submit(const wire::Message& m, nlohmann::json* reply);
+  // After a request that held the loop stalled_ms: see broker_requests.cc.
+  void ForgiveStall(int64_t stalled_ms);
   // Operators' requests (broker_ops.cc): status per queue, list, pause and
   // resume, bulk retry and cancel, purge. *needs_commit: the reply
   // acknowledges a change.

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "broker/broker.h"
+#include "common/log.h"
 
 namespace leaseq {
 
@@ -13,7 +14,34 @@ namespace {
 constexpr int64_t kTrimAfterTasks = 1000;
 // `states` names at most this many failed tasks (what a wait prints).
 constexpr int64_t kMaxNamedFailures = 100;
+// A submission looks at the clock once per this many tasks (a power of 2).
+constexpr int64_t kClockEveryTasks = 1024;
+// A submission that held the loop at least this long gives the workers and
+// their leases that time back (ForgiveStall).
+constexpr int64_t kStallMs = 100;
 }  // namespace
+
+void Broker::ForgiveStall(int64_t stalled_ms) {
+  // The loop read no message while it stored the submission: the workers'
+  // heartbeats and renewals of that time wait in the socket. Their silence
+  // was ours, so it must not make a worker lost or a lease lapse before
+  // those messages are read: each connected worker is taken as heard that
+  // much later, every running lease gets a full lifetime from now, and the
+  // reclaim check waits for a later pass, after the waiting messages.
+  // The commit of the submission follows (and a WAL checkpoint may): every
+  // worker gets a heartbeat now, not up to one interval before.
+  const int64_t now = clock_->SteadyMs();
+  for (auto& [name, w] : workers_.all()) {
+    w.last_heard_ms = std::min(now, w.last_heard_ms + stalled_ms);
+    w.last_sent_ms = now - options_.settings.heartbeat_ms;
+  }
+  SendHeartbeats();
+  CheckStatus(store_->HonourLeases(rules::LeaseExpiry(options_.settings, clock_->WallMs())));
+  last_reclaim_ms_ = now;
+  log::Printf(log::Level::kInfo,
+              "a submission held the loop for %lld ms: workers and leases given that time back",
+              static_cast<long long>(stalled_ms));
+}
 
 Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
   // Two forms (docs/protocol.md): tasks[] in the body, or JSON Lines in
@@ -28,7 +56,19 @@ Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
   std::string_view rest;         // JSON Lines: what is left to read
   if (lines) rest = m.blobs[0];
   std::vector<std::string> keys;  // tasks[] only: echoed in the reply
+  // A million tasks take the loop seconds: the workers keep getting their
+  // heartbeats meanwhile (every half interval), or they would give the
+  // broker up and reconnect.
+  const int64_t started_ms = clock_->SteadyMs();
+  int64_t beat_ms = started_ms, seen = 0;
   Store::TaskSource next = [&](TaskSpec* t, bool* done) {
+    if ((++seen & (kClockEveryTasks - 1)) == 0) {
+      const int64_t now = clock_->SteadyMs();
+      if (now - beat_ms >= options_.settings.heartbeat_ms / 2) {
+        SendHeartbeats();
+        beat_ms = now;
+      }
+    }
     *t = TaskSpec();
     Status s;
     if (lines) {
@@ -51,6 +91,8 @@ Status Broker::Submit(const wire::Message& m, nlohmann::json* reply) {
   int64_t count = 0;
   Status s = store_->Submit(next, clock_->WallMs(), &bad_index, &count);
   if (count >= kTrimAfterTasks) trim_memory_ = true;
+  const int64_t stalled_ms = clock_->SteadyMs() - started_ms;
+  if (stalled_ms >= kStallMs) ForgiveStall(stalled_ms);
   if (!s.ok()) {
     if (bad_index >= 0) (*reply)[field::kIndex] = bad_index;
     return s;

@@ -208,22 +208,32 @@ Status Store::Submit(const TaskSource& next, int64_t now, int* bad_index, int64_
   return s.ok() ? end : s;
 }
 
+Status Store::CompareExisting(const TaskSpec& t, const std::string& fields, bool* exists) {
+  auto& q = Prepared("SELECT spec, input FROM tasks WHERE key = ?");
+  q.bind(1, t.key);
+  *exists = q.executeStep();
+  if (!*exists) return Status::Ok();
+  const auto& in = q.getColumn(1);
+  const bool same_input =
+      std::string_view(static_cast<const char*>(in.getBlob()), in.getBytes()) == t.input;
+  if (q.getColumn(0).getString() == fields && same_input) return Status::Ok();  // idempotent
+  return Status::Conflict("task '" + t.key + "' already exists with different fields");
+}
+
 Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   if (t.key.empty()) return Status::Invalid("a task has no key");
   // The input is compared as bytes, not kept twice: spec holds the rest.
   TaskSpec without_input = t;
   without_input.input.clear();
   const std::string fields = CanonicalFields(without_input);
-  {
-    auto& q = Prepared("SELECT spec, input FROM tasks WHERE key = ?");
-    q.bind(1, t.key);
-    if (q.executeStep()) {
-      const auto& in = q.getColumn(1);
-      const bool same_input =
-          std::string_view(static_cast<const char*>(in.getBlob()), in.getBytes()) == t.input;
-      if (q.getColumn(0).getString() == fields && same_input) return Status::Ok();  // idempotent
-      return Status::Conflict("task '" + t.key + "' already exists with different fields");
-    }
+  // A task with dependencies is looked up first: an existing one is judged
+  // before its `after` keys are. One without is inserted at once (nearly
+  // always a new key: the client generates most of them) and looked up only
+  // when its key turns out to be taken.
+  if (!t.after.empty()) {
+    bool exists = false;
+    Status s = CompareExisting(t, fields, &exists);
+    if (!s.ok() || exists) return s;
   }
   // Resolve dependencies: each must exist (submitted before, or earlier in
   // this submission, which also rules out cycles).
@@ -263,7 +273,8 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
       "INSERT INTO tasks (key, state, cmd, fn, input, queue, priority, retries, "
       "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at, "
       "timeout_ms, not_before, ready_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (key) DO NOTHING");
   SQLite::bind(ins, t.key, ToText(state));
   if (t.fn.empty()) {
     ins.bind(3, nlohmann::json(t.cmd).dump());
@@ -299,7 +310,12 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
     ins.bind(17);
   }
   ins.bind(18, ready_at);
-  ins.exec();
+  if (ins.exec() == 0) {  // the key is taken (only without dependencies: looked up above)
+    bool exists = false;
+    Status s = CompareExisting(t, fields, &exists);
+    if (s.ok() && !exists) s = Status::IoError("task '" + t.key + "' was neither stored nor found");
+    return s;
+  }
   counters_.Insert(t.queue, t.fn, state);
   const int64_t task_id = db_->getLastInsertRowid();
   for (size_t pos = 0; pos < dep_ids.size(); ++pos) {

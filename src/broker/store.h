@@ -289,6 +289,9 @@ class Store {
   // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT,
   // and so does every reader of those tables inside a pass.
   void WriteCounters();
+  // Whether t.key is stored (*exists) and, if so, as the same task: its
+  // spec equal to fields and its input to t.input (else Conflict).
+  Status CompareExisting(const TaskSpec& t, const std::string& fields, bool* exists);
   Status LoadPausedQueues();
   // created_at of the first submitted queued task of the queue; 0: none.
   int64_t OldestQueued(const std::string& queue);

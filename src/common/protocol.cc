@@ -20,17 +20,26 @@ std::string DumpJson(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::vector<std::string> Encode(const Message& m) {
+std::vector<std::string> EncodeHead(const Message& m) {
   std::vector<std::string> frames;
   frames.reserve(3 + m.blobs.size());
   frames.emplace_back(kHeader);
   frames.emplace_back(CommandName(m.command));
   frames.push_back(DumpJson(m.body));
+  return frames;
+}
+
+std::vector<std::string> Encode(const Message& m) {
+  std::vector<std::string> frames = EncodeHead(m);
   for (const auto& b : m.blobs) frames.push_back(b);
   return frames;
 }
 
 Status Decode(const std::vector<std::string>& frames, Message* out) {
+  return Decode(std::vector<std::string>(frames), out);
+}
+
+Status Decode(std::vector<std::string>&& frames, Message* out) {
   if (frames.size() < 3) {
     return Status::Invalid("malformed message: " + std::to_string(frames.size()) +
                            " frames, expected at least 3 (header, command, body)");
@@ -52,7 +61,8 @@ Status Decode(const std::vector<std::string>& frames, Message* out) {
   }
   out->command = *command;
   out->body = std::move(body);
-  out->blobs.assign(frames.begin() + 3, frames.end());
+  out->blobs.assign(std::make_move_iterator(frames.begin() + 3),
+                    std::make_move_iterator(frames.end()));
   return Status::Ok();
 }
 

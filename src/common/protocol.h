@@ -42,8 +42,13 @@ std::optional<Command> CommandFromName(std::string_view name);
 
 // Frames of a message, header first (no routing id).
 std::vector<std::string> Encode(const Message& m);
+// The first three of them (header, command, body): a sender sends the blobs
+// from the message itself rather than copy a large submission once more.
+std::vector<std::string> EncodeHead(const Message& m);
 
-// Parses frames (no routing id). On error, *out is unspecified.
+// Parses frames (no routing id). On error, *out is unspecified. The blobs
+// are moved out of frames (left empty), not copied.
+Status Decode(std::vector<std::string>&& frames, Message* out);
 Status Decode(const std::vector<std::string>& frames, Message* out);
 
 // Convenience constructors.

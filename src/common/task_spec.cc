@@ -1,9 +1,11 @@
 #include "common/task_spec.h"
 
 #include <chrono>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <set>
+#include <string_view>
 
 #include "common/base64.h"
 #include "common/config.h"
@@ -197,7 +199,135 @@ Status ParseTaskJson(const nlohmann::json& j, TaskSpec* out) {
   return Status::Ok();
 }
 
+namespace {
+
+// The fast path of ParseTaskLine, for the lines leaseq-submit itself writes
+// (TaskToLine of simple tasks: {"cmd":["true"],"key":"t-..."}): no
+// whitespace, fields among key, fn, queue, input, cmd, after, retries,
+// priority, each once, strings of printable ASCII without escapes, integers
+// of at most 18 digits. It accepts a line only when the JSON path would
+// accept it with the same result, and says false for anything else (which
+// the JSON path then reads, and refuses with its message): a million lines
+// skip a million JSON trees.
+class SimpleLine {
+ public:
+  explicit SimpleLine(std::string_view line) : s_(line) {}
+
+  bool Parse(TaskSpec* out) {
+    TaskSpec t;
+    unsigned seen = 0;
+    if (!Eat('{')) return false;
+    if (Eat('}')) return false;  // no cmd, no fn: the JSON path says which
+    do {
+      std::string_view name;
+      if (!String(&name) || !Eat(':')) return false;
+      const unsigned bit = Bit(name);
+      if (bit == 0 || (seen & bit) != 0) return false;
+      seen |= bit;
+      if (!Value(name, &t)) return false;
+    } while (Eat(','));
+    if (!Eat('}') || at_ != s_.size()) return false;
+    if (t.cmd.empty() == t.fn.empty()) return false;  // neither or both
+    if (static_cast<int64_t>(t.input.size()) > config::kMaxInputBytes) return false;
+    *out = std::move(t);
+    return true;
+  }
+
+ private:
+  static unsigned Bit(std::string_view name) {
+    static constexpr std::string_view kNames[] = {"key",   "fn",    "queue",   "input",
+                                                  "cmd",   "after", "retries", "priority"};
+    for (unsigned i = 0; i < std::size(kNames); ++i) {
+      if (name == kNames[i]) return 1u << i;
+    }
+    return 0;
+  }
+
+  bool Value(std::string_view name, TaskSpec* t) {
+    std::string_view v;
+    if (name == "key" || name == "fn" || name == "queue") {
+      if (!String(&v) || v.empty()) return false;
+      (name == "key" ? t->key : name == "fn" ? t->fn : t->queue).assign(v);
+      return true;
+    }
+    if (name == "input") {
+      if (!String(&v)) return false;
+      t->input.assign(v);
+      return true;
+    }
+    if (name == "cmd" || name == "after") {
+      std::vector<std::string>& list = name == "cmd" ? t->cmd : t->after;
+      if (!Eat('[')) return false;
+      if (Eat(']')) return name == "after";  // an empty cmd is an error
+      do {
+        if (!String(&v) || (v.empty() && name == "after")) return false;
+        list.emplace_back(v);
+      } while (Eat(','));
+      return Eat(']');
+    }
+    int64_t n = 0;
+    if (!Integer(&n)) return false;
+    if (name == "retries") {
+      if (n < 0) return false;
+      t->retries = n;
+    } else {
+      t->priority = n;
+    }
+    return true;
+  }
+
+  bool Eat(char c) {
+    if (at_ < s_.size() && s_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+
+  // "..." of bytes 0x20-0x7e but '"' and '\\' (no escapes to undo; no
+  // control characters; valid UTF-8).
+  bool String(std::string_view* v) {
+    if (!Eat('"')) return false;
+    const size_t begin = at_;
+    for (; at_ < s_.size(); ++at_) {
+      const auto c = static_cast<unsigned char>(s_[at_]);
+      if (c == '"') {
+        *v = s_.substr(begin, at_ - begin);
+        ++at_;
+        return true;
+      }
+      if (c < 0x20 || c > 0x7e || c == '\\') return false;
+    }
+    return false;
+  }
+
+  // 0, or an optional '-' and 1 to 18 digits without a leading zero.
+  bool Integer(int64_t* n) {
+    const bool negative = Eat('-');
+    const size_t begin = at_;
+    int64_t v = 0;
+    while (at_ < s_.size() && s_[at_] >= '0' && s_[at_] <= '9' && at_ - begin < 18) {
+      v = v * 10 + (s_[at_] - '0');
+      ++at_;
+    }
+    const size_t digits = at_ - begin;
+    if (digits == 0 || (s_[begin] == '0' && (digits > 1 || negative))) return false;
+    if (at_ < s_.size() && (s_[at_] == '.' || s_[at_] == 'e' || s_[at_] == 'E' ||
+                            (s_[at_] >= '0' && s_[at_] <= '9'))) {
+      return false;  // a fraction, an exponent, a 19th digit
+    }
+    *n = negative ? -v : v;
+    return true;
+  }
+
+  std::string_view s_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
 Status ParseTaskLine(const std::string& line, TaskSpec* out) {
+  if (SimpleLine(line).Parse(out)) return Status::Ok();
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::Invalid("malformed JSON");
   return ParseTaskJson(j, out);
@@ -219,7 +349,7 @@ nlohmann::json TaskToJson(const TaskSpec& t) {
   return j;
 }
 
-std::string TaskToLine(const TaskSpec& t) {
+std::string TaskToLineJson(const TaskSpec& t) {
   nlohmann::json j = {{"key", t.key}};
   if (t.fn.empty()) {
     j["cmd"] = t.cmd;
@@ -235,11 +365,168 @@ std::string TaskToLine(const TaskSpec& t) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string CanonicalFields(const TaskSpec& t) {
+namespace {
+
+// s as a JSON string, escaped exactly as nlohmann::json::dump() escapes
+// valid UTF-8 (ensure_ascii off): '"', '\\', the short escapes, the other C0
+// controls as \u00xx; everything else as it is.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static const char* kHex = "0123456789abcdef";
+  out->push_back('"');
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (u < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonList(const std::vector<std::string>& v, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(v[i], out);
+  }
+  out->push_back(']');
+}
+
+// The text form of CanonicalFields: the nlohmann form (the reference) when a
+// string is not valid UTF-8 (it would be replaced there, byte by byte).
+bool AllUtf8(const TaskSpec& t) {
+  if (!IsValidUtf8(t.fn) || !IsValidUtf8(t.queue)) return false;
+  for (const auto& a : t.cmd) {
+    if (!IsValidUtf8(a)) return false;
+  }
+  for (const auto& a : t.after) {
+    if (!IsValidUtf8(a)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string CanonicalFieldsJson(const TaskSpec& t) {
   nlohmann::json j = TaskToJson(t);
   j.erase("key");
   // nlohmann::json keeps object keys sorted, so dump() is canonical.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string CanonicalFields(const TaskSpec& t) {
+  // Computed for every stored task (its `spec` column), so written directly
+  // rather than through a JSON tree; byte for byte CanonicalFieldsJson
+  // (files written before keep comparing equal), the fields in its sorted
+  // order: after, cmd, delay, fn, input | input_base64, not_before,
+  // priority, queue, retries, timeout.
+  if (!AllUtf8(t)) return CanonicalFieldsJson(t);
+  std::string out;
+  out.reserve(96 + t.input.size());
+  out.append("{\"after\":");
+  AppendJsonList(t.after, &out);
+  if (t.fn.empty()) {
+    out.append(",\"cmd\":");
+    AppendJsonList(t.cmd, &out);
+  }
+  if (t.delay_ms != 0) out.append(",\"delay\":").append(std::to_string(t.delay_ms));
+  if (!t.fn.empty()) {
+    out.append(",\"fn\":");
+    AppendJsonString(t.fn, &out);
+  }
+  if (IsValidUtf8(t.input)) {
+    out.append(",\"input\":");
+    AppendJsonString(t.input, &out);
+  } else {
+    out.append(",\"input_base64\":");
+    AppendJsonString(Base64Encode(t.input), &out);
+  }
+  if (t.not_before_ms != 0) out.append(",\"not_before\":").append(std::to_string(t.not_before_ms));
+  out.append(",\"priority\":").append(std::to_string(t.priority));
+  out.append(",\"queue\":");
+  AppendJsonString(t.queue, &out);
+  out.append(",\"retries\":").append(std::to_string(t.retries));
+  if (t.timeout_ms != 0) out.append(",\"timeout\":").append(std::to_string(t.timeout_ms));
+  out.push_back('}');
+  return out;
+}
+
+std::string TaskToLine(const TaskSpec& t) {
+  // Written for every task of a file by leaseq-submit: directly, byte for
+  // byte TaskToLineJson (tested against it), fields in its sorted order and
+  // those at their defaults left out.
+  if (!AllUtf8(t) || !IsValidUtf8(t.key)) return TaskToLineJson(t);
+  std::string out;
+  out.reserve(64 + t.key.size() + t.input.size());
+  out.push_back('{');
+  auto field = [&out](const char* name) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    out.append(name);
+    out.append("\":");
+  };
+  if (!t.after.empty()) {
+    field("after");
+    AppendJsonList(t.after, &out);
+  }
+  if (t.fn.empty()) {
+    field("cmd");
+    AppendJsonList(t.cmd, &out);
+  }
+  if (t.delay_ms != 0) {
+    field("delay");
+    out.append(std::to_string(t.delay_ms));
+  }
+  if (!t.fn.empty()) {
+    field("fn");
+    AppendJsonString(t.fn, &out);
+  }
+  if (!t.input.empty()) {
+    if (IsValidUtf8(t.input)) {
+      field("input");
+      AppendJsonString(t.input, &out);
+    } else {
+      field("input_base64");
+      AppendJsonString(Base64Encode(t.input), &out);
+    }
+  }
+  field("key");
+  AppendJsonString(t.key, &out);
+  if (t.not_before_ms != 0) {
+    field("not_before");
+    out.append(std::to_string(t.not_before_ms));
+  }
+  if (t.priority != 0) {
+    field("priority");
+    out.append(std::to_string(t.priority));
+  }
+  if (t.queue != TaskSpec().queue) {
+    field("queue");
+    AppendJsonString(t.queue, &out);
+  }
+  if (t.retries != 0) {
+    field("retries");
+    out.append(std::to_string(t.retries));
+  }
+  if (t.timeout_ms != 0) {
+    field("timeout");
+    out.append(std::to_string(t.timeout_ms));
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string GenerateKey() {

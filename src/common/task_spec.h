@@ -54,10 +54,16 @@ nlohmann::json TaskToJson(const TaskSpec& t);
 // the fields at their defaults are left out. The compact form of a
 // submission on the wire (blob 0 of `submit`).
 std::string TaskToLine(const TaskSpec& t);
+// The same line built through a JSON tree (the reference TaskToLine is
+// tested against; slower).
+std::string TaskToLineJson(const TaskSpec& t);
 
 // Everything but the key, as canonical JSON text: two submissions of the
 // same key are the same task exactly when these are equal.
 std::string CanonicalFields(const TaskSpec& t);
+// The same text built through a JSON tree (the reference CanonicalFields is
+// tested against; slower).
+std::string CanonicalFieldsJson(const TaskSpec& t);
 
 // A fresh key, so that a client's retry of a submission without --key is
 // still idempotent: "t-" + 12 hex digits of the wall clock in ms + 4 of a

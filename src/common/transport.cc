@@ -15,17 +15,21 @@ void ApplyCommonOptions(zmq::socket_t& s) {
 }
 
 bool Send(zmq::socket_t& s, const wire::Message& m, const std::optional<std::string>& routing_id) {
-  std::vector<std::string> frames = wire::Encode(m);
+  // The blobs go from the message (ZeroMQ copies each once): a submission of
+  // a million tasks is not copied into a frame first.
+  const std::vector<std::string> head = wire::EncodeHead(m);
+  const size_t n = head.size() + m.blobs.size();
   try {
     if (routing_id) {
       if (!s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
         return false;
       }
     }
-    for (size_t i = 0; i < frames.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       auto flags = zmq::send_flags::dontwait;
-      if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
-      if (!s.send(zmq::buffer(frames[i]), flags)) return false;
+      if (i + 1 < n) flags = flags | zmq::send_flags::sndmore;
+      const std::string& frame = i < head.size() ? head[i] : m.blobs[i - head.size()];
+      if (!s.send(zmq::buffer(frame), flags)) return false;
     }
   } catch (const zmq::error_t&) {
     // EHOSTUNREACH with ROUTER_MANDATORY, EINTR, or a closing context.
@@ -54,13 +58,17 @@ bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
       break;  // cannot happen: parts of a message arrive together
     }
     frames.emplace_back(static_cast<const char*>(part.data()), part.size());
-  } while (part.more());
+    // Not held twice: a large blob's ZeroMQ message goes as soon as copied.
+    const bool more = part.more();
+    part.rebuild();
+    if (!more) break;
+  } while (true);
 
   if (expect_routing_id) {
     *routing_id = frames.front();
     frames.erase(frames.begin());
   }
-  *status = wire::Decode(frames, out);
+  *status = wire::Decode(std::move(frames), out);
   return true;
 }
 

@@ -38,6 +38,13 @@ std::vector<std::string> TaskFile::Keys() const {
   return keys;
 }
 
+void TaskFile::Shrink() {
+  // Smallest first: each copy is made while the others are at their size.
+  lines_.shrink_to_fit();
+  keys_text_.shrink_to_fit();
+  wire_.shrink_to_fit();
+}
+
 std::string TaskFile::Where(size_t index) const {
   if (index < lines_.size() && lines_[index] == 0) return "";
   return name_ + ":" + (index < lines_.size() ? std::to_string(lines_[index]) : "?");
@@ -57,6 +64,7 @@ Status ParseTaskStream(std::istream& in, const std::string& name, TaskFile* out)
     if (!s.ok()) return Status::Invalid(name + ":" + std::to_string(number) + ": " + s.message());
   }
   if (in.bad()) return Status::IoError(name + ": read error");
+  f.Shrink();
   *out = std::move(f);
   return Status::Ok();
 }

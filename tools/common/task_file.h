@@ -48,6 +48,11 @@ class TaskFile {
   // "NAME:LINE" of task i, or "" for a task given by flags.
   std::string Where(size_t index) const;
 
+  // Gives back the room the strings grew into while the file was read (up
+  // to half of each): the client's peak is the submission plus the copy
+  // ZeroMQ makes to send it, so every spare megabyte counts.
+  void Shrink();
+
  private:
   std::string name_;  // as shown in messages: the path, or "<stdin>"
   std::string wire_;

@@ -138,8 +138,11 @@ int Submit(Client& client, TaskFile& tasks) {
                     std::to_string(config::kMaxMessageBytes) + " bytes): split it into "
                     "several files");
   }
-  CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(),
-                         {std::move(tasks.mutable_wire())});
+  // Not {std::move(...)}: an initializer list is copied from, and this blob
+  // is the whole submission.
+  std::vector<std::string> blobs;
+  blobs.push_back(std::move(tasks.mutable_wire()));
+  CallResult r = Request(client, wire::Command::kSubmit, nlohmann::json::object(), std::move(blobs));
   if (r.outcome == CallOutcome::kRefused) {
     auto index = r.reply.body.find(wire::field::kIndex);
     if (index != r.reply.body.end() && index->is_number_integer() && index->get<int64_t>() >= 0 &&
