@@ -155,6 +155,10 @@ void Broker::Pass() {
     log::Printf(log::Level::kWarn, "pass rolled back: %s", error.c_str());
   }
   Flush(committed, error);
+  if (heartbeat_after_commit_) {
+    heartbeat_after_commit_ = false;
+    HeartbeatEveryWorker();
+  }
   SendHeartbeats();
   if (trim_memory_) {
     // The freed JSON of a large submission would otherwise stay in the
@@ -211,6 +215,13 @@ void Broker::SendHeartbeats() {
       w.last_sent_ms = now;
     }
   }
+}
+
+void Broker::HeartbeatEveryWorker() {
+  const int64_t now = clock_->SteadyMs();
+  for (auto& [name, w] : workers_.all()) w.last_sent_ms = now - options_.settings.heartbeat_ms;
+  last_heartbeat_sweep_ms_ = now - options_.settings.heartbeat_ms;  // a sweep now, whenever the last
+  SendHeartbeats();
 }
 
 void Broker::LoseWorker(const std::string& name, const std::string& why, rules::Blame blame) {

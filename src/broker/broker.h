@@ -131,6 +131,8 @@ class Broker {
   void QueueTasks(const ConnectedWorker& w, std::vector<Assignment>* assigned);
   void Flush(bool committed, const std::string& commit_error);
   void SendHeartbeats();
+  // A heartbeat to every worker now, due or not (after a stall of the loop).
+  void HeartbeatEveryWorker();
 
   void Reply(const std::string& routing_id, wire::Message m, bool needs_commit,
              std::vector<int64_t> attempt_ids = {});
@@ -150,6 +152,7 @@ class Broker {
   bool work_changed_ = true;  // something may be dispatchable
   int64_t last_reclaim_ms_ = 0;
   int64_t last_heartbeat_sweep_ms_ = 0;  // steady: SendHeartbeats looked at every worker
+  bool heartbeat_after_commit_ = false;  // a long pass: its commit may stall the loop too
   int64_t started_ms_ = 0;  // steady, when Start() ran
   // Group commit at work: printed when the broker stops.
   int64_t passes_ = 0, commits_ = 0, messages_ = 0;

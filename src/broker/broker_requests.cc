@@ -31,11 +31,9 @@ void Broker::ForgiveStall(int64_t stalled_ms) {
   // The commit of the submission follows (and a WAL checkpoint may): every
   // worker gets a heartbeat now, not up to one interval before.
   const int64_t now = clock_->SteadyMs();
-  for (auto& [name, w] : workers_.all()) {
-    w.last_heard_ms = std::min(now, w.last_heard_ms + stalled_ms);
-    w.last_sent_ms = now - options_.settings.heartbeat_ms;
-  }
-  SendHeartbeats();
+  for (auto& [name, w] : workers_.all()) w.last_heard_ms = std::min(now, w.last_heard_ms + stalled_ms);
+  HeartbeatEveryWorker();
+  heartbeat_after_commit_ = true;  // and again once that commit is done
   CheckStatus(store_->HonourLeases(rules::LeaseExpiry(options_.settings, clock_->WallMs())));
   last_reclaim_ms_ = now;
   log::Printf(log::Level::kInfo,

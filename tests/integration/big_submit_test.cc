@@ -17,8 +17,10 @@ using namespace std::chrono_literals;
 
 // 100 ms x 3: a worker unheard for 300 ms is lost, a lease lapses as soon.
 const std::vector<std::string> kQuickBroker = {"--heartbeat-ms", "100", "--liveness", "3"};
-// Enough tasks that storing them takes the broker well over 300 ms on any
-// build of this machine (a Release build stores about 100,000 a second).
+constexpr int64_t kSilenceLimitMs = 300;
+// Enough tasks that storing them takes the broker longer than the silence
+// limit on any build of this machine (a Release build stores 150,000 in
+// ~0.7 s); the test says so when it did not.
 constexpr int kTasks = 150000;
 
 // The longest "held the loop for N ms" the broker logged; 0: none.
@@ -47,13 +49,11 @@ TEST(BigSubmit, WorkersKeepTheirLeasesWhileTheBrokerStoresIt) {
     std::ofstream out(path);
     for (int i = 0; i < kTasks; ++i) out << "{\"fn\":\"noop\",\"queue\":\"bulk\"}\n";
   }
-  const auto start = std::chrono::steady_clock::now();
   CommandResult big = cluster.Submit({"--file", path, "--timeout-ms", "120000"});
-  const auto took = std::chrono::steady_clock::now() - start;
   ASSERT_EQ(big.exit_code, 0) << big.err;
-  ASSERT_GT(took, 1s) << "the submission was too quick to test anything";
-  // The broker says how long it held its loop (and gave that time back).
-  EXPECT_GT(LongestStall(cluster.broker().Stderr()), 300) << cluster.broker().Stderr();
+  // The broker says how long it held its loop (and gave that time back):
+  // longer than the silence limit, or this test tested nothing.
+  ASSERT_GT(LongestStall(cluster.broker().Stderr()), kSilenceLimitMs) << cluster.broker().Stderr();
   EXPECT_EQ(cluster.CountState("queued"), kTasks);
 
   ASSERT_TRUE(WaitFor([&] {
