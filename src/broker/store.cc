@@ -149,6 +149,12 @@ void Store::WriteCounters() {
   counters_.Clear();
 }
 
+void Store::ExecCountingMoves(SQLite::Statement& update, TaskState from, TaskState to) {
+  while (update.executeStep()) {
+    counters_.Move(update.getColumn(0).getText(), store_internal::ColumnText(update, 1), from, to);
+  }
+}
+
 void Store::Rollback() {
   events_ = PassEvents();  // nothing of the pass happened
   counters_.Clear();       // nor any change of a task's state

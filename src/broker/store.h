@@ -289,6 +289,9 @@ class Store {
   // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT,
   // and so does every reader of those tables inside a pass.
   void WriteCounters();
+  // Runs an UPDATE of tasks that moves rows from `from` to `to` and ends in
+  // "RETURNING queue, fn", counting each row it moved.
+  void ExecCountingMoves(SQLite::Statement& update, TaskState from, TaskState to);
   // Whether t.key is stored (*exists) and, if so, as the same task: its
   // spec equal to fields and its input to t.input (else Conflict).
   Status CompareExisting(const TaskSpec& t, const std::string& fields, bool* exists);

@@ -338,10 +338,7 @@ Status Store::Release(const std::string& worker, int64_t attempt_id, int64_t now
         "UPDATE tasks SET state = ?3, updated_at = ?1 WHERE id = ?2 AND state = ?4 "
         "RETURNING queue, fn");
     SQLite::bind(u, now, task_id, ToText(TaskState::kQueued), ToText(TaskState::kRunning));
-    while (u.executeStep()) {
-      counters_.Move(u.getColumn(0).getText(), ColumnText(u, 1), TaskState::kRunning,
-                     TaskState::kQueued);
-    }
+    ExecCountingMoves(u, TaskState::kRunning, TaskState::kQueued);
     return Status::Ok();
   });
 }
@@ -391,10 +388,7 @@ Status Store::Lose(int64_t attempt_id, int64_t now, const std::string& why, rule
         "WHERE id = ?4 AND state = ?6 RETURNING queue, fn");
     SQLite::bind(u, d.suspicious, d.deaths, now, task_id, ToText(TaskState::kQueued),
                  ToText(TaskState::kRunning));
-    while (u.executeStep()) {
-      counters_.Move(u.getColumn(0).getText(), ColumnText(u, 1), TaskState::kRunning,
-                     TaskState::kQueued);
-    }
+    ExecCountingMoves(u, TaskState::kRunning, TaskState::kQueued);
     if (d.failed) FinishTaskFailed(task_id, TaskState::kFailed, d.error, now);
     if (PassEvents* e = events()) {
       e->losses.push_back({now, key, worker, why});

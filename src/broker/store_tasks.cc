@@ -49,10 +49,7 @@ void Store::FinishTaskDone(int64_t task_id, int64_t now) {
       "WHERE id IN (SELECT task_id FROM task_deps WHERE dep_id = ?2) "
       "AND state = ?4 AND unfinished_deps = 0 RETURNING queue, fn");
   SQLite::bind(ready, now, task_id, ToText(TaskState::kQueued), ToText(TaskState::kWaiting));
-  while (ready.executeStep()) {
-    counters_.Move(ready.getColumn(0).getText(), ColumnText(ready, 1), TaskState::kWaiting,
-                   TaskState::kQueued);
-  }
+  ExecCountingMoves(ready, TaskState::kWaiting, TaskState::kQueued);
 }
 
 void Store::FinishTaskFailed(int64_t task_id, TaskState state, const std::string& error,
