@@ -152,6 +152,10 @@ TEST(Wait, AnInterruptedWaitSaysTheTasksKeepRunning) {
                  {"--broker", cluster.endpoint(), "--key", "long", "--wait", "--", "sleep", "30"},
                  cluster.dir().File("submit"));
   ASSERT_TRUE(WaitFor([&] { return cluster.CountState("running") == 1; }, std::chrono::seconds(10)));
+  // The task may run before leaseq-submit has read the broker's reply: it
+  // prints the key once it has, and waits from then on.
+  ASSERT_TRUE(WaitFor([&] { return submit.Stdout().find("long") != std::string::npos; },
+                      std::chrono::seconds(10)));
   submit.Signal(SIGINT);
   ASSERT_TRUE(submit.WaitExit(std::chrono::seconds(5)));
   EXPECT_EQ(submit.exit_code(), 1);
