@@ -145,50 +145,53 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       if (paused_.count(queue) > 0) continue;
       struct Picked {
         int64_t id;
-        int64_t priority;
         Assignment a;
         std::string input;
         bool has_deps;
       };
       std::vector<Picked> picked;
       {
-        // One statement marks the batch running: the partial index
-        // tasks_dispatch yields this queue's due tasks in priority order
-        // (a task delayed or in retry backoff is not in it: see WakeDue).
+        // Read the batch first, then mark each task by its id. One UPDATE
+        // over "id IN (SELECT ... LIMIT n) RETURNING ..." did it in one
+        // statement but cost more: SQLite materializes the subquery and the
+        // RETURNING rows in temporary B-trees and keeps a statement journal
+        // for a multi-row UPDATE that may abort (CHECK constraints), each
+        // with its own page cache, on every pass. The partial index
+        // tasks_dispatch yields this queue's due tasks in priority order (a
+        // task delayed or in retry backoff is not in it: see WakeDue).
         auto& q = Prepared(
-            "UPDATE tasks SET state = ?5, attempts_count = attempts_count + 1, "
-            "updated_at = ?1 WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_dispatch "
-            "WHERE state = 'queued' AND ready_at = 0 AND queue = ?2 "
-            "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?3))) "
-            "ORDER BY priority DESC, id LIMIT ?4) "
-            "RETURNING id, key, cmd, fn, input, attempts_count, dep_count, priority, timeout_ms, "
-            "created_at");
-        SQLite::bind(q, now, queue, fns, n, ToText(TaskState::kRunning));
+            "SELECT id, key, cmd, fn, input, attempts_count, dep_count, timeout_ms, created_at"
+            " FROM tasks INDEXED BY tasks_dispatch "
+            "WHERE state = 'queued' AND ready_at = 0 AND queue = ?1 "
+            "AND (fn IS NULL OR fn IN (SELECT value FROM json_each(?2))) "
+            "ORDER BY priority DESC, id LIMIT ?3");
+        SQLite::bind(q, queue, fns, n);
         while (q.executeStep()) {
           Picked p;
           p.id = q.getColumn(0).getInt64();
           p.a.key = q.getColumn(1).getString();
           p.a.cmd_json = ColumnText(q, 2);
           p.a.fn = ColumnText(q, 3);
-          counters_.Move(queue, p.a.fn, TaskState::kQueued, TaskState::kRunning);
           const auto& in = q.getColumn(4);
           p.input.assign(static_cast<const char*>(in.getBlob()), in.getBytes());
-          p.a.attempt_no = q.getColumn(5).getInt64();
+          p.a.attempt_no = q.getColumn(5).getInt64() + 1;
           p.has_deps = q.getColumn(6).getInt64() > 0;
-          p.priority = q.getColumn(7).getInt64();
-          p.a.timeout_ms = q.getColumn(8).isNull() ? 0 : q.getColumn(8).getInt64();
+          p.a.timeout_ms = q.getColumn(7).isNull() ? 0 : q.getColumn(7).getInt64();
           p.a.queue = queue;
           // Queue wait: from submission to the start of the first attempt.
           if (PassEvents* e = events(); e && p.a.attempt_no == 1) {
-            e->wait_seconds.emplace_back(queue, (now - q.getColumn(9).getInt64()) / 1000.0);
+            e->wait_seconds.emplace_back(queue, (now - q.getColumn(8).getInt64()) / 1000.0);
           }
           picked.push_back(std::move(p));
         }
       }
-      // RETURNING has no defined order: restore the dispatch order.
-      std::sort(picked.begin(), picked.end(), [](const Picked& x, const Picked& y) {
-        return x.priority != y.priority ? x.priority > y.priority : x.id < y.id;
-      });
+      for (const auto& p : picked) {
+        auto& u = Prepared(
+            "UPDATE tasks SET state = ?3, attempts_count = ?2, updated_at = ?1 WHERE id = ?4");
+        SQLite::bind(u, now, p.a.attempt_no, ToText(TaskState::kRunning), p.id);
+        u.exec();
+        counters_.Move(queue, p.a.fn, TaskState::kQueued, TaskState::kRunning);
+      }
       for (auto& p : picked) {
         auto& ins = Prepared(
             "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
