@@ -96,7 +96,9 @@ SQLite::Statement& Store::Prepared(const char* sql) {
 
 Status Store::Begin() {
   return Guarded("begin", [&]() -> Status {
-    db_->exec("BEGIN IMMEDIATE");
+    // Prepared once, as COMMIT below: the broker begins and commits once per
+    // loop pass, and sqlite3_exec would parse the text again every time.
+    Prepared("BEGIN IMMEDIATE").exec();
     counters_.Clear();  // a new transaction has changed nothing yet
     return Status::Ok();
   });
@@ -108,7 +110,7 @@ Status Store::Commit() {
     try {
       // The counters are part of the pass: written in its transaction.
       WriteCounters();
-      db_->exec("COMMIT");
+      Prepared("COMMIT").exec();
     } catch (const SQLite::Exception& e) {
       if (metrics_) {
         metrics_->CommitFailed(e.what(), std::chrono::duration_cast<std::chrono::milliseconds>(
