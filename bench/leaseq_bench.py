@@ -513,6 +513,14 @@ class Bench:
         rate, _ = self.leaseq_noop("normal", "instant")
         self.add("tp_instant", rate)
         log(f"  broker ceiling (instant workers): {rate:,.0f} tasks/s")
+        # The store alone (no sockets): what the SQL of a lease and a result
+        # costs per task, by pass size (bench/store_bench.cc).
+        for per_pass in (16, 64):
+            j = run_json([self.bin("leaseq-bench-store"), "--db",
+                          os.path.join(self.rundir(f"store-{per_pass}"), "q.db"),
+                          "--tasks", str(self.sz["tp"]), "--per-pass", str(per_pass)], 300)
+            self.add(f"store_us_{per_pass}", j["cpu_us_per_task"])
+            log(f"  the store alone, passes of {per_pass}: {j['cpu_us_per_task']:.1f} us CPU per task")
 
     # -- throughput: peers
 
@@ -1053,6 +1061,10 @@ def table(bench):
         row(f"leaseq noop {tp}, 2 workers x 4 slots, --sync full{runs('tp_full')}", rate(full))
         row(f"broker ceiling: 2 instant workers x 4 slots, --sync normal{runs('tp_instant')}", rate(inst),
             "(informative)")
+    s16, s64 = m("store_us_16"), m("store_us_64")
+    if ok(s16, s64):
+        row("the store alone (leaseq-bench-store: lease + result + commit, no sockets), CPU per task, "
+            "passes of 16 / 64", f"{s16:.1f} us / {s64:.1f} us", "(informative)")
     hoff, hon, hload = m("http_off"), m("http_on"), m("http_load")
     if ok(hoff, hon, hload):
         row(f"leaseq noop {tp}, broker without --http{runs('http_off')}", rate(hoff))
