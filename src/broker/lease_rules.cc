@@ -8,6 +8,10 @@ int64_t LeaseTtlMs(const Settings& s) { return static_cast<int64_t>(s.heartbeat_
 
 int64_t LeaseExpiry(const Settings& s, int64_t now_wall_ms) { return now_wall_ms + LeaseTtlMs(s); }
 
+bool LeaseDueForRenewal(const Settings& s, int64_t expires_wall_ms, int64_t now_wall_ms) {
+  return expires_wall_ms <= LeaseExpiry(s, now_wall_ms) - s.heartbeat_ms / 2;
+}
+
 bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms) {
   return now_ms - last_heard_ms >= LeaseTtlMs(s);
 }

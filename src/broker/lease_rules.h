@@ -60,6 +60,13 @@ int64_t LeaseTtlMs(const Settings& s);
 // Wall-clock expiry of a lease renewed at now_wall_ms.
 int64_t LeaseExpiry(const Settings& s, int64_t now_wall_ms);
 
+// True when a lease that expires at expires_wall_ms should be written again
+// at now_wall_ms: it was last renewed half a heartbeat ago or more. A worker
+// heartbeats each time it starts prefetched tasks, many times a second under
+// short tasks; renewing every lease it holds on each of those would write
+// every held attempt row again and again for a lifetime it already has.
+bool LeaseDueForRenewal(const Settings& s, int64_t expires_wall_ms, int64_t now_wall_ms);
+
 // True when a worker last heard at last_heard_ms is lost at now_ms (steady).
 bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms);
 

@@ -23,6 +23,17 @@ TEST(LeaseRules, ExpiryIsNowPlusTtl) {
   EXPECT_EQ(LeaseExpiry(kSettings, clock.WallMs()), clock.WallMs() + 3000);
 }
 
+TEST(LeaseRules, ALeaseIsDueForRenewalHalfAHeartbeatAfterItWasRenewed) {
+  const int64_t t0 = 1'000'000;
+  const int64_t expires = LeaseExpiry(kSettings, t0);
+  EXPECT_FALSE(LeaseDueForRenewal(kSettings, expires, t0));
+  EXPECT_FALSE(LeaseDueForRenewal(kSettings, expires, t0 + kSettings.heartbeat_ms / 2 - 1));
+  EXPECT_TRUE(LeaseDueForRenewal(kSettings, expires, t0 + kSettings.heartbeat_ms / 2));
+  EXPECT_TRUE(LeaseDueForRenewal(kSettings, expires, t0 + kSettings.heartbeat_ms));
+  // A lease set further out (the start-up floor) is not written again early.
+  EXPECT_FALSE(LeaseDueForRenewal(kSettings, expires + 10'000, t0 + kSettings.heartbeat_ms));
+}
+
 TEST(LeaseRules, LosingOneToThreeWorkersKeepsTheTaskQueued) {
   for (int64_t before = 0; before < 3; ++before) {
     LossDecision d = OnWorkerLost(kSettings, before, before, Blame::kDeath);

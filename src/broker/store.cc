@@ -100,6 +100,7 @@ Status Store::Begin() {
     // loop pass, and sqlite3_exec would parse the text again every time.
     Prepared("BEGIN IMMEDIATE").exec();
     counters_.Clear();  // a new transaction has changed nothing yet
+    last_seen_written_ = {};
     return Status::Ok();
   });
 }
@@ -160,6 +161,7 @@ void Store::ExecCountingMoves(SQLite::Statement& update, TaskState from, TaskSta
 void Store::Rollback() {
   events_ = PassEvents();  // nothing of the pass happened
   counters_.Clear();       // nor any change of a task's state
+  last_seen_written_ = {};
   // A statement that failed keeps its error until reset, and one left on a
   // row keeps a read transaction (and SQLite's pager error state) alive:
   // reset them all so that the next pass starts clean.

@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/broker_metrics.h"
@@ -342,6 +343,9 @@ class Store {
   // Commit (state_counters.h): every insert, state change and delete of a
   // task records itself here.
   StateCounters counters_;
+  // The worker whose last_seen_at this transaction wrote, and the time:
+  // Renew writes it once per heartbeat. Cleared by Begin and Rollback.
+  std::pair<std::string, int64_t> last_seen_written_;
   // The pass's events, or null when no metrics are kept.
   PassEvents* events() { return metrics_ ? &events_ : nullptr; }
 };

@@ -2,6 +2,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "broker/store.h"
 #include "broker/store_internal.h"
@@ -214,16 +215,47 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
 Status Store::Renew(const std::string& worker, const std::vector<int64_t>& ids, int64_t now,
                     std::vector<int64_t>* not_held, bool started) {
   return Guarded("renew leases", [&]() -> Status {
-    for (int64_t id : ids) {
-      auto& q = Prepared(
-          "UPDATE attempts SET lease_expires_at = ?, unstarted = ? "
-          "WHERE id = ? AND worker = ? AND outcome = 'running'");
-      SQLite::bind(q, rules::LeaseExpiry(settings_, now), started ? 0 : 1, id, worker);
-      if (q.exec() == 0) not_held->push_back(id);
+    if (!ids.empty()) {
+      // What the worker holds, in one read of the small attempts_running
+      // index; a row is written only when its lease is due for renewal or
+      // the worker started it since it last said so.
+      struct Held {
+        bool unstarted;
+        int64_t expires;
+      };
+      std::unordered_map<int64_t, Held> held;
+      {
+        auto& q = Prepared(
+            "SELECT id, unstarted, lease_expires_at FROM attempts INDEXED BY attempts_running "
+            "WHERE worker = ? AND outcome = 'running'");
+        q.bind(1, worker);
+        while (q.executeStep()) {
+          held[q.getColumn(0).getInt64()] = {q.getColumn(1).getInt64() != 0,
+                                             q.getColumn(2).getInt64()};
+        }
+      }
+      for (int64_t id : ids) {
+        const auto it = held.find(id);
+        if (it == held.end()) {
+          not_held->push_back(id);
+          continue;
+        }
+        if (it->second.unstarted != !started ||
+            rules::LeaseDueForRenewal(settings_, it->second.expires, now)) {
+          auto& u = Prepared("UPDATE attempts SET lease_expires_at = ?, unstarted = ? WHERE id = ?");
+          SQLite::bind(u, rules::LeaseExpiry(settings_, now), started ? 0 : 1, id);
+          u.exec();
+        }
+      }
     }
-    auto& w = Prepared("UPDATE workers SET last_seen_at = ? WHERE name = ?");
-    SQLite::bind(w, now, worker);
-    w.exec();
+    // A heartbeat renews its running and its queued attempts in two calls:
+    // the worker's row is written once.
+    if (last_seen_written_.first != worker || last_seen_written_.second != now) {
+      auto& w = Prepared("UPDATE workers SET last_seen_at = ? WHERE name = ?");
+      SQLite::bind(w, now, worker);
+      w.exec();
+      last_seen_written_ = {worker, now};
+    }
     return Status::Ok();
   });
 }

@@ -201,6 +201,39 @@ TEST_F(StoreTest, RenewReportsAttemptsNotHeldByThatWorker) {
   EXPECT_EQ(not_held, (std::vector<int64_t>{b.attempt_id, c.attempt_id, 999}));
 }
 
+TEST_F(StoreTest, HeartbeatsInQuickSuccessionWriteALeaseOnlyWhenItIsDueOrItsStartChanges) {
+  ASSERT_OK(Submit({Task("a"), Task("b")}));
+  const int64_t t0 = Now();
+  Assignment a = ClaimOne("w1", "a");
+  Assignment b = ClaimOne("w1", "b");  // prefetched: reported queued first
+  auto expiry = [&](int64_t id) {
+    return QueryInt("SELECT lease_expires_at FROM attempts WHERE id = " + std::to_string(id));
+  };
+  auto unstarted = [&](int64_t id) {
+    return QueryInt("SELECT unstarted FROM attempts WHERE id = " + std::to_string(id));
+  };
+  auto heartbeat = [&](int64_t at, std::vector<int64_t> running, std::vector<int64_t> queued) {
+    std::vector<int64_t> not_held;
+    ASSERT_OK(store_->Begin());
+    ASSERT_OK(store_->Renew("w1", running, at, &not_held));
+    ASSERT_OK(store_->Renew("w1", queued, at, &not_held, /*started=*/false));
+    ASSERT_OK(store_->Commit());
+    EXPECT_TRUE(not_held.empty());
+  };
+  const int64_t leased_until = expiry(a.attempt_id);
+  heartbeat(t0 + 10, {a.attempt_id}, {b.attempt_id});
+  EXPECT_EQ(expiry(a.attempt_id), leased_until);  // renewed 10 ms ago: kept
+  EXPECT_EQ(unstarted(b.attempt_id), 1);           // the change is written at once
+  EXPECT_EQ(expiry(b.attempt_id), rules::LeaseExpiry(kTestSettings, t0 + 10));
+  heartbeat(t0 + 20, {a.attempt_id, b.attempt_id}, {});
+  EXPECT_EQ(unstarted(b.attempt_id), 0);  // started: written although fresh
+  const int64_t half = kTestSettings.heartbeat_ms / 2;
+  heartbeat(t0 + half, {a.attempt_id, b.attempt_id}, {});
+  EXPECT_EQ(expiry(a.attempt_id), rules::LeaseExpiry(kTestSettings, t0 + half));
+  EXPECT_EQ(expiry(b.attempt_id), rules::LeaseExpiry(kTestSettings, t0 + 20));
+  EXPECT_EQ(QueryInt("SELECT last_seen_at FROM workers WHERE name = 'w1'"), t0 + half);
+}
+
 TEST_F(StoreTest, ExpiredLeasesAreOnlyThoseThatLapsed) {
   ASSERT_OK(Submit({Task("a"), Task("b")}));
   const int64_t t0 = Now();
