@@ -94,6 +94,16 @@ SQLite::Statement& Store::Prepared(const char* sql) {
   return *slot;
 }
 
+SQLite::Statement& Store::PreparedAllBound(const char* sql) {
+  auto& slot = statements_[sql];
+  if (!slot) {
+    slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  } else {
+    slot->reset();
+  }
+  return *slot;
+}
+
 Status Store::Begin() {
   return Guarded("begin", [&]() -> Status {
     // Prepared once, as COMMIT below: the broker begins and commits once per
@@ -279,22 +289,26 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
   if (t.delay_ms > 0) not_before = now + t.delay_ms;
   // Not due yet: out of the dispatch index until WakeDue (tasks_timed).
   const int64_t ready_at = not_before > now ? not_before : 0;
-  auto& ins = Prepared(
+  // Every parameter is bound below; the texts are not copied (they outlive
+  // the exec): this runs once per task of a submission.
+  auto& ins = PreparedAllBound(
       "INSERT INTO tasks (key, state, cmd, fn, input, queue, priority, retries, "
       "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at, "
       "timeout_ms, not_before, ready_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (key) DO NOTHING");
-  SQLite::bind(ins, t.key, ToText(state));
+  const std::string cmd_json = t.fn.empty() ? nlohmann::json(t.cmd).dump() : std::string();
+  ins.bindNoCopy(1, t.key);
+  ins.bindNoCopy(2, ToText(state));
   if (t.fn.empty()) {
-    ins.bind(3, nlohmann::json(t.cmd).dump());
+    ins.bindNoCopy(3, cmd_json);
     ins.bind(4);
   } else {
     ins.bind(3);
-    ins.bind(4, t.fn);
+    ins.bindNoCopy(4, t.fn);
   }
-  ins.bind(5, t.input.data(), static_cast<int>(t.input.size()));
-  ins.bind(6, t.queue);
+  ins.bindNoCopy(5, t.input.data(), static_cast<int>(t.input.size()));
+  ins.bindNoCopy(6, t.queue);
   ins.bind(7, t.priority);
   ins.bind(8, t.retries);
   ins.bind(9, static_cast<int64_t>(unfinished.size()));
@@ -306,7 +320,7 @@ Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
     ins.bind(11, error);
     ins.bind(12, dead_dep_id);
   }
-  ins.bind(13, fields);
+  ins.bindNoCopy(13, fields);
   ins.bind(14, now);
   ins.bind(15, now);
   if (t.timeout_ms > 0) {

@@ -283,6 +283,12 @@ class Store {
   Store(std::unique_ptr<SQLite::Database> db, const rules::Settings& settings);
   // A prepared statement, cached by its SQL text's address, reset for reuse.
   SQLite::Statement& Prepared(const char* sql);
+  // The same, for a hot statement whose caller binds every parameter before
+  // each use: the old bindings are not cleared first. Such a caller may bind
+  // its texts without a copy (bindNoCopy): the statement then points at
+  // them until its next use rebinds it, and nothing reads a statement's
+  // bindings between two executions.
+  SQLite::Statement& PreparedAllBound(const char* sql);
 
   Status SubmitOne(const TaskSpec& t, int64_t now);
   // Writes the transaction's counter changes (counters_) to
