@@ -33,7 +33,16 @@
 //    welcome (abandon[] killed or dropped), reregister, heartbeats carrying
 //    running[] (running attempts) every heartbeat_ms, reconnect after
 //    heartbeat_ms x liveness of broker silence (the Link), keeping tasks
-//    and results meanwhile;
+//    and results meanwhile; register again at once when the Link says its
+//    connection was made anew (a restarted broker);
+//  - the idle rate: register says `idle_heartbeats: true`; when the welcome
+//    gives `idle_heartbeat_ms`, a heartbeat that lists nothing is followed
+//    by the next one only that much later, and the broker counts as silent
+//    only after idle_heartbeat_ms x liveness, until a task arrives (then
+//    the normal rate and limit again, the next heartbeat due
+//    heartbeat_ms after the last; a task that comes at the idle rate more
+//    than 2 x heartbeat_ms x liveness after the broker's previous word is
+//    handed back unstarted: it may have waited on the way past its lease);
 //  - task (or each of a `tasks` frame, as if it came alone; register says
 //    `batch: true`) -> a TaskProcess (cmd[]), or a FunctionPool call (fn: a function
 //    of WorkerOptions::functions, announced in register's fns[]; a task
@@ -212,6 +221,20 @@ class WorkerCore {
   void BeginDrain(int64_t now);
   void KillAndReleaseAll();
   int64_t SilenceLimitMs() const { return int64_t{heartbeat_ms_} * liveness_; }
+  // How long the broker may be silent: longer while we heartbeat at the idle rate.
+  int64_t BrokerSilenceLimitMs() const {
+    return idle_rate_ ? int64_t{idle_heartbeat_ms_} * liveness_ : SilenceLimitMs();
+  }
+  // A task came: the normal rate from now on (the next heartbeat
+  // heartbeat_ms after the last one, perhaps at once).
+  void LeaveIdleRate();
+  // A task came (LeaveIdleRate): true when it came at the idle rate after
+  // more than two silence limits without a word from the broker, so that
+  // it may have waited on the way while its lease lapsed; it is handed back
+  // unstarted (ReleaseStale) instead of run.
+  bool StaleAtIdleRate(int64_t now);
+  bool HandBackIfStale(const wire::Message& task, int64_t now);
+  void ReleaseStale(const wire::Message& task);
   void Log(const std::string& line) const;
 
   WorkerOptions opt_;
@@ -237,6 +260,13 @@ class WorkerCore {
   int heartbeat_ms_;
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;
+  // The welcome's idle_heartbeat_ms (0: the broker has no idle rate), and
+  // whether we heartbeat at that rate now: the last heartbeat listed
+  // nothing and no task came since (the broker's view is the same).
+  int idle_heartbeat_ms_ = 0;
+  bool idle_rate_ = false;
+  bool last_heartbeat_idle_ = false;  // the last heartbeat started the idle rate
+  int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
