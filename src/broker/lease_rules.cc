@@ -18,6 +18,11 @@ int64_t IdleHeartbeatMs(const Settings& s) {
 
 int64_t IdleSilenceMs(const Settings& s) { return IdleHeartbeatMs(s) * s.liveness; }
 
+int64_t BrokerIdleHeartbeatMs(const Settings& s) {
+  const int64_t margin = static_cast<int64_t>(2 * s.liveness - 2) * s.heartbeat_ms;
+  return std::max<int64_t>(s.heartbeat_ms, std::min(IdleHeartbeatMs(s), margin));
+}
+
 bool WorkerSilent(const Settings& s, const Hearing& h, int64_t now_ms) {
   if (h.idle) return now_ms - h.last_heard_ms >= IdleSilenceMs(s);
   return now_ms - std::max(h.last_heard_ms, h.busy_since_ms) >= LeaseTtlMs(s);

@@ -77,6 +77,13 @@ bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms);
 int64_t IdleHeartbeatMs(const Settings& s);
 // How long an idle worker may be silent: IdleHeartbeatMs x liveness.
 int64_t IdleSilenceMs(const Settings& s);
+// The interval of the broker's heartbeats to an idle worker: IdleHeartbeatMs,
+// but at most (2 x liveness - 2) x heartbeat_ms (and at least heartbeat_ms).
+// A worker at the idle rate hands back a task that comes more than two
+// lease lifetimes after the broker's previous word (it may have waited on
+// the way while its lease lapsed): the broker's idle heartbeats leave it two
+// heartbeats of margin below that.
+int64_t BrokerIdleHeartbeatMs(const Settings& s);
 
 // What the broker knows of a connected worker's hearing (steady times).
 struct Hearing {

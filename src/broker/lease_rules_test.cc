@@ -287,6 +287,20 @@ TEST(LeaseRules, AnIdleWorkerHasFactorTimesTheSilence) {
   EXPECT_EQ(IdleHeartbeatMs(off), 1000);
 }
 
+// The broker's heartbeats to an idle worker leave it two heartbeats of
+// margin below the two lease lifetimes after which it hands a task back.
+TEST(LeaseRules, TheBrokerHeartbeatsAnIdleWorkerWithinTwoLeasesLessTwoBeats) {
+  EXPECT_EQ(BrokerIdleHeartbeatMs(kSettings), 4000);  // not 5000: 2 x 3000 - 2 x 1000
+  Settings s = kSettings;
+  s.liveness = 10;
+  EXPECT_EQ(BrokerIdleHeartbeatMs(s), IdleHeartbeatMs(s));
+  s.liveness = 1;  // no margin: the normal rate
+  EXPECT_EQ(BrokerIdleHeartbeatMs(s), 1000);
+  s.liveness = 3;
+  s.idle_heartbeat_factor = 1;
+  EXPECT_EQ(BrokerIdleHeartbeatMs(s), 1000);
+}
+
 TEST(LeaseRules, AnIdleWorkerIsLostExactlyAfterTheIdleSilence) {
   Hearing idle{1000, 0, true};
   const int64_t limit = IdleSilenceMs(kSettings);  // 15000
@@ -334,7 +348,7 @@ TEST(LeaseRules, TheRegistryJudgesIdleWorkersByTheIdleRule) {
   EXPECT_EQ(registry.Silent(kSettings, 4000), (std::vector<std::string>{"new", "old"}));
   w.HeardHolding(false);
   EXPECT_TRUE(w.idle);
-  EXPECT_EQ(w.HeartbeatIntervalMs(kSettings), IdleHeartbeatMs(kSettings));
+  EXPECT_EQ(w.HeartbeatIntervalMs(kSettings), BrokerIdleHeartbeatMs(kSettings));
   EXPECT_EQ(registry.Silent(kSettings, 4000), std::vector<std::string>{"old"});
   EXPECT_EQ(registry.Silent(kSettings, 1000 + IdleSilenceMs(kSettings)),
             (std::vector<std::string>{"new", "old"}));

@@ -60,7 +60,7 @@ struct ConnectedWorker {
   }
   // The interval of the broker's heartbeats to it.
   int64_t HeartbeatIntervalMs(const rules::Settings& settings) const {
-    return idle ? rules::IdleHeartbeatMs(settings) : settings.heartbeat_ms;
+    return idle ? rules::BrokerIdleHeartbeatMs(settings) : settings.heartbeat_ms;
   }
 };
 
