@@ -208,6 +208,7 @@ void WorkerCore::PumpTasks(int64_t now) {
 
 void WorkerCore::HandleMessages(int64_t now) {
   wire::Message m;
+  bool heard = false;
   while (link_.Receive(&m, now)) {
     // Only what a broker sends, with its fields as declared (wire_messages.def);
     // here rather than in the link, so that every Link gets the check.
@@ -252,9 +253,13 @@ void WorkerCore::HandleMessages(int64_t now) {
       case Command::kError: OnError(m); break;
       default: break;  // heartbeat: being heard was the point
     }
-    broker_heard_ms_ = now;
-    if (!refused_.ok()) return;  // what else came is no longer for us
+    heard = true;
+    if (!refused_.ok()) break;  // what else came is no longer for us
   }
+  // After the loop: what came in one burst (held up together by a
+  // partition) is judged against the word before the burst.
+  if (heard) broker_heard_ms_ = now;
+  if (!refused_.ok()) return;
   StartQueued(now);
 }
 
