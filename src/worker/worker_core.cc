@@ -208,8 +208,29 @@ void WorkerCore::PumpTasks(int64_t now) {
 
 void WorkerCore::HandleMessages(int64_t now) {
   wire::Message m;
-  bool heard = false;
   while (link_.Receive(&m, now)) {
+    // At the idle rate the broker speaks at least every few heartbeats; a
+    // word after more than two lease lifetimes of silence may be the head
+    // of what a partition held up, tasks among it, whose leases lapsed
+    // meanwhile: as after a freeze, start nothing until a new welcome says
+    // what is still ours (a burst may come over several steps).
+    if (idle_rate_ && welcomed_ && now - broker_heard_ms_ > 2 * SilenceLimitMs()) {
+      Log("no word from the broker for " + std::to_string(now - broker_heard_ms_) +
+          " ms at the idle rate: registering again before starting anything");
+      welcomed_ = false;
+      idle_rate_ = false;
+      register_wanted_ = true;
+      register_sent_ms_ = -1;  // at once
+      first_current_seq_ = register_seq_ + 1;  // welcomes already on their way are stale
+      relisting_ = true;
+    }
+    if (relisting_ && !welcomed_ && (m.command == Command::kTask || m.command == Command::kTasks)) {
+      // More of what was held up, after our register: only a register that
+      // lists it (as queued) gets a welcome that says whether it is ours.
+      register_sent_ms_ = -1;
+      first_current_seq_ = register_seq_ + 1;
+    }
+    broker_heard_ms_ = now;
     // Only what a broker sends, with its fields as declared (wire_messages.def);
     // here rather than in the link, so that every Link gets the check.
     Status valid = wire::Validate(wire::Role::kWorker, m.command, m.body);
@@ -220,19 +241,18 @@ void WorkerCore::HandleMessages(int64_t now) {
     switch (m.command) {
       case Command::kWelcome: OnWelcome(m, now); break;
       case Command::kTask:
-        if (!HandBackIfStale(m, now)) OnTask(m, now);
+        LeaveIdleRate();  // the broker counts us busy from now, whatever we keep
+        OnTask(m, now);
         break;
       case Command::kTasks: {
+        LeaveIdleRate();
         std::vector<wire::Message> tasks;
         valid = wire::Unpack(std::move(m), &tasks);
         if (!valid.ok()) Log("ignoring a bad message from the broker: " + valid.message());
-        const bool stale = StaleAtIdleRate(now);
         for (const wire::Message& t : tasks) {
           // Each as if it had come alone: the same check, the same handling.
           valid = wire::Validate(wire::Role::kWorker, t.command, t.body);
-          if (valid.ok() && stale) {
-            ReleaseStale(t);
-          } else if (valid.ok()) {
+          if (valid.ok()) {
             OnTask(t, now);
           } else {
             Log("ignoring a bad task of a batch from the broker: " + valid.message());
@@ -253,13 +273,8 @@ void WorkerCore::HandleMessages(int64_t now) {
       case Command::kError: OnError(m); break;
       default: break;  // heartbeat: being heard was the point
     }
-    heard = true;
-    if (!refused_.ok()) break;  // what else came is no longer for us
+    if (!refused_.ok()) return;  // what else came is no longer for us
   }
-  // After the loop: what came in one burst (held up together by a
-  // partition) is judged against the word before the burst.
-  if (heard) broker_heard_ms_ = now;
-  if (!refused_.ok()) return;
   StartQueued(now);
 }
 
@@ -340,31 +355,6 @@ void WorkerCore::SendHeartbeat(int64_t now) {
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
   next_heartbeat_ms_ = now + (idle_rate_ ? idle_heartbeat_ms_ : heartbeat_ms_);
-}
-
-bool WorkerCore::StaleAtIdleRate(int64_t now) {
-  if (!idle_rate_) return false;
-  LeaveIdleRate();  // the broker counts us busy from now, whatever we keep
-  // At the idle rate the broker may be silent for longer than a lease, but
-  // not for more than two: a task after such a gap may have waited on the
-  // way (a partition) while the broker declared us lost and leased it again.
-  return welcomed_ && now - broker_heard_ms_ > 2 * SilenceLimitMs();
-}
-
-bool WorkerCore::HandBackIfStale(const wire::Message& m, int64_t now) {
-  if (!StaleAtIdleRate(now)) return false;
-  ReleaseStale(m);
-  return true;
-}
-
-void WorkerCore::ReleaseStale(const wire::Message& m) {
-  int64_t attempt = 0;
-  if (!wire::GetInt(m.body, wire::field::kAttempt, &attempt).ok()) return;
-  // Without blame: if it is still ours, the broker queues it again (and may
-  // lease it straight back, now that we are heard); if not, nothing happens.
-  Log("task attempt " + std::to_string(attempt) +
-      " came after a long silence of the broker: handing it back unstarted");
-  Release({attempt});
 }
 
 void WorkerCore::LeaveIdleRate() {

@@ -40,9 +40,11 @@
 //    by the next one only that much later, and the broker counts as silent
 //    only after idle_heartbeat_ms x liveness, until a task arrives (then
 //    the normal rate and limit again, the next heartbeat due
-//    heartbeat_ms after the last; a task that comes at the idle rate more
-//    than 2 x heartbeat_ms x liveness after the broker's previous word is
-//    handed back unstarted: it may have waited on the way past its lease);
+//    heartbeat_ms after the last; a word from the broker that comes at the
+//    idle rate more than 2 x heartbeat_ms x liveness after its previous one
+//    may head what a partition held up, tasks whose leases lapsed among it:
+//    the core registers again and starts nothing until the welcome, as
+//    after a freeze);
 //  - task (or each of a `tasks` frame, as if it came alone; register says
 //    `batch: true`) -> a TaskProcess (cmd[]), or a FunctionPool call (fn: a function
 //    of WorkerOptions::functions, announced in register's fns[]; a task
@@ -228,13 +230,6 @@ class WorkerCore {
   // A task came: the normal rate from now on (the next heartbeat
   // heartbeat_ms after the last one, perhaps at once).
   void LeaveIdleRate();
-  // A task came (LeaveIdleRate): true when it came at the idle rate after
-  // more than two silence limits without a word from the broker, so that
-  // it may have waited on the way while its lease lapsed; it is handed back
-  // unstarted (ReleaseStale) instead of run.
-  bool StaleAtIdleRate(int64_t now);
-  bool HandBackIfStale(const wire::Message& task, int64_t now);
-  void ReleaseStale(const wire::Message& task);
   void Log(const std::string& line) const;
 
   WorkerOptions opt_;
@@ -267,6 +262,10 @@ class WorkerCore {
   bool idle_rate_ = false;
   bool last_heartbeat_idle_ = false;  // the last heartbeat started the idle rate
   int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
+  // Registering again after a long silence at the idle rate: a task that
+  // comes before the welcome makes the next register list it (and the
+  // welcomes to earlier ones stale), so that the welcome judges it.
+  bool relisting_ = false;
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
