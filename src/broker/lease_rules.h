@@ -79,10 +79,10 @@ int64_t IdleHeartbeatMs(const Settings& s);
 int64_t IdleSilenceMs(const Settings& s);
 // The interval of the broker's heartbeats to an idle worker: IdleHeartbeatMs,
 // but at most (2 x liveness - 2) x heartbeat_ms (and at least heartbeat_ms).
-// A worker at the idle rate hands back a task that comes more than two
-// lease lifetimes after the broker's previous word (it may have waited on
-// the way while its lease lapsed): the broker's idle heartbeats leave it two
-// heartbeats of margin below that.
+// A worker at the idle rate that hears the broker after more than two lease
+// lifetimes of silence registers again before it starts a task (what came
+// may have waited on the way while its lease lapsed): the broker's idle
+// heartbeats leave it two heartbeats of margin below that.
 int64_t BrokerIdleHeartbeatMs(const Settings& s);
 
 // What the broker knows of a connected worker's hearing (steady times).
