@@ -98,6 +98,9 @@ def main():
                     help="length of the task each worker runs across the broker restart")
     ap.add_argument("--no-restart", action="store_true",
                     help="stop after step 3 (make bench's scale group)")
+    ap.add_argument("--broker-arg", action="append", default=[],
+                    help="an extra argument for both brokers (repeatable), e.g. "
+                         "--broker-arg=--idle-heartbeat-factor=1 for the normal rate throughout")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless the promises of issue 12 item 4 held")
     a = ap.parse_args()
@@ -109,7 +112,7 @@ def main():
         # The reference shape, first: 2 workers x 4 slots.
         ref_dir = os.path.join(tmp, "ref")
         os.makedirs(ref_dir)
-        ref = lb.Broker(bins, ref_dir).start()
+        ref = lb.Broker(bins, ref_dir, extra=a.broker_arg).start()
         ref_workers = start_workers(bins, ref, 2, 4, ref_dir, "ref")
         lb.wait_for(lambda: alive_since(ref, 0) == 2, 60, "2 reference workers")
         out["dispatch_2x4_tasks_per_s"] = throughput(bins, ref, ref_dir, a.tasks)
@@ -119,7 +122,7 @@ def main():
 
         big_dir = os.path.join(tmp, "many")
         os.makedirs(big_dir)
-        broker = lb.Broker(bins, big_dir).start()
+        broker = lb.Broker(bins, big_dir, extra=a.broker_arg).start()
         t0 = time.monotonic()
         workers = start_workers(bins, broker, a.workers, 1, big_dir, "w")
         out["start_all_processes_s"] = round(time.monotonic() - t0, 1)

@@ -189,6 +189,12 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
     ++sent_;
     if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
       if (sent) w->last_sent_ms = clock_->SteadyMs();
+      // Busy now (a task of a committed pass reached its socket): back to
+      // the normal rate, as the worker is once it reads it.
+      if (sent && (out.message.command == wire::Command::kTask ||
+                   out.message.command == wire::Command::kTasks)) {
+        w->Leased(w->last_sent_ms);
+      }
       if (!sent) w->unreachable = true;
       if (!sent) {
         for (int64_t id : out.attempt_ids) undelivered_.push_back({w->record.name, id});
@@ -209,9 +215,12 @@ void Broker::SendHeartbeats() {
   if (now - last_heartbeat_sweep_ms_ < sweep) return;
   last_heartbeat_sweep_ms_ = now;
   for (auto& [name, w] : workers_.all()) {
-    // Due before the next sweep: sent now, so never later than an interval.
-    if (now - w.last_sent_ms >= options_.settings.heartbeat_ms - sweep) {
-      port_->Send(w.routing_id, wire::Make(wire::Command::kHeartbeat));
+    // Due before the next sweep: sent now, so never later than an interval
+    // (the idle one to a worker that heartbeats at the idle rate).
+    if (now - w.last_sent_ms >= w.HeartbeatIntervalMs(options_.settings) - sweep) {
+      // A send that fails: its connection is gone (the process died), and
+      // its silence is then judged by the normal rule, not the idle one.
+      if (!port_->Send(w.routing_id, wire::Make(wire::Command::kHeartbeat))) w.unreachable = true;
       w.last_sent_ms = now;
     }
   }
@@ -219,7 +228,7 @@ void Broker::SendHeartbeats() {
 
 void Broker::HeartbeatEveryWorker() {
   const int64_t now = clock_->SteadyMs();
-  for (auto& [name, w] : workers_.all()) w.last_sent_ms = now - options_.settings.heartbeat_ms;
+  for (auto& [name, w] : workers_.all()) w.last_sent_ms = now - w.HeartbeatIntervalMs(options_.settings);
   last_heartbeat_sweep_ms_ = now - options_.settings.heartbeat_ms;  // a sweep now, whenever the last
   SendHeartbeats();
 }
@@ -237,11 +246,16 @@ void Broker::LoseWorker(const std::string& name, const std::string& why, rules::
 
 void Broker::ReclaimLapsed() {
   const int64_t now = clock_->SteadyMs();
-  const int64_t ttl = rules::LeaseTtlMs(options_.settings);
   // Silence may be a partition: suspected, not yet a death.
   const rules::Blame silent = rules::BlameOf(rules::LossCause::kSilent);
   for (const auto& name : workers_.Silent(options_.settings, now)) {
-    LoseWorker(name, "silent for " + std::to_string(ttl) + " ms", silent);
+    const ConnectedWorker* w = workers_.ByName(name);
+    const bool idle = w->hearing().idle;
+    LoseWorker(name,
+               "silent for " + std::to_string(now - w->last_heard_ms) + " ms" +
+                   (idle ? " (idle: limit " + std::to_string(rules::IdleSilenceMs(options_.settings)) + " ms)"
+                         : ""),
+               silent);
   }
   for (const auto& name : workers_.TakeOverdue(now)) {
     LoseWorker(name, "did not come back after the broker restarted", silent);
@@ -253,7 +267,7 @@ void Broker::ReclaimLapsed() {
     // A lease that lapsed while its worker is heard: the worker is alive,
     // whatever became of this attempt, and the task killed nothing.
     const rules::LossCause cause =
-        rules::CauseOfLapse(options_.settings, w != nullptr, w ? w->last_heard_ms : 0, now);
+        rules::CauseOfLapse(options_.settings, w != nullptr, w ? w->hearing() : rules::Hearing{}, now);
     const bool heard = cause == rules::LossCause::kLeaseLapsed;
     const rules::Blame blame = rules::BlameOf(cause);
     if (heard) {

@@ -72,8 +72,21 @@ void Broker::Handle(const std::string& routing_id, wire::Message m) {
 rules::NameHolder Broker::NameHolderOf(const std::string& name) {
   using State = rules::NameHolder::State;
   rules::NameHolder h;
-  if (const ConnectedWorker* c = workers_.ByName(name)) {
-    const bool silent = rules::WorkerSilent(options_.settings, c->last_heard_ms, clock_->SteadyMs());
+  if (ConnectedWorker* c = workers_.ByName(name)) {
+    const int64_t now = clock_->SteadyMs();
+    bool silent = c->Silent(options_.settings, now);
+    if (!silent && c->idle && !c->unreachable &&
+        rules::WorkerSilent(options_.settings, c->last_heard_ms, now)) {
+      // An idle holder is judged by the longer silence, but a new process
+      // under its name is most often its restart after a crash: if its
+      // connection is gone (a send to it fails), it is judged as any other.
+      if (port_->Send(c->routing_id, wire::Make(wire::Command::kHeartbeat))) {
+        c->last_sent_ms = now;
+      } else {
+        c->unreachable = true;
+        silent = c->Silent(options_.settings, now);
+      }
+    }
     return {silent ? State::kSilent : State::kLive, c->record.session, c->record.pid, c->record.host};
   }
   // Not connected: only a holder the database named alive at start-up,
@@ -140,8 +153,12 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
       }
     }
   }
-  workers_.Add(record, routing_id, clock_->SteadyMs()).batch =
-      batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
+  ConnectedWorker& added = workers_.Add(record, routing_id, clock_->SteadyMs());
+  added.batch = batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
+  // An idle rate only if it can and ours is slower (a factor above 1).
+  const auto idle = m.body.find(field::kIdleHeartbeats);
+  added.idle_heartbeats = idle != m.body.end() && idle->is_boolean() && idle->get<bool>() &&
+                          options_.settings.idle_heartbeat_factor > 1;
   work_changed_ = true;
   log::Printf(log::Level::kInfo, "worker %s (pid %lld) %s, %zu attempt(s) kept",
                record.name.c_str(), static_cast<long long>(record.pid),
@@ -152,6 +169,7 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
                              {field::kLiveness, options_.settings.liveness},
                              {field::kAbandon, abandon},
                              {field::kBatch, true}};
+  if (added.idle_heartbeats) welcome[field::kIdleHeartbeatMs] = rules::IdleHeartbeatMs(options_.settings);
   // The worker tells a welcome to this register from one to an older one.
   if (m.body.contains(field::kSeq)) welcome[field::kSeq] = m.body[field::kSeq];
   Reply(routing_id, wire::Make(wire::Command::kWelcome, std::move(welcome)), true);
@@ -189,6 +207,9 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
         return;
       }
       w.last_heartbeat_ms = clock_->SteadyMs();
+      // Holding nothing, a worker that can goes to the idle rate after this
+      // heartbeat (and so do ours to it).
+      w.HeardHolding(!held.empty() || !queued.empty());
       if (held.empty() && queued.empty() &&
           w.last_heartbeat_ms - w.last_seen_written_ms < kLastSeenWriteMs) {
         return;  // an idle worker: nothing to renew, last_seen_at is recent enough

@@ -16,6 +16,22 @@ bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms) {
   return now_ms - last_heard_ms >= LeaseTtlMs(s);
 }
 
+int64_t IdleHeartbeatMs(const Settings& s) {
+  return static_cast<int64_t>(s.heartbeat_ms) * std::max(1, s.idle_heartbeat_factor);
+}
+
+int64_t IdleSilenceMs(const Settings& s) { return IdleHeartbeatMs(s) * s.liveness; }
+
+int64_t BrokerIdleHeartbeatMs(const Settings& s) {
+  const int64_t margin = static_cast<int64_t>(2 * s.liveness - 2) * s.heartbeat_ms;
+  return std::max<int64_t>(s.heartbeat_ms, std::min(IdleHeartbeatMs(s), margin));
+}
+
+bool WorkerSilent(const Settings& s, const Hearing& h, int64_t now_ms) {
+  if (h.idle) return now_ms - h.last_heard_ms >= IdleSilenceMs(s);
+  return now_ms - std::max(h.last_heard_ms, h.busy_since_ms) >= LeaseTtlMs(s);
+}
+
 int64_t StartupGraceMs(const Settings& s) { return 2 * LeaseTtlMs(s) + s.reconnect_max_ms; }
 
 int64_t StartupLeaseFloor(const Settings& s, int64_t now_wall_ms) {
@@ -42,6 +58,10 @@ Blame BlameOf(LossCause cause) {
 LossCause CauseOfLapse(const Settings& s, bool connected, int64_t last_heard_ms, int64_t now_ms) {
   return connected && !WorkerSilent(s, last_heard_ms, now_ms) ? LossCause::kLeaseLapsed
                                                               : LossCause::kSilent;
+}
+
+LossCause CauseOfLapse(const Settings& s, bool connected, const Hearing& h, int64_t now_ms) {
+  return connected && !WorkerSilent(s, h, now_ms) ? LossCause::kLeaseLapsed : LossCause::kSilent;
 }
 
 AttemptOutcome ReclaimedOutcome(bool started) {

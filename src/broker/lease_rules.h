@@ -9,7 +9,11 @@
 //  - Credit: a worker holds up to slots + prefetch attempts; those beyond
 //    its free slots are prefetches, held unstarted.
 //  - Silence: a worker unheard for heartbeat_ms x liveness is lost; a lease
-//    lasts as long from its last renewal.
+//    lasts as long from its last renewal. A worker that heartbeats at the
+//    idle rate (it announced it can, and its last heartbeat listed nothing,
+//    and nothing was leased to it since) is lost only after
+//    idle_heartbeat_factor times as long; once a lease makes it busy again
+//    it is judged as any other, its silence counted from that lease.
 //  - Startup grace: leases found in the database at start-up are honoured
 //    long enough for their workers to reconnect and re-announce them.
 //  - Blame: only an attempt its worker started is blamed when the worker is
@@ -50,6 +54,9 @@ struct Settings {
   // The longest a worker waits between two tries to reconnect (its
   // backoff's cap): the startup grace leaves it time for one.
   int64_t reconnect_max_ms = config::kReconnectMaxMs;
+  // An idle worker's heartbeats (both ways) are this many times rarer
+  // (--idle-heartbeat-factor; 1: as any other).
+  int idle_heartbeat_factor = config::kIdleHeartbeatFactor;
 };
 
 // --- silence and leases ---
@@ -67,8 +74,39 @@ int64_t LeaseExpiry(const Settings& s, int64_t now_wall_ms);
 // every held attempt row again and again for a lifetime it already has.
 bool LeaseDueForRenewal(const Settings& s, int64_t expires_wall_ms, int64_t now_wall_ms);
 
-// True when a worker last heard at last_heard_ms is lost at now_ms (steady).
+// True when a worker last heard at last_heard_ms is lost at now_ms (steady),
+// by the normal rule (a worker that does not heartbeat at the idle rate).
 bool WorkerSilent(const Settings& s, int64_t last_heard_ms, int64_t now_ms);
+
+// The heartbeat interval of an idle worker (and of the broker's heartbeats
+// to it): heartbeat_ms x idle_heartbeat_factor. The welcome says it to a
+// worker that announced it can (0 there: the factor is 1, no idle rate).
+int64_t IdleHeartbeatMs(const Settings& s);
+// How long an idle worker may be silent: IdleHeartbeatMs x liveness.
+int64_t IdleSilenceMs(const Settings& s);
+// The interval of the broker's heartbeats to an idle worker: IdleHeartbeatMs,
+// but at most (2 x liveness - 2) x heartbeat_ms (and at least heartbeat_ms).
+// A worker at the idle rate that hears the broker after more than two lease
+// lifetimes of silence registers again before it starts a task (what came
+// may have waited on the way while its lease lapsed): the broker's idle
+// heartbeats leave it two heartbeats of margin below that.
+int64_t BrokerIdleHeartbeatMs(const Settings& s);
+
+// What the broker knows of a connected worker's hearing (steady times).
+struct Hearing {
+  int64_t last_heard_ms = 0;  // its last message of any kind
+  // When a lease made it busy while it heartbeated at the idle rate (0:
+  // never): it had no reason to speak before, so its silence counts from then.
+  int64_t busy_since_ms = 0;
+  // It heartbeats at the idle rate now: it announced it can, its last
+  // heartbeat listed nothing, nothing was leased to it since, and its
+  // connection is there (a send to it did not fail).
+  bool idle = false;
+};
+// True when that worker is lost at now_ms: silent for IdleSilenceMs when
+// idle, else for LeaseTtlMs since it was last heard or made busy. A worker
+// that never announced the idle rate is judged by WorkerSilent above.
+bool WorkerSilent(const Settings& s, const Hearing& h, int64_t now_ms);
 
 // --- registration ---
 
@@ -123,6 +161,8 @@ Blame BlameOf(LossCause cause);
 // Why a lease lapsed: the worker is connected and not silent (the lease
 // alone lapsed: a renewal that did not come), or it is silent or gone.
 LossCause CauseOfLapse(const Settings& s, bool connected, int64_t last_heard_ms, int64_t now_ms);
+// The same for a worker whose hearing is known: silent by WorkerSilent(h).
+LossCause CauseOfLapse(const Settings& s, bool connected, const Hearing& h, int64_t now_ms);
 
 // What a reclaimed attempt ends as. Only what ran is blamed: an attempt its
 // worker started is lost (with its cause's blame); a prefetch never started

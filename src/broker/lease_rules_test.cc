@@ -288,6 +288,99 @@ TEST(LeaseRules, TheRegistryFindsSilentWorkersByTheRule) {
   EXPECT_EQ(registry.Silent(kSettings, 4000), std::vector<std::string>{"a"});
 }
 
+TEST(LeaseRules, AnIdleWorkerHasFactorTimesTheSilence) {
+  EXPECT_EQ(IdleHeartbeatMs(kSettings), 1000 * config::kIdleHeartbeatFactor);
+  EXPECT_EQ(IdleSilenceMs(kSettings), 3000 * config::kIdleHeartbeatFactor);
+  Settings off = kSettings;
+  off.idle_heartbeat_factor = 1;
+  EXPECT_EQ(IdleSilenceMs(off), LeaseTtlMs(off));
+  off.idle_heartbeat_factor = 0;  // not below the normal rate
+  EXPECT_EQ(IdleHeartbeatMs(off), 1000);
+}
+
+// The broker's heartbeats to an idle worker leave it two heartbeats of
+// margin below the two lease lifetimes after which it hands a task back.
+TEST(LeaseRules, TheBrokerHeartbeatsAnIdleWorkerWithinTwoLeasesLessTwoBeats) {
+  EXPECT_EQ(BrokerIdleHeartbeatMs(kSettings), 4000);  // not 5000: 2 x 3000 - 2 x 1000
+  Settings s = kSettings;
+  s.liveness = 10;
+  EXPECT_EQ(BrokerIdleHeartbeatMs(s), IdleHeartbeatMs(s));
+  s.liveness = 1;  // no margin: the normal rate
+  EXPECT_EQ(BrokerIdleHeartbeatMs(s), 1000);
+  s.liveness = 3;
+  s.idle_heartbeat_factor = 1;
+  EXPECT_EQ(BrokerIdleHeartbeatMs(s), 1000);
+}
+
+TEST(LeaseRules, AnIdleWorkerIsLostExactlyAfterTheIdleSilence) {
+  Hearing idle{1000, 0, true};
+  const int64_t limit = IdleSilenceMs(kSettings);  // 15000
+  EXPECT_FALSE(WorkerSilent(kSettings, idle, 1000 + LeaseTtlMs(kSettings)));  // past the normal limit
+  EXPECT_FALSE(WorkerSilent(kSettings, idle, 1000 + limit - 1));
+  EXPECT_TRUE(WorkerSilent(kSettings, idle, 1000 + limit));
+  // Its lapsed lease (a race: its idle heartbeat crossed a task) blames nothing while it is heard.
+  EXPECT_EQ(CauseOfLapse(kSettings, true, idle, 1000 + limit - 1), LossCause::kLeaseLapsed);
+  EXPECT_EQ(CauseOfLapse(kSettings, true, idle, 1000 + limit), LossCause::kSilent);
+  EXPECT_EQ(CauseOfLapse(kSettings, false, idle, 1001), LossCause::kSilent);
+}
+
+// A worker that holds something is judged as always: by last_heard alone,
+// unless a lease ended its idle rate after it was last heard.
+TEST(LeaseRules, ABusyWorkerIsJudgedAsAlwaysItsSilenceCountedFromTheLease) {
+  for (int64_t now : {1000, 3999, 4000, 9000}) {
+    EXPECT_EQ(WorkerSilent(kSettings, Hearing{1000, 0, false}, now), WorkerSilent(kSettings, 1000, now));
+    // Made busy long ago: the same.
+    EXPECT_EQ(WorkerSilent(kSettings, Hearing{1000, 500, false}, now), WorkerSilent(kSettings, 1000, now));
+  }
+  // Heard at 1000 (an idle heartbeat), leased a task at 5000: it had no
+  // reason to speak between, so it has a full lease lifetime from 5000,
+  // the same as the lease itself.
+  const Hearing busy{1000, 5000, false};
+  EXPECT_FALSE(WorkerSilent(kSettings, busy, 5000));
+  EXPECT_FALSE(WorkerSilent(kSettings, busy, 7999));
+  EXPECT_TRUE(WorkerSilent(kSettings, busy, 8000));
+  EXPECT_EQ(LeaseExpiry(kSettings, 5000), 8000);
+  // A lease that lapses then finds it silent: the loss is suspected, as for any worker.
+  EXPECT_EQ(CauseOfLapse(kSettings, true, busy, 8000), LossCause::kSilent);
+  EXPECT_EQ(CauseOfLapse(kSettings, true, busy, 7999), LossCause::kLeaseLapsed);
+}
+
+// The registry keeps the hearing: an empty heartbeat of a worker that
+// announced the idle rate makes it idle, a lease makes it busy from then.
+TEST(LeaseRules, TheRegistryJudgesIdleWorkersByTheIdleRule) {
+  WorkerRegistry registry;
+  WorkerRecord old_worker, idle_worker;
+  old_worker.name = "old";
+  idle_worker.name = "new";
+  registry.Add(old_worker, "ro", 1000).HeardHolding(false);  // never announced: never idle
+  ConnectedWorker& w = registry.Add(idle_worker, "rn", 1000);
+  w.idle_heartbeats = true;
+  EXPECT_FALSE(w.idle);  // registered: the normal rate until a heartbeat says otherwise
+  EXPECT_EQ(registry.Silent(kSettings, 4000), (std::vector<std::string>{"new", "old"}));
+  w.HeardHolding(false);
+  EXPECT_TRUE(w.idle);
+  EXPECT_EQ(w.HeartbeatIntervalMs(kSettings), BrokerIdleHeartbeatMs(kSettings));
+  EXPECT_EQ(registry.Silent(kSettings, 4000), std::vector<std::string>{"old"});
+  EXPECT_EQ(registry.Silent(kSettings, 1000 + IdleSilenceMs(kSettings)),
+            (std::vector<std::string>{"new", "old"}));
+  // A lease at 6000: the normal rule, counted from the lease.
+  w.Leased(6000);
+  EXPECT_FALSE(w.idle);
+  EXPECT_EQ(w.HeartbeatIntervalMs(kSettings), 1000);
+  EXPECT_FALSE(w.Silent(kSettings, 8999));
+  EXPECT_TRUE(w.Silent(kSettings, 9000));
+  // A heartbeat listing what it holds keeps it busy; an empty one makes it idle again.
+  w.last_heard_ms = 8500;
+  w.HeardHolding(true);
+  EXPECT_FALSE(w.idle);
+  EXPECT_TRUE(w.Silent(kSettings, 11500));
+  w.HeardHolding(false);
+  EXPECT_FALSE(w.Silent(kSettings, 11500));
+  // Its connection gone (a send failed): the normal rule again.
+  w.unreachable = true;
+  EXPECT_TRUE(w.Silent(kSettings, 11500));
+}
+
 TEST(LeaseRules, OnlyARegisterOnANewConnectionReleasesWhatItDoesNotList) {
   EXPECT_TRUE(RegisterReleasesUnlisted(/*repeated_on_same_connection=*/false));
   EXPECT_FALSE(RegisterReleasesUnlisted(/*repeated_on_same_connection=*/true));

@@ -44,6 +44,11 @@ int main(int argc, char** argv) {
                  "heartbeats missed before a worker is lost")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  app.add_option("--idle-heartbeat-factor", options.settings.idle_heartbeat_factor,
+                 "a worker that holds nothing heartbeats (and is heartbeated) this many times "
+                 "less often, and is lost after as many times the silence (1: no idle rate)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--sync", sync,
                  "normal: durable across crashes (WAL); full: also across power loss (fsync per commit)")
       ->check(CLI::IsMember({"normal", "full"}))

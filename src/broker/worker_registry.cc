@@ -54,7 +54,7 @@ std::vector<std::string> WorkerRegistry::Silent(const rules::Settings& settings,
                                                 int64_t now) const {
   std::vector<std::string> silent;
   for (const auto& [name, w] : by_name_) {
-    if (rules::WorkerSilent(settings, w.last_heard_ms, now)) silent.push_back(name);
+    if (w.Silent(settings, now)) silent.push_back(name);
   }
   return silent;
 }

@@ -32,6 +32,36 @@ struct ConnectedWorker {
   int64_t last_seen_written_ms = 0;
   // Its register said `batch: true`: the tasks of a pass go in one `tasks` frame.
   bool batch = false;
+  // Its register said `idle_heartbeats: true` (and the broker's idle factor
+  // is above 1): while it holds nothing it heartbeats at the idle rate.
+  bool idle_heartbeats = false;
+  // It heartbeats at the idle rate now (rules::Hearing): its last heartbeat
+  // listed nothing and nothing was leased to it since. The broker's
+  // heartbeats to it go at that rate too.
+  bool idle = false;
+  // steady: when a lease ended its idle rate (rules::Hearing::busy_since_ms).
+  int64_t busy_since_ms = 0;
+
+  // What the silence rules need to know of it.
+  rules::Hearing hearing() const { return {last_heard_ms, busy_since_ms, idle && !unreachable}; }
+  // Its heartbeat said whether it holds anything (a register counts as
+  // busy: the worker heartbeats at the normal rate until it says otherwise).
+  void HeardHolding(bool holds) { idle = idle_heartbeats && !holds; }
+  // Attempts were leased to it at now (steady).
+  void Leased(int64_t now) {
+    if (idle) busy_since_ms = now;
+    idle = false;
+  }
+  // Whether it is silent at now (rules::WorkerSilent). A worker that never
+  // announced the idle rate is never idle and never made busy by a lease
+  // (busy_since_ms 0): judged by last_heard_ms alone, as always.
+  bool Silent(const rules::Settings& settings, int64_t now) const {
+    return rules::WorkerSilent(settings, hearing(), now);
+  }
+  // The interval of the broker's heartbeats to it.
+  int64_t HeartbeatIntervalMs(const rules::Settings& settings) const {
+    return idle ? rules::BrokerIdleHeartbeatMs(settings) : settings.heartbeat_ms;
+  }
 };
 
 class WorkerRegistry {
@@ -51,7 +81,7 @@ class WorkerRegistry {
   // be reconnecting, so the name is reserved for it (name_claim.h).
   bool IsExpected(const std::string& name) const { return expected_.count(name) != 0; }
 
-  // Names of connected workers silent at now (rules::WorkerSilent).
+  // Names of connected workers silent at now (ConnectedWorker::Silent).
   std::vector<std::string> Silent(const rules::Settings& settings, int64_t now) const;
 
   std::map<std::string, ConnectedWorker>& all() { return by_name_; }

@@ -15,6 +15,17 @@ namespace leaseq::config {
 inline constexpr int kHeartbeatMs = 1000;
 inline constexpr int kLiveness = 3;
 
+// A worker that holds nothing (no running, prefetched or unacknowledged
+// attempt) and said so in its last heartbeat exchanges heartbeats this many
+// times less often, when both sides agree (register/welcome field
+// `idle_heartbeat_ms`): its heartbeats renew nothing, and a thousand idle
+// workers would otherwise cost the broker a message in and out each per
+// interval. The broker then judges its silence by the same factor
+// (heartbeat x factor x liveness: 15 s by default) and sends its own
+// heartbeats at that rate; a worker that receives a task is back at the
+// normal rate at once. 1 turns it off (broker --idle-heartbeat-factor).
+inline constexpr int kIdleHeartbeatFactor = 5;
+
 // Worker reconnect backoff (Paranoid Pirate): doubles from the initial value
 // up to the maximum. Shorter than the guide's 1 s..32 s so that a restarted
 // broker sees its workers back within a few heartbeats.

@@ -26,6 +26,8 @@ Status HandshakeMonitor::Attach(zmq::context_t& context, zmq::socket_t& s,
   settings_ = settings;
   endpoint_ = endpoint;
   refusal_.clear();
+  handshakes_ = 0;
+  reconnected_ = false;
   const std::string address = "inproc://leaseq-handshake-monitor-" + std::to_string(counter++);
   const int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
@@ -81,6 +83,7 @@ bool HandshakeMonitor::Poll() {
       case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         failures_in_a_row_ = 0;
         last_failure_.clear();
+        if (++handshakes_ > 1) reconnected_ = true;
         continue;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         definitive = true;

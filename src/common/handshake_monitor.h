@@ -26,6 +26,9 @@ namespace leaseq::curve {
 //                                        the handshake: with CURVE, a wrong
 //                                        server key (definitive after 3 in a
 //                                        row without a success)
+// It also counts the handshakes that succeed on the socket: a second one
+// means ZeroMQ made the connection anew (the peer went away and came back,
+// say a restarted broker), which TakeReconnected() reports once.
 // Not thread-safe: used by the thread that owns the monitored socket. It
 // never touches the monitored socket after Attach(), so either may be
 // closed first; both must be closed before the context is terminated.
@@ -55,6 +58,13 @@ class HandshakeMonitor {
   // has definitively refused this peer; refusal() then says why.
   bool Poll();
   const std::string& refusal() const { return refusal_; }
+  // True once after each handshake that succeeded on the socket after its
+  // first one (read by Poll()): the connection was made anew.
+  bool TakeReconnected() {
+    const bool r = reconnected_;
+    reconnected_ = false;
+    return r;
+  }
   // The last handshake failure seen, definitive or not ("" if none since
   // the last success): for a timeout message.
   const std::string& last_failure() const { return last_failure_; }
@@ -65,6 +75,8 @@ class HandshakeMonitor {
   ClientSettings settings_;
   std::string endpoint_;
   int failures_in_a_row_ = 0;
+  int handshakes_ = 0;  // succeeded since Attach()
+  bool reconnected_ = false;
   std::string refusal_;
   std::string last_failure_;
 };

@@ -75,6 +75,7 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
     }
     return Event::kLost;
   }
+  if (socket_ && monitor_.TakeReconnected()) return Event::kReconnected;
   if (socket_ && timers_.Silent(now_ms, silence_limit_ms)) {
     Close(0);
     const int wait = timers_.Lost(now_ms);

@@ -5,7 +5,9 @@
 // is stale) and, after a backoff (config::kReconnectInitialMs doubling up to
 // config::kReconnectMaxMs, reset by ResetBackoff() on a welcome), a new
 // socket is opened. The owner sends `register` whenever Tick() reports
-// kReopened.
+// kReopened, and at once when the socket monitor sees a connection made
+// anew (kReconnected: a restarted broker does not know the worker, and an
+// idle worker's next heartbeat may be far).
 //
 // CURVE (curve.h): with enabled settings every socket is a CURVE client. A
 // handshake the broker refuses (our key not admitted, CURVE on one side

@@ -13,7 +13,9 @@
 //  - Tick() applies the silence and reconnect timers: after
 //    silence_limit_ms without a word it closes the connection (kLost); once
 //    the backoff has passed it opens a new one (kReopened: the core then
-//    registers). ResetBackoff() after a welcome makes the next backoff the
+//    registers). kReconnected: the open connection was made anew underneath
+//    (ZeroMQ reconnected after the broker went away, most often a restart):
+//    the core registers at once, the broker may not know it. ResetBackoff() after a welcome makes the next backoff the
 //    initial one again. NextDeadline() is when Tick() next has something to
 //    do.
 //  - Close(linger_ms) waits up to linger_ms to deliver what is queued.
@@ -31,7 +33,7 @@ namespace leaseq::worker {
 
 class Link {
  public:
-  enum class Event { kNone, kLost, kReopened };
+  enum class Event { kNone, kLost, kReopened, kReconnected };
 
   virtual ~Link() = default;
   virtual Status Open(int64_t now_ms) = 0;

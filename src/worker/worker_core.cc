@@ -57,6 +57,7 @@ Status WorkerCore::Start(int64_t now) {
   Status s = link_.Open(now);
   if (!s.ok()) return s;
   last_step_ms_ = now;
+  broker_heard_ms_ = now;
   SendRegister(now);
   return Status::Ok();
 }
@@ -70,6 +71,7 @@ void WorkerCore::Step(int64_t now) {
     // tasks are still ours; what the link holds is from before.
     Log("frozen for " + std::to_string(now - last_step_ms_) + " ms: registering again");
     welcomed_ = false;
+    idle_rate_ = false;
     register_wanted_ = true;
     register_sent_ms_ = -1;  // at once
     first_current_seq_ = register_seq_ + 1;  // welcomes waiting in the link are stale
@@ -104,7 +106,7 @@ Status WorkerCore::Finish() {
 
 int64_t WorkerCore::NextDeadlineMs(int64_t now) const {
   // Never further than the freeze check allows.
-  int64_t deadline = std::min(now + SilenceLimitMs(), link_.NextDeadline(SilenceLimitMs()));
+  int64_t deadline = std::min(now + SilenceLimitMs(), link_.NextDeadline(BrokerSilenceLimitMs()));
   if (register_wanted_ && !welcomed_ && link_.is_open()) {
     deadline = std::min(deadline, register_sent_ms_ + heartbeat_ms_);
   }
@@ -207,6 +209,28 @@ void WorkerCore::PumpTasks(int64_t now) {
 void WorkerCore::HandleMessages(int64_t now) {
   wire::Message m;
   while (link_.Receive(&m, now)) {
+    // At the idle rate the broker speaks at least every few heartbeats; a
+    // word after more than two lease lifetimes of silence may be the head
+    // of what a partition held up, tasks among it, whose leases lapsed
+    // meanwhile: as after a freeze, start nothing until a new welcome says
+    // what is still ours (a burst may come over several steps).
+    if (idle_rate_ && welcomed_ && now - broker_heard_ms_ > 2 * SilenceLimitMs()) {
+      Log("no word from the broker for " + std::to_string(now - broker_heard_ms_) +
+          " ms at the idle rate: registering again before starting anything");
+      welcomed_ = false;
+      idle_rate_ = false;
+      register_wanted_ = true;
+      register_sent_ms_ = -1;  // at once
+      first_current_seq_ = register_seq_ + 1;  // welcomes already on their way are stale
+      relisting_ = true;
+    }
+    if (relisting_ && !welcomed_ && (m.command == Command::kTask || m.command == Command::kTasks)) {
+      // More of what was held up, after our register: only a register that
+      // lists it (as queued) gets a welcome that says whether it is ours.
+      register_sent_ms_ = -1;
+      first_current_seq_ = register_seq_ + 1;
+    }
+    broker_heard_ms_ = now;
     // Only what a broker sends, with its fields as declared (wire_messages.def);
     // here rather than in the link, so that every Link gets the check.
     Status valid = wire::Validate(wire::Role::kWorker, m.command, m.body);
@@ -216,8 +240,12 @@ void WorkerCore::HandleMessages(int64_t now) {
     }
     switch (m.command) {
       case Command::kWelcome: OnWelcome(m, now); break;
-      case Command::kTask: OnTask(m, now); break;
+      case Command::kTask:
+        LeaveIdleRate();  // the broker counts us busy from now, whatever we keep
+        OnTask(m, now);
+        break;
       case Command::kTasks: {
+        LeaveIdleRate();
         std::vector<wire::Message> tasks;
         valid = wire::Unpack(std::move(m), &tasks);
         if (!valid.ok()) Log("ignoring a bad message from the broker: " + valid.message());
@@ -239,6 +267,7 @@ void WorkerCore::HandleMessages(int64_t now) {
         // reregister: one register per heartbeat period is enough
         // (HandleTimers sends it).
         welcomed_ = false;
+        idle_rate_ = false;
         register_wanted_ = true;
         break;
       case Command::kError: OnError(m); break;
@@ -250,9 +279,21 @@ void WorkerCore::HandleMessages(int64_t now) {
 }
 
 void WorkerCore::HandleTimers(int64_t now) {
-  switch (link_.Tick(now, SilenceLimitMs())) {
-    case Link::Event::kLost: welcomed_ = false; break;
+  switch (link_.Tick(now, BrokerSilenceLimitMs())) {
+    case Link::Event::kLost:
+      welcomed_ = false;
+      idle_rate_ = false;
+      break;
     case Link::Event::kReopened: SendRegister(now); break;
+    case Link::Event::kReconnected:
+      // The connection was made anew (most often a restarted broker, which
+      // does not know us): register now, not at the next heartbeat, which
+      // an idle worker sends only every idle_heartbeat_ms.
+      Log("the connection to " + link_.endpoint() + " was made anew: registering again");
+      welcomed_ = false;
+      idle_rate_ = false;
+      SendRegister(now);
+      break;
     case Link::Event::kNone: break;
   }
   // Until a welcome answers: a register can be lost (read by a broker that
@@ -298,15 +339,28 @@ void WorkerCore::SendHeartbeat(int64_t now) {
   std::vector<int64_t> queued = QueuedIds();
   // Held, not only running: a finished attempt keeps its lease until its
   // result is acknowledged (the re-send comes after heartbeat x liveness).
-  if (heartbeat_sent_ms_ >= 0 && now - heartbeat_sent_ms_ > SilenceLimitMs()) {
+  // After a heartbeat at the idle rate (no lease to lose) the next one is due that much later.
+  const int64_t gap_limit = last_heartbeat_idle_ ? int64_t{idle_heartbeat_ms_} * liveness_ : SilenceLimitMs();
+  if (heartbeat_sent_ms_ >= 0 && now - heartbeat_sent_ms_ > gap_limit) {
     // Our leases may have lapsed meanwhile (a stalled machine, a slow loop).
     Log("no heartbeat sent for " + std::to_string(now - heartbeat_sent_ms_) + " ms");
   }
   heartbeat_sent_ms_ = now;
-  link_.Send(wire::Make(Command::kHeartbeat, {{wire::field::kRunning, HeldIds()}, {wire::field::kQueued, queued}}));
+  std::vector<int64_t> held = HeldIds();
+  // Holding nothing, and the broker has an idle rate: from this heartbeat on
+  // both sides use it (the broker reads that from the empty lists).
+  idle_rate_ = idle_heartbeat_ms_ > 0 && held.empty() && queued.empty();
+  last_heartbeat_idle_ = idle_rate_;
+  link_.Send(wire::Make(Command::kHeartbeat, {{wire::field::kRunning, std::move(held)}, {wire::field::kQueued, queued}}));
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
-  next_heartbeat_ms_ = now + heartbeat_ms_;
+  next_heartbeat_ms_ = now + (idle_rate_ ? idle_heartbeat_ms_ : heartbeat_ms_);
+}
+
+void WorkerCore::LeaveIdleRate() {
+  if (!idle_rate_) return;
+  idle_rate_ = false;
+  next_heartbeat_ms_ = std::min(next_heartbeat_ms_, heartbeat_sent_ms_ + heartbeat_ms_);
 }
 
 void WorkerCore::BeginDrain(int64_t now) {

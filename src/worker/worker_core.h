@@ -33,7 +33,18 @@
 //    welcome (abandon[] killed or dropped), reregister, heartbeats carrying
 //    running[] (running attempts) every heartbeat_ms, reconnect after
 //    heartbeat_ms x liveness of broker silence (the Link), keeping tasks
-//    and results meanwhile;
+//    and results meanwhile; register again at once when the Link says its
+//    connection was made anew (a restarted broker);
+//  - the idle rate: register says `idle_heartbeats: true`; when the welcome
+//    gives `idle_heartbeat_ms`, a heartbeat that lists nothing is followed
+//    by the next one only that much later, and the broker counts as silent
+//    only after idle_heartbeat_ms x liveness, until a task arrives (then
+//    the normal rate and limit again, the next heartbeat due
+//    heartbeat_ms after the last; a word from the broker that comes at the
+//    idle rate more than 2 x heartbeat_ms x liveness after its previous one
+//    may head what a partition held up, tasks whose leases lapsed among it:
+//    the core registers again and starts nothing until the welcome, as
+//    after a freeze);
 //  - task (or each of a `tasks` frame, as if it came alone; register says
 //    `batch: true`) -> a TaskProcess (cmd[]), or a FunctionPool call (fn: a function
 //    of WorkerOptions::functions, announced in register's fns[]; a task
@@ -212,6 +223,13 @@ class WorkerCore {
   void BeginDrain(int64_t now);
   void KillAndReleaseAll();
   int64_t SilenceLimitMs() const { return int64_t{heartbeat_ms_} * liveness_; }
+  // How long the broker may be silent: longer while we heartbeat at the idle rate.
+  int64_t BrokerSilenceLimitMs() const {
+    return idle_rate_ ? int64_t{idle_heartbeat_ms_} * liveness_ : SilenceLimitMs();
+  }
+  // A task came: the normal rate from now on (the next heartbeat
+  // heartbeat_ms after the last one, perhaps at once).
+  void LeaveIdleRate();
   void Log(const std::string& line) const;
 
   WorkerOptions opt_;
@@ -237,6 +255,17 @@ class WorkerCore {
   int heartbeat_ms_;
   int liveness_;
   int64_t next_heartbeat_ms_ = 0;
+  // The welcome's idle_heartbeat_ms (0: the broker has no idle rate), and
+  // whether we heartbeat at that rate now: the last heartbeat listed
+  // nothing and no task came since (the broker's view is the same).
+  int idle_heartbeat_ms_ = 0;
+  bool idle_rate_ = false;
+  bool last_heartbeat_idle_ = false;  // the last heartbeat started the idle rate
+  int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
+  // Registering again after a long silence at the idle rate: a task that
+  // comes before the welcome makes the next register list it (and the
+  // welcomes to earlier ones stale), so that the welcome judges it.
+  bool relisting_ = false;
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   // Prefetched tasks in arrival order, and those a heartbeat has reported as

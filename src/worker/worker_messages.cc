@@ -25,12 +25,21 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   if (wire::GetInt(m.body, wire::field::kLiveness, &live).ok() && live > 0 && live <= 1000) {
     liveness_ = static_cast<int>(live);
   }
+  // An idle rate slower than the normal one, or none (an older broker).
+  int64_t idle_hb = 0;
+  idle_heartbeat_ms_ = 0;
+  if (wire::GetInt(m.body, wire::field::kIdleHeartbeatMs, &idle_hb).ok() && idle_hb > heartbeat_ms_ &&
+      idle_hb <= 3600000) {
+    idle_heartbeat_ms_ = static_cast<int>(idle_hb);
+  }
+  idle_rate_ = false;  // until a heartbeat that lists nothing
   std::vector<int64_t> abandon;
   // Validated on arrival (wire::Validate): the list is there or absent.
   (void)wire::GetIntList(m.body, wire::field::kAbandon, &abandon);
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
+  relisting_ = false;
   const auto batch = m.body.find(wire::field::kBatch);
   broker_batches_ = batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
   // A reregister that came before this welcome answered a message sent
@@ -250,7 +259,8 @@ void WorkerCore::SendRegister(int64_t now) {
                 opt_.functions != nullptr ? json(opt_.functions->Names()) : json::array()},
                {wire::field::kRunning, HeldIds()},
                {wire::field::kSeq, ++register_seq_},
-               {wire::field::kBatch, true}};
+               {wire::field::kBatch, true},
+               {wire::field::kIdleHeartbeats, true}};
   if (!opt_.nanny.empty()) body[wire::field::kNanny] = opt_.nanny;
   link_.Send(wire::Make(Command::kRegister, std::move(body)));
   register_sent_ms_ = now;

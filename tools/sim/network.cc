@@ -91,6 +91,7 @@ void Network::Note(int conn, const wire::Message& m, bool to_broker) {
 
 void Network::Attach(int id, Conn& c) {
   c.attached = true;
+  ++c.attaches;
   c.attach_at = -1;
   c.routing_id = "r" + std::to_string(id) + "." + std::to_string(incarnation_);
   by_routing_id_[c.routing_id] = id;
@@ -181,6 +182,11 @@ int64_t Network::NextEventMs() const {
     if (!c.open && c.closed_known_at > now) next = std::min(next, c.closed_known_at);
   }
   return next;
+}
+
+int Network::Attaches(int conn) const {
+  auto it = conns_.find(conn);
+  return it == conns_.end() ? 0 : it->second.attaches;
 }
 
 bool Network::Port::Receive(std::string* routing_id, wire::Message* m, Status* decoded) {

@@ -47,6 +47,9 @@ class Network {
   // The next message that has arrived on conn; false when none.
   bool Receive(int conn, wire::Message* m);
   bool HasArrived(int conn) const;
+  // How many times conn was connected to a broker (a socket monitor's
+  // successful handshakes): more than once, it was made anew.
+  int Attaches(int conn) const;
 
   // The broker's side: its ROUTER socket.
   RouterPort* broker_port() { return &port_; }
@@ -78,6 +81,7 @@ class Network {
     int owner;
     bool open = true;
     bool attached = false;
+    int attaches = 0;
     int64_t attach_at = -1;    // -1: the broker is down
     std::string routing_id;    // while attached
     int64_t closed_known_at = 0;  // the broker's sends fail from then on

@@ -21,6 +21,7 @@ class SimWorker::Link final : public worker::Link {
   Status Open(int64_t now_ms) override {
     Close(0);
     conn_ = owner_->net_->Open(owner_->index_);
+    attaches_seen_ = 0;
     timers_.Heard(now_ms);
     return Status::Ok();
   }
@@ -48,6 +49,12 @@ class SimWorker::Link final : public worker::Link {
     return true;
   }
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
+    // BrokerLink's socket monitor: a connection made anew (a restarted broker).
+    if (conn_ >= 0 && owner_->net_->Attaches(conn_) != attaches_seen_) {
+      const bool again = attaches_seen_ > 0;
+      attaches_seen_ = owner_->net_->Attaches(conn_);
+      if (again) return Event::kReconnected;
+    }
     if (conn_ >= 0 && timers_.Silent(now_ms, silence_limit_ms)) {
       Close(0);
       timers_.Lost(now_ms);
@@ -73,6 +80,7 @@ class SimWorker::Link final : public worker::Link {
   SimWorker* owner_;
   const std::string endpoint_ = "sim://broker";
   int conn_ = -1;
+  int attaches_seen_ = 0;  // of conn_
   worker::ReconnectTimers timers_;
 };
 
