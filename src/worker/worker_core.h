@@ -88,6 +88,7 @@
 
 #include "common/protocol.h"
 #include "common/status.h"
+#include "worker/adaptive_prefetch.h"
 #include "worker/function_pool.h"
 #include "worker/link.h"
 #include "worker/task_process.h"
@@ -161,6 +162,7 @@ class WorkerCore {
     std::string key;
     std::unique_ptr<TaskProcess> runner;
     std::unique_ptr<FunctionPool::Call> call;
+    int64_t started_ms = 0;   // when it started here (its run time, AdaptivePrefetch)
     int64_t timeout_ms = 0;   // its time limit; 0: none
     int64_t deadline_ms = 0;  // steady time the limit is reached; 0: none
     int64_t kill_at_ms = 0;   // past the limit: SIGTERM was sent, SIGKILL is due then
@@ -186,7 +188,14 @@ class WorkerCore {
   // Starts prefetched tasks while slots are free.
   void StartQueued(int64_t now);
   void SendHeartbeat(int64_t now);
-  int Prefetch() const { return opt_.prefetch < 0 ? opt_.slots : opt_.prefetch; }
+  // --prefetch as given, else what AdaptivePrefetch says now.
+  int Prefetch() const { return opt_.prefetch < 0 ? adaptive_.value() : opt_.prefetch; }
+  // Without --prefetch: recomputes the prefetch from the run times and the
+  // long attempts; a change is announced (`ready`), and the prefetched
+  // tasks beyond a lower one are released (never started: no blame).
+  void AdaptPrefetch(int64_t now);
+  // An attempt started at started_ms ended at now (its run time).
+  void NoteFinished(int64_t started_ms, int64_t now) { adaptive_.Finished(now - started_ms); }
   Status StartFunction(int64_t attempt, const wire::Message& m, Attempt* a);
   bool RunInstantFunction(int64_t attempt, const wire::Message& m);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
@@ -239,6 +248,7 @@ class WorkerCore {
   int64_t next_heartbeat_ms_ = 0;
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
+  AdaptivePrefetch adaptive_;  // used without --prefetch (opt_.prefetch < 0)
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
   // queued: starting one of those sends a heartbeat at once, so that the
   // broker blames it if it kills the worker.
