@@ -11,7 +11,7 @@ int AdaptivePrefetch::MaxFor(int slots) {
 }
 
 AdaptivePrefetch::AdaptivePrefetch(int slots)
-    : slots_(std::max(slots, 1)), max_(MaxFor(slots)), value_(std::min(slots_, max_)) {}
+    : slots_(std::max(slots, 1)), max_(MaxFor(slots)), value_(0) {}
 
 void AdaptivePrefetch::Finished(int64_t duration_ms) {
   duration_ms = std::max<int64_t>(0, duration_ms);
@@ -45,8 +45,8 @@ double AdaptivePrefetch::Figure(int long_running) const {
 }
 
 bool AdaptivePrefetch::Update(int long_running) {
-  // No run time yet: nothing to go by but a long attempt.
-  if (count_ == 0 && long_running < slots_) return false;
+  // No run time yet: nothing to go by.
+  if (count_ == 0) return false;
   const double figure = Figure(long_running);
   const bool up = figure >= 2.0 * std::max(value_, 1);
   const bool down = figure < value_ / 2.0;

@@ -16,8 +16,11 @@
 //  - An attempt that runs longer than LongAfterMs() (twice the budget, and
 //    4x the mean) is long before it ends: it takes its slot out of the
 //    count at once. When every slot runs a long one, the prefetch is 0.
-//  - Clamped to [0, MaxFor(slots)]. Before the first run time it is
-//    `slots` (the fixed default of before).
+//  - Clamped to [0, MaxFor(slots)]. Before the first run time it is 0:
+//    nothing is known yet, and a worker that holds nothing hands nothing
+//    back (a fresh worker sent long tasks would otherwise hold some, then
+//    release them: churn, and each release is an attempt more). Short
+//    tasks raise it after their first results, one round trip later.
 //  - Hysteresis: value() moves only when the computed figure is at least
 //    twice it or below half of it, so that noise does not send a `ready`
 //    per task; a long task (figure 0) always passes.

@@ -12,12 +12,12 @@ void Feed(AdaptivePrefetch& p, int64_t ms, int n) {
   for (int i = 0; i < n; ++i) p.Finished(ms);
 }
 
-TEST(AdaptivePrefetch, StartsAtSlotsAndStaysThereWithoutRunTimes) {
+TEST(AdaptivePrefetch, StartsAtNoneAndStaysThereWithoutRunTimes) {
   AdaptivePrefetch p(4);
-  EXPECT_EQ(p.value(), 4);
+  EXPECT_EQ(p.value(), 0);
   EXPECT_FALSE(p.Update(0));
-  EXPECT_FALSE(p.Update(3));
-  EXPECT_EQ(p.value(), 4);
+  EXPECT_FALSE(p.Update(4));
+  EXPECT_EQ(p.value(), 0);
 }
 
 TEST(AdaptivePrefetch, InstantTasksGetTheMaximum) {
@@ -37,12 +37,17 @@ TEST(AdaptivePrefetch, HoldsAboutTheBudgetPerSlot) {
   EXPECT_TRUE(p.Update(0));
   EXPECT_EQ(p.value(), 50);
   AdaptivePrefetch q(4);
-  Feed(q, 100, AdaptivePrefetch::kWindow);  // 100 ms each: 4 x 25 / 100 = 1
+  Feed(q, 50, AdaptivePrefetch::kWindow);  // 50 ms each: 4 x 25 / 50 = 2
   EXPECT_TRUE(q.Update(0));
-  EXPECT_EQ(q.value(), 1);
+  EXPECT_EQ(q.value(), 2);
+  Feed(q, 100, AdaptivePrefetch::kWindow);  // 100 ms each: 1, within a factor of 2
+  EXPECT_FALSE(q.Update(0));
+  Feed(q, 1000, AdaptivePrefetch::kWindow);  // 1 s each: none
+  EXPECT_TRUE(q.Update(0));
+  EXPECT_EQ(q.value(), 0);
   AdaptivePrefetch r(4);
-  Feed(r, 1000, AdaptivePrefetch::kWindow);  // 1 s each: none
-  EXPECT_TRUE(r.Update(0));
+  Feed(r, 1000, AdaptivePrefetch::kWindow);  // never above 0
+  EXPECT_FALSE(r.Update(0));
   EXPECT_EQ(r.value(), 0);
 }
 
@@ -68,10 +73,9 @@ TEST(AdaptivePrefetch, ALongAttemptTakesItsSlotOutAtOnceAndAllLongMeansNone) {
   EXPECT_FALSE(p.Update(3));  // one slot still runs instant tasks
   EXPECT_TRUE(p.Update(4));   // every slot is taken by a long one
   EXPECT_EQ(p.value(), 0);
-  // Even before any run time: 8 tasks of 1 s on a fresh worker.
-  AdaptivePrefetch fresh(4);
-  EXPECT_TRUE(fresh.Update(4));
-  EXPECT_EQ(fresh.value(), 0);
+  EXPECT_FALSE(p.Update(4));
+  EXPECT_TRUE(p.Update(0));   // they ended (and were not long enough to enter the mean much)
+  EXPECT_EQ(p.value(), 256);
 }
 
 TEST(AdaptivePrefetch, ALongRunTimeInTheWindowLowersItUntilItLeaves) {
@@ -92,20 +96,20 @@ TEST(AdaptivePrefetch, TasksAllAsLongAsTheMeanAreNotLong) {
   AdaptivePrefetch p(2);
   Feed(p, 200, AdaptivePrefetch::kWindow);
   EXPECT_EQ(p.LongAfterMs(), 800);  // 4x the mean
-  EXPECT_TRUE(p.Update(0));
+  EXPECT_FALSE(p.Update(0));
   EXPECT_EQ(p.value(), 0);          // 2 x 25 / 200
-  // Back up from 0 only at a figure of 2 or more.
+  // Up from 0 only at a figure of 2 or more; down from 2 below 1.
   AdaptivePrefetch q(1);
-  Feed(q, 20, AdaptivePrefetch::kWindow);  // 1 x 25 / 20 = 1.25: stays at 1
-  EXPECT_FALSE(q.Update(0));
-  Feed(q, 60, AdaptivePrefetch::kWindow);  // 0.42: down to 0
-  EXPECT_TRUE(q.Update(0));
-  EXPECT_EQ(q.value(), 0);
-  Feed(q, 15, AdaptivePrefetch::kWindow);  // 1.67: not yet
+  Feed(q, 20, AdaptivePrefetch::kWindow);  // 1 x 25 / 20 = 1.25: stays at 0
   EXPECT_FALSE(q.Update(0));
   Feed(q, 10, AdaptivePrefetch::kWindow);  // 2.5
   EXPECT_TRUE(q.Update(0));
   EXPECT_EQ(q.value(), 2);
+  Feed(q, 20, AdaptivePrefetch::kWindow);  // 1.25: stays at 2
+  EXPECT_FALSE(q.Update(0));
+  Feed(q, 30, AdaptivePrefetch::kWindow);  // 0.83: down to 0
+  EXPECT_TRUE(q.Update(0));
+  EXPECT_EQ(q.value(), 0);
 }
 
 TEST(AdaptivePrefetch, NegativeRunTimesCountAsZero) {

@@ -202,6 +202,7 @@ class WorkerCoreTest : public testing::Test {
 };
 
 TEST_F(WorkerCoreTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
+  options_.prefetch = 1;  // room to hold the task sent before the welcome
   Start();
   auto reg = Sent(Command::kRegister);
   ASSERT_EQ(reg.size(), 1u);
