@@ -30,10 +30,11 @@ double AdaptivePrefetch::MeanMs() const {
 }
 
 int64_t AdaptivePrefetch::LongAfterMs() const {
-  // Twice the budget: a task of about the budget is not long; and 4x the
-  // mean: tasks that are all about as long as this do not count as long
-  // one after the other as they run (the mean already holds them back).
-  return std::max<int64_t>(2 * kBudgetMs, static_cast<int64_t>(std::ceil(4 * MeanMs())));
+  // 4x the budget: a task of about the budget is not long, nor one slowed
+  // down a while on a busy machine; and 4x the mean: tasks that are all
+  // about as long as this do not count as long one after the other as they
+  // run (the mean already holds them back).
+  return std::max<int64_t>(4 * kBudgetMs, static_cast<int64_t>(std::ceil(4 * MeanMs())));
 }
 
 double AdaptivePrefetch::Figure(int long_running) const {

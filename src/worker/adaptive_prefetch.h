@@ -13,9 +13,10 @@
 //    them; long ones little or none, so that a held task does not wait on
 //    a busy worker while another could run it. The most a held task waits
 //    is about kBudgetMs, whatever the tasks.
-//  - An attempt that runs longer than LongAfterMs() (twice the budget, and
+//  - An attempt that runs longer than LongAfterMs() (4x the budget, and
 //    4x the mean) is long before it ends: it takes its slot out of the
-//    count at once. When every slot runs a long one, the prefetch is 0.
+//    count at once. When every slot runs a long one, the prefetch is 0
+//    (and the worker hands back what it holds).
 //  - Clamped to [0, MaxFor(slots)]. Before the first run time it is 0:
 //    nothing is known yet, and a worker that holds nothing hands nothing
 //    back (a fresh worker sent long tasks would otherwise hold some, then

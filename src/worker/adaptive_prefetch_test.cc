@@ -69,7 +69,7 @@ TEST(AdaptivePrefetch, ALongAttemptTakesItsSlotOutAtOnceAndAllLongMeansNone) {
   Feed(p, 0, 8);
   ASSERT_TRUE(p.Update(0));
   ASSERT_EQ(p.value(), 256);
-  EXPECT_EQ(p.LongAfterMs(), 2 * AdaptivePrefetch::kBudgetMs);
+  EXPECT_EQ(p.LongAfterMs(), 4 * AdaptivePrefetch::kBudgetMs);
   EXPECT_FALSE(p.Update(3));  // one slot still runs instant tasks
   EXPECT_TRUE(p.Update(4));   // every slot is taken by a long one
   EXPECT_EQ(p.value(), 0);

@@ -190,9 +190,15 @@ class WorkerCore {
   void SendHeartbeat(int64_t now);
   // --prefetch as given, else what AdaptivePrefetch says now.
   int Prefetch() const { return opt_.prefetch < 0 ? adaptive_.value() : opt_.prefetch; }
+  // How many tasks it takes to hold: the prefetch, or, after it was lowered
+  // with slots free, the one before (tasks leased before the broker read
+  // the `ready` are still on their way: kept, not bounced back).
+  int HoldLimit() const { return std::max(Prefetch(), soft_hold_limit_); }
   // Without --prefetch: recomputes the prefetch from the run times and the
-  // long attempts; a change is announced (`ready`), and the prefetched
-  // tasks beyond a lower one are released (never started: no blame).
+  // long attempts and announces a change (`ready`). When every slot runs a
+  // long attempt, the held tasks are released (never started: no blame),
+  // so that an idle worker runs them; a lower prefetch alone lets them run
+  // here (they are about 2 x the budget of work at most).
   void AdaptPrefetch(int64_t now);
   // An attempt started at started_ms ended at now (its run time).
   void NoteFinished(int64_t started_ms, int64_t now) { adaptive_.Finished(now - started_ms); }
@@ -249,6 +255,7 @@ class WorkerCore {
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   AdaptivePrefetch adaptive_;  // used without --prefetch (opt_.prefetch < 0)
+  int soft_hold_limit_ = 0;    // HoldLimit()
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
   // queued: starting one of those sends a heartbeat at once, so that the
   // broker blames it if it kills the worker.

@@ -768,7 +768,7 @@ TEST_F(WorkerCoreTest, WithoutPrefetchShortTasksDeepenItAndLongOnesDropItAtOnce)
   EXPECT_TRUE(Sent(Command::kRelease).empty());
   // Tasks 2 and 3 run on past LongAfterMs: no slot is free for long.
   link_.sent.clear();
-  RunFor(2 * AdaptivePrefetch::kBudgetMs + 5);
+  RunFor(4 * AdaptivePrefetch::kBudgetMs + 5);
   ready = Sent(Command::kReady);
   ASSERT_EQ(ready.size(), 1u);
   EXPECT_EQ(ready[0].body["prefetch"], 0);
@@ -786,6 +786,41 @@ TEST_F(WorkerCoreTest, WithoutPrefetchShortTasksDeepenItAndLongOnesDropItAtOnce)
   Task(12);
   Step();
   EXPECT_EQ(Sent(Command::kRelease).back().body["attempts"], json({12}));
+}
+
+// A lower prefetch with slots free hands nothing back: what it holds runs
+// here soon, and what the broker leased before it read the `ready` is kept.
+TEST_F(WorkerCoreTest, WithoutPrefetchALowerFigureAloneReleasesNothing) {
+  options_.slots = 1;
+  StartWelcomed();
+  int64_t id = 1;
+  auto run = [&](int64_t ms) {  // one task of ms, alone
+    Task(id++);
+    Step();
+    now_ += ms;
+    starter_.started.back()->outcome = Exited(0);
+    Step();
+  };
+  for (int i = 0; i < AdaptivePrefetch::kWindow; ++i) run(1);  // 25 / 1
+  ASSERT_EQ(Sent(Command::kReady).back().body["prefetch"], 25);
+  // Twenty tasks held behind a running one.
+  for (int i = 0; i < 21; ++i) Task(id++);
+  Step();
+  ASSERT_EQ(core_->QueuedIds().size(), 20u);
+  // Run times of 5 ms: 5 held at most from now on. Tasks keep coming (as
+  // leased before the broker read each `ready`): held, not bounced.
+  for (int i = 0; i < AdaptivePrefetch::kWindow; ++i) {
+    Task(id++);
+    now_ += 5;
+    starter_.started.back()->outcome = Exited(0);
+    Step();
+  }
+  EXPECT_EQ(Sent(Command::kReady).back().body["prefetch"], 5);
+  EXPECT_TRUE(Sent(Command::kRelease).empty());
+  // Leased under the old credit, on its way: kept.
+  for (int i = 0; i < 3; ++i) Task(id++);
+  Step();
+  EXPECT_TRUE(Sent(Command::kRelease).empty());
 }
 
 TEST_F(WorkerCoreTest, AnExplicitPrefetchIsKeptWhateverTheRunTimes) {

@@ -80,7 +80,7 @@ void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
   // leased elsewhere since; it waits for the next welcome's verdict.
   if (welcomed_ && static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
     StartTask(attempt, m, now);
-  } else if (static_cast<int>(queue_.size()) < Prefetch()) {
+  } else if (static_cast<int>(queue_.size()) < HoldLimit()) {
     queue_.emplace_back(attempt, m);
   } else {
     Release({attempt});  // more than the credit we gave
@@ -154,22 +154,30 @@ void WorkerCore::AdaptPrefetch(int64_t now) {
   for (const auto& [id, a] : running_) {
     if (!a.ended && now - a.started_ms > adaptive_.LongAfterMs()) ++long_running;
   }
+  const bool all_long = long_running >= opt_.slots;
   const int before = adaptive_.value();
-  if (!adaptive_.Update(long_running)) return;
-  const int prefetch = adaptive_.value();
-  Log("prefetch " + std::to_string(before) + " -> " + std::to_string(prefetch) + " (mean run time " +
-      std::to_string(static_cast<int64_t>(adaptive_.MeanMs())) + " ms, " +
-      std::to_string(long_running) + " long running)");
-  // First the new credit, then the release: the broker must not lease the
-  // released tasks straight back to us.
-  link_.Send(wire::Make(Command::kReady,
-                        {{wire::field::kSlots, opt_.slots}, {wire::field::kPrefetch, prefetch}}));
+  if (adaptive_.Update(long_running)) {
+    const int prefetch = adaptive_.value();
+    Log("prefetch " + std::to_string(before) + " -> " + std::to_string(prefetch) +
+        " (mean run time " + std::to_string(static_cast<int64_t>(adaptive_.MeanMs())) + " ms, " +
+        std::to_string(long_running) + " long running)");
+    soft_hold_limit_ = prefetch < before && !all_long ? std::max(before, soft_hold_limit_) : 0;
+    link_.Send(wire::Make(Command::kReady,
+                          {{wire::field::kSlots, opt_.slots}, {wire::field::kPrefetch, prefetch}}));
+  }
+  if (!all_long || static_cast<int>(queue_.size()) <= Prefetch()) return;
+  // Every slot is taken for long: what is held would wait on it while an
+  // idle worker could run it. Released after the new credit (above), so
+  // that the broker does not lease it straight back to us.
+  soft_hold_limit_ = 0;
   std::vector<int64_t> excess;
-  while (static_cast<int>(queue_.size()) > prefetch) {
+  while (static_cast<int>(queue_.size()) > Prefetch()) {
     excess.push_back(queue_.back().first);
     reported_queued_.erase(queue_.back().first);
     queue_.pop_back();
   }
+  Log("handing back " + std::to_string(excess.size()) +
+      " prefetched task(s): every slot runs a long one");
   Release(std::move(excess));
 }
 
