@@ -43,6 +43,9 @@
 //    when the welcome said `batch: true`); abort (a command is killed; a function call
 //    cannot be: it is abandoned, runs to its end on its thread, and its
 //    output is dropped);
+//  - prefetch: --prefetch as given, or without it (-1) AdaptivePrefetch's
+//    figure from the run times here, announced with `ready` on each change;
+//    when every slot runs a long attempt the held tasks are released;
 //  - a register refused for its name (docs/protocol.md, "Worker names"):
 //    code name_in_use makes done() true at once and Finish() return a
 //    kConflict Status carrying the broker's message ("name 'x' is in use by
