@@ -73,8 +73,9 @@ int leaseq::worker::WorkerMain(int argc, char** argv,
       ->default_val(1)
       ->check(CLI::Range(1, 4096));
   app.add_option("--prefetch", w.prefetch,
-                 "tasks held beyond --slots, started as soon as a slot frees (default: as "
-                 "many as --slots; 0 for none)")
+                 "tasks held beyond --slots, started as soon as a slot frees (default: "
+                 "adaptive, about 25 ms of work per slot from the recent run times, from 0 "
+                 "for long tasks to 64 per slot (at most 1024) for instant ones; 0 for none)")
       ->check(CLI::Range(-1, 65536));
   app.add_option("--name", w.name,
                  "worker name, one live worker each: a name held by another live worker is "

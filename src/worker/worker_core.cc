@@ -35,7 +35,8 @@ WorkerCore::WorkerCore(WorkerOptions options, Link& link, ProcessStarter& proces
       host_(std::move(host)),
       pid_(pid),
       heartbeat_ms_(opt_.heartbeat_ms),
-      liveness_(opt_.liveness) {}
+      liveness_(opt_.liveness),
+      adaptive_(opt_.slots) {}
 
 // running_ goes before pool_: commands are killed and reaped, calls
 // abandoned, then the pool's idle threads are joined.
@@ -120,6 +121,9 @@ int64_t WorkerCore::NextDeadlineMs(int64_t now) const {
   if (phase_ != Phase::kRunning) deadline = std::min(deadline, phase_deadline_ms_);
   for (const auto& [id, a] : running_) {
     if (a.ended) deadline = std::min(deadline, a.hold_until_ms);
+    // When it becomes long (AdaptPrefetch): the prefetch may drop then.
+    const int64_t long_at = a.started_ms + adaptive_.LongAfterMs() + 1;
+    if (opt_.prefetch < 0 && !a.ended && long_at > now) deadline = std::min(deadline, long_at);
   }
   return std::min(deadline, NextTimeoutMs());
 }
@@ -152,6 +156,7 @@ void WorkerCore::PumpTasks(int64_t now) {
     for (auto& [id, outcome] : pool_->TakeFinished()) {
       auto it = running_.find(id);
       if (it == running_.end() || it->second.call == nullptr) continue;  // abandoned meanwhile
+      NoteFinished(it->second.started_ms, now);
       ProcessOutcome result;
       result.output = std::move(outcome.output);
       if (outcome.ok) {
@@ -180,6 +185,7 @@ void WorkerCore::PumpTasks(int64_t now) {
         continue;
       }
       a.ended = r.TakeOutcome();
+      NoteFinished(a.started_ms, now);
       if (a.kill_at_ms != 0) {
         a.ended = TimedOut(a, std::move(*a.ended));  // our own time limit stopped it
         a.hold_until_ms = now;

@@ -54,6 +54,9 @@
 //    when the welcome said `batch: true`); abort (a command is killed; a function call
 //    cannot be: it is abandoned, runs to its end on its thread, and its
 //    output is dropped);
+//  - prefetch: --prefetch as given, or without it (-1) AdaptivePrefetch's
+//    figure from the run times here, announced with `ready` on each change;
+//    when every slot runs a long attempt the held tasks are released;
 //  - a register refused for its name (docs/protocol.md, "Worker names"):
 //    code name_in_use makes done() true at once and Finish() return a
 //    kConflict Status carrying the broker's message ("name 'x' is in use by
@@ -99,6 +102,7 @@
 
 #include "common/protocol.h"
 #include "common/status.h"
+#include "worker/adaptive_prefetch.h"
 #include "worker/function_pool.h"
 #include "worker/link.h"
 #include "worker/task_process.h"
@@ -172,6 +176,7 @@ class WorkerCore {
     std::string key;
     std::unique_ptr<TaskProcess> runner;
     std::unique_ptr<FunctionPool::Call> call;
+    int64_t started_ms = 0;   // when it started here (its run time, AdaptivePrefetch)
     int64_t timeout_ms = 0;   // its time limit; 0: none
     int64_t deadline_ms = 0;  // steady time the limit is reached; 0: none
     int64_t kill_at_ms = 0;   // past the limit: SIGTERM was sent, SIGKILL is due then
@@ -197,7 +202,20 @@ class WorkerCore {
   // Starts prefetched tasks while slots are free.
   void StartQueued(int64_t now);
   void SendHeartbeat(int64_t now);
-  int Prefetch() const { return opt_.prefetch < 0 ? opt_.slots : opt_.prefetch; }
+  // --prefetch as given, else what AdaptivePrefetch says now.
+  int Prefetch() const { return opt_.prefetch < 0 ? adaptive_.value() : opt_.prefetch; }
+  // How many tasks it takes to hold: the prefetch, or, after it was lowered
+  // with slots free, the one before (tasks leased before the broker read
+  // the `ready` are still on their way: kept, not bounced back).
+  int HoldLimit() const { return std::max(Prefetch(), soft_hold_limit_); }
+  // Without --prefetch: recomputes the prefetch from the run times and the
+  // long attempts and announces a change (`ready`). When every slot runs a
+  // long attempt, the held tasks are released (never started: no blame),
+  // so that an idle worker runs them; a lower prefetch alone lets them run
+  // here (they are about 2 x the budget of work at most).
+  void AdaptPrefetch(int64_t now);
+  // An attempt started at started_ms ended at now (its run time).
+  void NoteFinished(int64_t started_ms, int64_t now) { adaptive_.Finished(now - started_ms); }
   Status StartFunction(int64_t attempt, const wire::Message& m, Attempt* a);
   bool RunInstantFunction(int64_t attempt, const wire::Message& m);
   Status StartCommand(int64_t attempt_no, const wire::Message& m, Attempt* a);
@@ -268,6 +286,8 @@ class WorkerCore {
   bool relisting_ = false;
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
+  AdaptivePrefetch adaptive_;  // used without --prefetch (opt_.prefetch < 0)
+  int soft_hold_limit_ = 0;    // HoldLimit()
   // Prefetched tasks in arrival order, and those a heartbeat has reported as
   // queued: starting one of those sends a heartbeat at once, so that the
   // broker blames it if it kills the worker.

@@ -202,6 +202,7 @@ class WorkerCoreTest : public testing::Test {
 };
 
 TEST_F(WorkerCoreTest, RegistersRunsATaskAndKeepsTheResultUntilAcked) {
+  options_.prefetch = 1;  // room to hold the task sent before the welcome
   Start();
   auto reg = Sent(Command::kRegister);
   ASSERT_EQ(reg.size(), 1u);
@@ -843,6 +844,107 @@ TEST_F(WorkerCoreTest, DestroyingTheCoreKillsItsProcessesAndSendsNothing) {
   core_.reset();
   EXPECT_TRUE(starter_.started[0]->destroyed);
   EXPECT_TRUE(link_.sent.empty());
+}
+
+}  // namespace
+}  // namespace leaseq::worker
+
+namespace leaseq::worker {
+namespace {
+
+// Without --prefetch: instant tasks deepen the prefetch (announced with
+// `ready`), and when every slot runs a long one it drops to none at once,
+// the held tasks handed back after the new credit.
+TEST_F(WorkerCoreTest, WithoutPrefetchShortTasksDeepenItAndLongOnesDropItAtOnce) {
+  options_.slots = 2;
+  StartWelcomed();
+  Task(1);
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  starter_.started[0]->outcome = Exited(0);
+  Step();  // ended within the step: a run time of 0
+  auto ready = Sent(Command::kReady);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].body["slots"], 2);
+  EXPECT_EQ(ready[0].body["prefetch"], AdaptivePrefetch::MaxFor(2));
+  // More than slots x 2 held: none handed back.
+  for (int64_t id = 2; id <= 11; ++id) Task(id);
+  Step();
+  EXPECT_EQ(starter_.started.size(), 3u);
+  EXPECT_EQ(core_->QueuedIds().size(), 8u);
+  EXPECT_TRUE(Sent(Command::kRelease).empty());
+  // Tasks 2 and 3 run on past LongAfterMs: no slot is free for long.
+  link_.sent.clear();
+  RunFor(4 * AdaptivePrefetch::kBudgetMs + 5);
+  ready = Sent(Command::kReady);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].body["prefetch"], 0);
+  auto released = Sent(Command::kRelease);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].body["attempts"], json({11, 10, 9, 8, 7, 6, 5, 4}));
+  const auto ready_at = std::find_if(link_.sent.begin(), link_.sent.end(),
+                                     [](const wire::Message& m) { return m.command == Command::kReady; });
+  const auto release_at = std::find_if(link_.sent.begin(), link_.sent.end(),
+                                       [](const wire::Message& m) { return m.command == Command::kRelease; });
+  EXPECT_LT(ready_at - link_.sent.begin(), release_at - link_.sent.begin()) << "credit first";
+  EXPECT_TRUE(core_->QueuedIds().empty());
+  EXPECT_EQ(core_->RunningIds(), (std::vector<int64_t>{2, 3}));
+  // A task still in flight under the old credit is handed back too.
+  Task(12);
+  Step();
+  EXPECT_EQ(Sent(Command::kRelease).back().body["attempts"], json({12}));
+}
+
+// A lower prefetch with slots free hands nothing back: what it holds runs
+// here soon, and what the broker leased before it read the `ready` is kept.
+TEST_F(WorkerCoreTest, WithoutPrefetchALowerFigureAloneReleasesNothing) {
+  options_.slots = 1;
+  StartWelcomed();
+  int64_t id = 1;
+  auto run = [&](int64_t ms) {  // one task of ms, alone
+    Task(id++);
+    Step();
+    now_ += ms;
+    starter_.started.back()->outcome = Exited(0);
+    Step();
+  };
+  for (int i = 0; i < AdaptivePrefetch::kWindow; ++i) run(1);  // 25 / 1
+  ASSERT_EQ(Sent(Command::kReady).back().body["prefetch"], 25);
+  // Twenty tasks held behind a running one.
+  for (int i = 0; i < 21; ++i) Task(id++);
+  Step();
+  ASSERT_EQ(core_->QueuedIds().size(), 20u);
+  // Run times of 5 ms: 5 held at most from now on. Tasks keep coming (as
+  // leased before the broker read each `ready`): held, not bounced.
+  for (int i = 0; i < AdaptivePrefetch::kWindow; ++i) {
+    Task(id++);
+    now_ += 5;
+    starter_.started.back()->outcome = Exited(0);
+    Step();
+  }
+  EXPECT_EQ(Sent(Command::kReady).back().body["prefetch"], 5);
+  EXPECT_TRUE(Sent(Command::kRelease).empty());
+  // Leased under the old credit, on its way: kept.
+  for (int i = 0; i < 3; ++i) Task(id++);
+  Step();
+  EXPECT_TRUE(Sent(Command::kRelease).empty());
+}
+
+TEST_F(WorkerCoreTest, AnExplicitPrefetchIsKeptWhateverTheRunTimes) {
+  options_.slots = 2;
+  options_.prefetch = 2;
+  StartWelcomed();
+  Task(1);
+  Step();
+  starter_.started[0]->outcome = Exited(0);
+  Step();
+  for (int64_t id = 2; id <= 6; ++id) Task(id);
+  Step();
+  EXPECT_EQ(core_->QueuedIds(), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(Sent(Command::kRelease).back().body["attempts"], json({6}));
+  RunFor(10 * AdaptivePrefetch::kBudgetMs);
+  EXPECT_TRUE(Sent(Command::kReady).empty());
+  EXPECT_EQ(core_->QueuedIds(), (std::vector<int64_t>{4, 5}));
 }
 
 }  // namespace

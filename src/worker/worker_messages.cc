@@ -89,7 +89,7 @@ void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
   // leased elsewhere since; it waits for the next welcome's verdict.
   if (welcomed_ && static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
     StartTask(attempt, m, now);
-  } else if (static_cast<int>(queue_.size()) < Prefetch()) {
+  } else if (static_cast<int>(queue_.size()) < HoldLimit()) {
     queue_.emplace_back(attempt, m);
   } else {
     Release({attempt});  // more than the credit we gave
@@ -101,6 +101,7 @@ void WorkerCore::StartQueued(int64_t now) {
   // thawed after SIGSTOP, or offline, may have been declared lost meanwhile
   // and its tasks leased elsewhere; the next welcome says (abandon[]).
   const bool leases_current = welcomed_ && link_.HeardWithin(now, SilenceLimitMs());
+  AdaptPrefetch(now);
   while (phase_ == Phase::kRunning && leases_current && !queue_.empty() &&
          static_cast<int>(running_.size()) < opt_.slots) {
     auto [attempt, m] = std::move(queue_.front());
@@ -118,16 +119,17 @@ void WorkerCore::StartQueued(int64_t now) {
 void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now) {
   int64_t attempt_no = 0;
   std::string key;
-  // The broker counts a prefetched attempt as not started until we say so.
+  // The broker counts a prefetched attempt as not started until we say so
+  // (unless its result says it first: one that ends here and now).
   const auto prefetched = m.body.find(wire::field::kPrefetched);
-  if (reported_queued_.erase(attempt) != 0 ||
-      (prefetched != m.body.end() && prefetched->is_boolean() && prefetched->get<bool>())) {
-    announce_start_ = true;
-  }
+  const bool announce =
+      reported_queued_.erase(attempt) != 0 ||
+      (prefetched != m.body.end() && prefetched->is_boolean() && prefetched->get<bool>());
   Status s = wire::GetString(m.body, wire::field::kKey, &key);
   if (s.ok()) s = wire::GetInt(m.body, wire::field::kAttemptNo, &attempt_no);
   Attempt a;
   a.key = key;
+  a.started_ms = now;
   // The limit counts from the start here, not from the lease: a prefetched
   // task's wait is not its run time.
   if (s.ok() && m.body.contains(wire::field::kTimeoutMs)) {
@@ -148,7 +150,44 @@ void WorkerCore::StartTask(int64_t attempt, const wire::Message& m, int64_t now)
     SendResult(attempt, failed);
     return;
   }
+  // An instant function's result, or a failed start's, goes out in this
+  // step ahead of any heartbeat, and says that it ran: no heartbeat for it
+  // (with a deep prefetch, one per step, listing every held attempt).
+  if (announce) announce_start_ = true;
   running_[attempt] = std::move(a);
+}
+
+void WorkerCore::AdaptPrefetch(int64_t now) {
+  if (opt_.prefetch >= 0 || phase_ != Phase::kRunning || !welcomed_) return;
+  int long_running = 0;
+  for (const auto& [id, a] : running_) {
+    if (!a.ended && now - a.started_ms > adaptive_.LongAfterMs()) ++long_running;
+  }
+  const bool all_long = long_running >= opt_.slots;
+  const int before = adaptive_.value();
+  if (adaptive_.Update(long_running)) {
+    const int prefetch = adaptive_.value();
+    Log("prefetch " + std::to_string(before) + " -> " + std::to_string(prefetch) +
+        " (mean run time " + std::to_string(static_cast<int64_t>(adaptive_.MeanMs())) + " ms, " +
+        std::to_string(long_running) + " long running)");
+    soft_hold_limit_ = prefetch < before && !all_long ? std::max(before, soft_hold_limit_) : 0;
+    link_.Send(wire::Make(Command::kReady,
+                          {{wire::field::kSlots, opt_.slots}, {wire::field::kPrefetch, prefetch}}));
+  }
+  if (!all_long || static_cast<int>(queue_.size()) <= Prefetch()) return;
+  // Every slot is taken for long: what is held would wait on it while an
+  // idle worker could run it. Released after the new credit (above), so
+  // that the broker does not lease it straight back to us.
+  soft_hold_limit_ = 0;
+  std::vector<int64_t> excess;
+  while (static_cast<int>(queue_.size()) > Prefetch()) {
+    excess.push_back(queue_.back().first);
+    reported_queued_.erase(queue_.back().first);
+    queue_.pop_back();
+  }
+  Log("handing back " + std::to_string(excess.size()) +
+      " prefetched task(s): every slot runs a long one");
+  Release(std::move(excess));
 }
 
 // An instant function (noop, echo) runs here and now; false: not one.
@@ -162,6 +201,7 @@ bool WorkerCore::RunInstantFunction(int64_t attempt, const wire::Message& m) {
   ProcessOutcome outcome;
   FnStatus st = (*f)(m.blobs.empty() ? std::string_view() : std::string_view(m.blobs[0]),
                      &outcome.output);
+  adaptive_.Finished(0);  // ran within this step
   if (st.ok()) {
     outcome.exit_code = 0;
   } else {

@@ -24,7 +24,8 @@ struct WorkerOptions {
   std::string nanny;
   int slots = 1;
   // Tasks held beyond the slots, started as soon as one frees, so that a
-  // short task never waits for a round trip to the broker. -1: as many as slots.
+  // short task never waits for a round trip to the broker. -1: adaptive
+  // (AdaptivePrefetch, from the recent run times; `slots` at first).
   int prefetch = -1;
   std::vector<std::string> queues = {"default"};
   int heartbeat_ms = config::kHeartbeatMs;  // until the broker's welcome says otherwise

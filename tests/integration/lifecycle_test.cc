@@ -19,7 +19,9 @@ class Lifecycle : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster.StartBroker();
-    cluster.StartWorker({"--slots", "2", "--name", "w1"});
+    // A fixed prefetch of 2 (the default once was --slots): the thaw test
+    // counts on two held tasks (prefetch_test.cc has the adaptive default).
+    cluster.StartWorker({"--slots", "2", "--prefetch", "2", "--name", "w1"});
   }
   bool WaitState(const std::string& key, const std::string& state, std::chrono::milliseconds t = 20s) {
     return WaitFor([&] { return Query(cluster.db(), "SELECT state FROM tasks WHERE key = '" + key + "'") == state; }, t);
@@ -93,7 +95,7 @@ TEST_F(Lifecycle, FrozenWorkerIsLostItsTaskFinishesElsewhereAndItsLateResultChan
 }
 
 TEST_F(Lifecycle, ThawedWorkerDoesNotStartThePrefetchedTasksItWasLostWith) {
-  // w1: 2 slots and (by default) 2 prefetched. Each start appends a line.
+  // w1: 2 slots and 2 prefetched. Each start appends a line.
   const std::string log = cluster.dir().File("starts.log");
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(cluster.Submit({"--key", "p" + std::to_string(i), "--", "sh", "-c",
