@@ -84,14 +84,9 @@ Status Store::BeginRead() {
 }
 
 SQLite::Statement& Store::Prepared(const char* sql) {
-  auto& slot = statements_[sql];
-  if (!slot) {
-    slot = std::make_unique<SQLite::Statement>(*db_, sql);
-  } else {
-    slot->reset();
-    slot->clearBindings();
-  }
-  return *slot;
+  SQLite::Statement& st = PreparedAllBound(sql);
+  st.clearBindings();
+  return st;
 }
 
 SQLite::Statement& Store::PreparedAllBound(const char* sql) {
