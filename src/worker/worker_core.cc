@@ -42,6 +42,18 @@ WorkerCore::WorkerCore(WorkerOptions options, Link& link, ProcessStarter& proces
 // abandoned, then the pool's idle threads are joined.
 WorkerCore::~WorkerCore() = default;
 
+// After a freeze or a long silence at the idle rate: what the worker holds
+// may no longer be its own. It registers again at once and starts nothing
+// until a welcome answers that register; welcomes already waiting in the
+// link, or on their way, answer an older one and are ignored.
+void WorkerCore::RegisterAgainBeforeStarting() {
+  welcomed_ = false;
+  idle_rate_ = false;
+  register_wanted_ = true;
+  register_sent_ms_ = -1;  // at once
+  first_current_seq_ = register_seq_ + 1;
+}
+
 void WorkerCore::Log(const std::string& line) const {
   if (log_) {
     log_(line);
@@ -71,11 +83,7 @@ void WorkerCore::Step(int64_t now) {
     // have declared us lost. Start nothing until a new welcome says which
     // tasks are still ours; what the link holds is from before.
     Log("frozen for " + std::to_string(now - last_step_ms_) + " ms: registering again");
-    welcomed_ = false;
-    idle_rate_ = false;
-    register_wanted_ = true;
-    register_sent_ms_ = -1;  // at once
-    first_current_seq_ = register_seq_ + 1;  // welcomes waiting in the link are stale
+    RegisterAgainBeforeStarting();
   }
   last_step_ms_ = now;
   HandleSignals(now);
@@ -223,11 +231,7 @@ void WorkerCore::HandleMessages(int64_t now) {
     if (idle_rate_ && welcomed_ && now - broker_heard_ms_ > 2 * SilenceLimitMs()) {
       Log("no word from the broker for " + std::to_string(now - broker_heard_ms_) +
           " ms at the idle rate: registering again before starting anything");
-      welcomed_ = false;
-      idle_rate_ = false;
-      register_wanted_ = true;
-      register_sent_ms_ = -1;  // at once
-      first_current_seq_ = register_seq_ + 1;  // welcomes already on their way are stale
+      RegisterAgainBeforeStarting();
       relisting_ = true;
     }
     if (relisting_ && !welcomed_ && (m.command == Command::kTask || m.command == Command::kTasks)) {

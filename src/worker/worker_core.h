@@ -248,6 +248,7 @@ class WorkerCore {
   // A task came: the normal rate from now on (the next heartbeat
   // heartbeat_ms after the last one, perhaps at once).
   void LeaveIdleRate();
+  void RegisterAgainBeforeStarting();
   void Log(const std::string& line) const;
 
   WorkerOptions opt_;
