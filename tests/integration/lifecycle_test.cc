@@ -116,7 +116,11 @@ TEST_F(Lifecycle, ThawedWorkerDoesNotStartThePrefetchedTasksItWasLostWith) {
   // Its two running commands ran on while it was frozen; its two prefetched
   // tasks never started on it (they ran on w2 only).
   EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'lost'"), 2);
-  EXPECT_EQ(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'released'"), 2);
+  // At least its two prefetched ones are released. A slow run (ASan) can
+  // release one more: w2 starts with the adaptive prefetch at 0 and hands
+  // back at once a task it cannot hold yet; a release blames nothing and
+  // runs nothing.
+  EXPECT_GE(QueryInt(cluster.db(), "SELECT count(*) FROM attempts WHERE outcome = 'released'"), 2);
   std::ifstream in(log);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
