@@ -58,7 +58,12 @@ def main():
     ap.add_argument("--bin", required=True)
     a = ap.parse_args()
     started = time.monotonic()
-    c = Cluster(a.bin, broker_args=["--heartbeat-ms", "200", "--liveness", "3"])
+    # The normal heartbeat rate throughout (--idle-heartbeat-factor 1): an idle
+    # worker at the idle rate may hand back a task that reached it after a
+    # long silence (a release that is no reclaim), and the reclaim count
+    # below assumes that nothing but a lost worker's tasks is released.
+    c = Cluster(a.bin, broker_args=["--heartbeat-ms", "200", "--liveness", "3",
+                                    "--idle-heartbeat-factor", "1"])
     prom = None
     try:
         c.start_broker()
