@@ -95,6 +95,11 @@ void Broker::Pass() {
     CheckStatus(store_->HonourLeases(rules::LeaseExpiry(options_.settings, clock_->WallMs())));
   }
   int received = 0;
+  // Clients' requests are handled after the workers' messages of the same
+  // batch: a `fetch` that arrives with the result it asks about sees it,
+  // instead of costing the client another round trip. Their own order is
+  // kept (a client's submit still comes before its fetch).
+  std::vector<std::pair<std::string, wire::Message>> requests;
   for (int i = 0; i < config::kMaxBatchMessages; ++i) {
     std::string routing_id;
     wire::Message m;
@@ -106,13 +111,16 @@ void Broker::Pass() {
       Reply(routing_id, wire::MakeError(decoded.message()), false);
       continue;
     }
-    if (begun.ok()) {
+    if (begun.ok() && wire::SenderAtBroker(m.command) == wire::Role::kClient) {
+      requests.emplace_back(std::move(routing_id), std::move(m));
+    } else if (begun.ok()) {
       Handle(routing_id, std::move(m));
     } else if (m.body.contains("id")) {
       Reply(routing_id, wire::MakeUnavailable("the broker cannot use its database now: " + begun.message(),
                                               m.body["id"]), false);
     }
   }
+  for (auto& [routing_id, m] : requests) Handle(routing_id, std::move(m));
   if (options_.inbox) {
     for (auto& [routing_id, m] : options_.inbox->Take()) {
       if (begun.ok()) {
