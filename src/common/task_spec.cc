@@ -373,7 +373,17 @@ namespace {
 void AppendJsonString(std::string_view s, std::string* out) {
   static const char* kHex = "0123456789abcdef";
   out->push_back('"');
-  for (const char c : s) {
+  // Runs of bytes that need no escape are appended whole (keys, names and
+  // most inputs are one run): a submission writes one string per field.
+  auto plain = [](unsigned char u) { return u >= 0x20 && u != '"' && u != '\\'; };
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+    out->append(s.data() + i, run - i);
+    if (run == s.size()) break;
+    i = run + 1;
+    const char c = s[run];
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
       case '"': out->append("\\\""); break;
@@ -383,14 +393,10 @@ void AppendJsonString(std::string_view s, std::string* out) {
       case '\n': out->append("\\n"); break;
       case '\r': out->append("\\r"); break;
       case '\t': out->append("\\t"); break;
-      default:
-        if (u < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 0xf]);
-        } else {
-          out->push_back(c);
-        }
+      default:  // the other C0 controls
+        out->append("\\u00");
+        out->push_back(kHex[u >> 4]);
+        out->push_back(kHex[u & 0xf]);
     }
   }
   out->push_back('"');
@@ -513,7 +519,8 @@ std::string TaskToLine(const TaskSpec& t) {
     field("priority");
     out.append(std::to_string(t.priority));
   }
-  if (t.queue != TaskSpec().queue) {
+  static const std::string kDefaultQueue = TaskSpec().queue;
+  if (t.queue != kDefaultQueue) {
     field("queue");
     AppendJsonString(t.queue, &out);
   }
@@ -552,15 +559,15 @@ std::string GenerateKey() {
     ms = last_ms;
     this_seq = seq;
   }
-  std::string key = "t-";
-  key.reserve(34);
-  auto put = [&key](uint64_t v, int digits) {  // most significant digit first
-    for (int i = digits - 1; i >= 0; --i) key.push_back(kHex[(v >> (4 * i)) & 0xf]);
+  char key[34] = {'t', '-'};
+  char* at = key + 2;
+  auto put = [&at](uint64_t v, int digits) {  // most significant digit first
+    for (int i = digits - 1; i >= 0; --i) *at++ = kHex[(v >> (4 * i)) & 0xf];
   };
   put(ms, 12);
   put(this_seq, 4);
   put(rng(), 16);
-  return key;
+  return std::string(key, sizeof key);
 }
 
 }  // namespace leaseq
