@@ -362,6 +362,10 @@ void WorkerCore::SendHeartbeat(int64_t now) {
   idle_rate_ = idle_heartbeat_ms_ > 0 && held.empty() && queued.empty();
   last_heartbeat_idle_ = idle_rate_;
   link_.Send(wire::Make(Command::kHeartbeat, {{wire::field::kRunning, std::move(held)}, {wire::field::kQueued, queued}}));
+  if (idle_rate_ && !idle_rate_logged_) {  // after the send: the broker has it once this is read
+    idle_rate_logged_ = true;
+    Log("idle: heartbeats every " + std::to_string(idle_heartbeat_ms_) + " ms until a task comes");
+  }
   reported_queued_ = std::set<int64_t>(queued.begin(), queued.end());
   announce_start_ = false;
   next_heartbeat_ms_ = now + (idle_rate_ ? idle_heartbeat_ms_ : heartbeat_ms_);

@@ -280,6 +280,9 @@ class WorkerCore {
   int idle_heartbeat_ms_ = 0;
   bool idle_rate_ = false;
   bool last_heartbeat_idle_ = false;  // the last heartbeat started the idle rate
+  // The first switch to the idle rate after a welcome is logged (once, not
+  // at every lull: a worker whose queue empties often would fill its log).
+  bool idle_rate_logged_ = false;
   int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
   // Registering again after a long silence at the idle rate: a task that
   // comes before the welcome makes the next register list it (and the

@@ -33,6 +33,7 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
     idle_heartbeat_ms_ = static_cast<int>(idle_hb);
   }
   idle_rate_ = false;  // until a heartbeat that lists nothing
+  idle_rate_logged_ = false;
   std::vector<int64_t> abandon;
   // Validated on arrival (wire::Validate): the list is there or absent.
   (void)wire::GetIntList(m.body, wire::field::kAbandon, &abandon);

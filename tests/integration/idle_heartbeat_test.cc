@@ -30,6 +30,12 @@ std::string WorkerState(Cluster& c, const std::string& name) {
   return Query(c.db(), "SELECT state FROM workers WHERE name = '" + name + "'");
 }
 
+// Until the worker logs its first heartbeat at the idle rate (the one that
+// listed nothing): from then on both sides use the idle rate.
+bool WaitIdle(Process& w) {
+  return WaitFor([&] { return w.Stderr().find("idle: heartbeats every") != std::string::npos; }, 10s);
+}
+
 // (a) An idle worker's heartbeats come idle-factor times less often: over
 // 3 s of idleness at heartbeat 200 ms the broker reads about 4 of them, not 15.
 TEST(IdleHeartbeat, AnIdleWorkerHeartbeatsLessOften) {
@@ -56,7 +62,7 @@ TEST(IdleHeartbeat, AWorkerKilledWhileIdleIsLostInTimeAndLosesNoTask) {
   cluster.StartBroker();
   Process& w1 = cluster.StartWorker({"--slots", "1", "--name", "w1"});
   ASSERT_TRUE(WaitFor([&] { return WorkerState(cluster, "w1") == "alive"; }, 10s)) << w1.Stderr();
-  std::this_thread::sleep_for(1s);  // idle: its first heartbeat said it holds nothing
+  ASSERT_TRUE(WaitIdle(w1)) << w1.Stderr();
   w1.Signal(SIGKILL);
   ASSERT_TRUE(w1.WaitExit(5s));
   const auto killed = Clock::now();
@@ -81,7 +87,7 @@ TEST(IdleHeartbeat, ATaskLeasedToAFrozenIdleWorkerLapsesAndRunsElsewhere) {
   cluster.StartBroker();
   Process& w1 = cluster.StartWorker({"--slots", "1", "--name", "w1", "--queue", "only-w1"});
   ASSERT_TRUE(WaitFor([&] { return WorkerState(cluster, "w1") == "alive"; }, 10s)) << w1.Stderr();
-  std::this_thread::sleep_for(1s);  // idle
+  ASSERT_TRUE(WaitIdle(w1)) << w1.Stderr();
   w1.Signal(SIGSTOP);
   const auto stopped = Clock::now();
   ASSERT_EQ(cluster.Submit({"--key", "k1", "--queue", "only-w1", "--", "echo", "ran"}).exit_code, 0);
@@ -105,7 +111,7 @@ TEST(IdleHeartbeat, AnIdleWorkerNoticesABrokerRestartAtOnce) {
   cluster.StartBroker();
   Process& w = cluster.StartWorker({"--slots", "1", "--name", "w1"});
   ASSERT_TRUE(WaitFor([&] { return WorkerState(cluster, "w1") == "alive"; }, 10s)) << w.Stderr();
-  std::this_thread::sleep_for(1500ms);  // idle: its first heartbeat (1 s) said it holds nothing
+  ASSERT_TRUE(WaitIdle(w)) << w.Stderr();
   cluster.StopBroker(SIGKILL);
   cluster.StartBroker();
   const auto restarted = Clock::now();
