@@ -213,6 +213,10 @@ void Broker::OnRequest(const std::string& routing_id, const wire::Message& m) {
                           "' is not a request the broker takes");
   }
   if (s.ok()) {
+    // A read that saw this pass's changes (a result taken before it) is
+    // answered only if they are committed: otherwise it could show a task
+    // done that the database does not hold.
+    needs_commit = needs_commit || store_->ChangedTaskStates();
     Reply(routing_id, wire::Make(wire::Command::kReply, std::move(reply), std::move(blobs)), needs_commit);
     return;
   }

@@ -120,6 +120,9 @@ class Store {
   Status Begin();
   Status Commit();
   void Rollback();
+  // Whether the open transaction has changed the state of a task (what a
+  // read in it would show before the commit makes it so).
+  bool ChangedTaskStates() const { return !counters_.empty(); }
 
   // --- submissions ---
   // Stores the tasks, all or none. On error, *bad_index is the 0-based index
