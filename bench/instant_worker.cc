@@ -2,8 +2,11 @@
 // answers every task at once with an empty success, without running
 // anything. It measures the broker's own ceiling (dispatch, commit, ack)
 // with no process or function cost. Not a real worker: no drain, no nanny.
+// Like leaseq-worker with `noop` tasks it takes batched frames and holds a
+// prefetch of 64 per slot (--prefetch), answering each `tasks` frame with
+// one `results` frame.
 //
-//   leaseq-instant-worker --broker EP --slots N --seconds S
+//   leaseq-instant-worker --broker EP --slots N --seconds S [--prefetch P]
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +18,7 @@
 #include "common/config.h"
 #include "common/protocol.h"
 #include "common/transport.h"
+#include "common/wire_batch.h"
 
 using leaseq::wire::Command;
 
@@ -28,7 +32,10 @@ int main(int argc, char** argv) {
   app.add_option("--slots", slots);
   app.add_option("--seconds", seconds, "exit after this long");
   app.add_option("--name", name);
+  int prefetch = -1;
+  app.add_option("--prefetch", prefetch, "tasks held beyond the slots (default: 64 per slot)");
   CLI11_PARSE(app, argc, argv);
+  if (prefetch < 0) prefetch = 64 * slots;
 
   zmq::context_t ctx(1);
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
@@ -40,7 +47,8 @@ int main(int argc, char** argv) {
         s, leaseq::wire::Make(Command::kRegister,
                               {{"name", name}, {"pid", getpid()}, {"session", name},
                                {"host", "bench"}, {"slots", slots}, {"queues", {"default"}},
-                               {"fns", {"noop", "echo"}}, {"running", nlohmann::json::array()}}));
+                               {"fns", {"noop", "echo"}}, {"running", nlohmann::json::array()},
+                               {"prefetch", prefetch}, {"batch", true}}));
   };
   reg();
   const int64_t end = clock.SteadyMs() + static_cast<int64_t>(seconds * 1000);
@@ -54,11 +62,22 @@ int main(int argc, char** argv) {
     leaseq::Status st;
     while (leaseq::transport::Receive(s, false, &rid, &m, &st)) {
       if (!st.ok()) continue;
-      if (m.command == Command::kTask) {
-        nlohmann::json body = {{"attempt", m.body["attempt"]}, {"exit_code", 0}, {"signal", 0}, {"error", ""}};
-        std::string out = m.body.contains("fn") && m.body["fn"] == "echo" && !m.blobs.empty() ? m.blobs[0] : "";
-        leaseq::transport::Send(s, leaseq::wire::Make(Command::kResult, std::move(body), {out}));
-        ++done;
+      if (m.command == Command::kTask || m.command == Command::kTasks) {
+        std::vector<leaseq::wire::Message> tasks;
+        if (m.command == Command::kTask) {
+          tasks.push_back(std::move(m));
+        } else if (!leaseq::wire::Unpack(std::move(m), &tasks).ok()) {
+          continue;
+        }
+        // One `results` frame (or `result`, for one) answers the frame.
+        std::vector<leaseq::wire::Message> results;
+        for (auto& t : tasks) {
+          nlohmann::json body = {{"attempt", t.body["attempt"]}, {"exit_code", 0}, {"signal", 0}, {"error", ""}};
+          std::string out = t.body.contains("fn") && t.body["fn"] == "echo" && !t.blobs.empty() ? t.blobs[0] : "";
+          results.push_back(leaseq::wire::Make(Command::kResult, std::move(body), {out}));
+          ++done;
+        }
+        for (auto& f : leaseq::wire::Pack(std::move(results))) leaseq::transport::Send(s, f.message);
       } else if (m.command == Command::kReregister) {
         reg();
       }
