@@ -340,10 +340,12 @@ void Broker::Dispatch() {
   // thousand one-slot workers each pass would otherwise run a thousand.
   std::map<std::string, int64_t> leased;
   CheckStatus(store_->LeasedCounts(&leased));
+  const int64_t steady = clock_->SteadyMs();
   for (auto& [name, w] : workers_.all()) {
     const auto held = leased.find(name);
+    const int64_t prefetch = prefetch_hold_.Held(w.record.queues, steady) ? 0 : w.record.prefetch;
     const rules::Credit credit =
-        rules::CreditOf(w.record.slots, w.record.prefetch, held == leased.end() ? 0 : held->second);
+        rules::CreditOf(w.record.slots, prefetch, held == leased.end() ? 0 : held->second);
     if (credit.tasks <= 0 || w.unreachable) continue;
     std::vector<Assignment> assigned;
     CheckStatus(store_->Claim(w.record, credit.tasks, now, &assigned, credit.free_slots));

@@ -24,6 +24,7 @@
 #include "broker/lease_rules.h"
 #include "broker/name_claim.h"
 #include "broker/online_backup.h"
+#include "broker/prefetch_hold.h"
 #include "broker/router_port.h"
 #include "broker/store.h"
 #include "broker/worker_registry.h"
@@ -144,6 +145,10 @@ class Broker {
   RouterPort* port_;
   std::unique_ptr<Store> store_;
   WorkerRegistry workers_;
+  // No prefetch credit in a queue for a while after a worker of it handed
+  // back its prefetched tasks (prefetch_hold.h): 1 s, about ten times what
+  // a worker takes to see its slots run long tasks and lower its prefetch.
+  PrefetchHold prefetch_hold_{1000};
   std::vector<Outgoing> outbox_;
   // Results acknowledged in this pass, by worker connection: one ack each.
   std::map<std::string, std::vector<int64_t>> acks_;

@@ -1,6 +1,7 @@
 // One pass of the broker's core (Broker::Pass) over an in-memory port, so
 // that the test decides which messages arrive in the same pass and in what
-// order, which the loop over a real socket cannot promise.
+// order, which the loop over a real socket cannot promise. Also the
+// prefetch hold (prefetch_hold.h), alone and in a pass.
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -10,6 +11,7 @@
 
 #include "broker/broker.h"
 #include "broker/broker_loop_fixture.h"
+#include "broker/prefetch_hold.h"
 
 namespace leaseq {
 namespace {
@@ -97,6 +99,68 @@ TEST_F(BrokerPassTest, AFetchThatArrivesBeforeTheResultInOnePassSeesTheResult) {
     EXPECT_EQ(m.body.value("state", ""), "done") << m.body.dump();
     EXPECT_EQ(m.blobs, std::vector<std::string>{"out"});
   }
+}
+
+wire::Message Register(const std::string& name, int prefetch) {
+  return wire::Make(Command::kRegister, {{"name", name}, {"pid", 1}, {"session", name}, {"slots", 1},
+                                         {"prefetch", prefetch}, {"fns", {"noop"}},
+                                         {"running", json::array()}});
+}
+
+// The task messages among `sent` that went to `to`.
+std::vector<wire::Message> TasksTo(const std::vector<std::pair<std::string, wire::Message>>& sent,
+                                   const std::string& to) {
+  std::vector<wire::Message> tasks;
+  for (const auto& [id, m] : sent) {
+    if (id == to && m.command == Command::kTask) tasks.push_back(m);
+  }
+  return tasks;
+}
+
+// A worker whose slot runs a long task hands back what it prefetched: those
+// tasks go to free slots for a while, not to another worker's prefetch (it
+// would hand them back in turn).
+TEST_F(BrokerPassTest, TasksHandedBackAfterALongTaskGoToFreeSlotsNotToPrefetch) {
+  port_.Push("w1", Register("w1", 4));
+  broker_->Pass();
+  json tasks = json::array();
+  for (int i = 0; i < 5; ++i) tasks.push_back({{"key", "k" + std::to_string(i)}, {"fn", "noop"}});
+  port_.Push("c", wire::Make(Command::kSubmit, {{"id", 1}, {"tasks", tasks}}));
+  broker_->Pass();
+  std::vector<wire::Message> held = TasksTo(port_.Take(), "w1");
+  ASSERT_EQ(held.size(), 5u);  // 1 slot + 4 prefetched
+
+  // w1's slot runs a long one: prefetch 0, the 4 others handed back; w2
+  // (prefetch 4) is there in the same pass.
+  port_.Push("w1", wire::Make(Command::kReady, {{"slots", 1}, {"prefetch", 0}}));
+  json handed_back = json::array();
+  for (size_t i = 1; i < held.size(); ++i) handed_back.push_back(held[i].body["attempt"]);
+  port_.Push("w1", wire::Make(Command::kRelease, {{"attempts", handed_back}}));
+  port_.Push("w2", Register("w2", 4));
+  broker_->Pass();
+  std::vector<wire::Message> to_w2 = TasksTo(port_.Take(), "w2");
+  ASSERT_EQ(to_w2.size(), 1u);  // its free slot only
+  EXPECT_FALSE(to_w2[0].body.value("prefetched", false));
+
+  // A second later the hold is over: w2's prefetch counts again.
+  clock_.Advance(1001);
+  port_.Push("w2", wire::Make(Command::kHeartbeat, {{"running", {to_w2[0].body["attempt"]}}}));
+  broker_->Pass();
+  EXPECT_EQ(TasksTo(port_.Take(), "w2").size(), 3u);  // the 3 left, prefetched
+}
+
+TEST(PrefetchHold, AReleaseRightAfterTheDropToZeroIsAHandBackAndHoldsItsQueues) {
+  EXPECT_TRUE(PrefetchHold::IsHandBack(/*slots=*/2, /*prefetch=*/0, /*dropped=*/1000, /*now=*/1500));
+  EXPECT_FALSE(PrefetchHold::IsHandBack(2, 0, 1000, 1000 + PrefetchHold::kHandBackWindowMs + 1));
+  EXPECT_FALSE(PrefetchHold::IsHandBack(0, 0, 1000, 1500));  // a drain
+  EXPECT_FALSE(PrefetchHold::IsHandBack(2, 0, 0, 1500));     // its prefetch did not just drop
+  EXPECT_FALSE(PrefetchHold::IsHandBack(2, 8, 1000, 1500));  // it raised it again
+  PrefetchHold hold(1000);
+  EXPECT_FALSE(hold.Held({"default"}, 0));
+  hold.HandedBack({"a"}, 5000);
+  EXPECT_TRUE(hold.Held({"b", "a"}, 5999));
+  EXPECT_FALSE(hold.Held({"b"}, 5999));
+  EXPECT_FALSE(hold.Held({"a"}, 6000));
 }
 
 }  // namespace

@@ -190,6 +190,7 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
       if (m.body.contains(field::kPrefetch)) {
         int64_t prefetch = 0;
         if (wire::GetInt(m.body, field::kPrefetch, &prefetch).ok() && prefetch >= 0) {
+          if (prefetch == 0 && w.record.prefetch > 0 && slots > 0) w.prefetch_dropped_ms = clock_->SteadyMs();
           w.record.prefetch = prefetch;
         }
       }
@@ -257,6 +258,13 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
         return;
       }
       for (int64_t id : ids) CheckStatus(store_->Release(name, id, now));
+      const int64_t steady = clock_->SteadyMs();
+      if (!ids.empty() &&
+          PrefetchHold::IsHandBack(w.record.slots, w.record.prefetch, w.prefetch_dropped_ms, steady)) {
+        // Its slots all run long tasks: so may the ones it hands back.
+        prefetch_hold_.HandedBack(w.record.queues, steady);
+        w.prefetch_dropped_ms = 0;
+      }
       work_changed_ = true;
       return;
     }

@@ -41,6 +41,10 @@ struct ConnectedWorker {
   bool idle = false;
   // steady: when a lease ended its idle rate (rules::Hearing::busy_since_ms).
   int64_t busy_since_ms = 0;
+  // steady: when a `ready` took its prefetch from above 0 to 0 while it
+  // takes work (0: not since): a release right after is a hand-back
+  // (prefetch_hold.h).
+  int64_t prefetch_dropped_ms = 0;
 
   // What the silence rules need to know of it.
   rules::Hearing hearing() const { return {last_heard_ms, busy_since_ms, idle && !unreachable}; }
