@@ -61,6 +61,7 @@ __attribute__((noinline)) int64_t RunPasses(leaseq::Store* store, const leaseq::
     held.clear();
     if (!Check(store->Claim(w, per_pass, now, &held, per_pass), "claim")) return -1;
     if (!Check(store->Commit(), "commit")) return -1;
+    store->CheckpointIfDue();  // as the broker does after each pass
     ++passes;
     if (held.empty() && done < tasks) {
       std::fprintf(stderr, "leaseq-bench-store: nothing leased with %lld of %lld done\n",

@@ -168,6 +168,8 @@ void Broker::Pass() {
     HeartbeatEveryWorker();
   }
   SendHeartbeats();
+  // After the replies and heartbeats: none waits for the copy.
+  store_->CheckpointIfDue();
   if (trim_memory_) {
     // The freed JSON of a large submission would otherwise stay in the
     // heap: RSS would follow the largest submission, not the work.

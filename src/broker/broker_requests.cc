@@ -28,8 +28,8 @@ void Broker::ForgiveStall(int64_t stalled_ms) {
   // those messages are read: each connected worker is taken as heard that
   // much later, every running lease gets a full lifetime from now, and the
   // reclaim check waits for a later pass, after the waiting messages.
-  // The commit of the submission follows (and a WAL checkpoint may): every
-  // worker gets a heartbeat now, not up to one interval before.
+  // The commit of the submission follows: every worker gets a heartbeat
+  // now, not up to one interval before.
   const int64_t now = clock_->SteadyMs();
   for (auto& [name, w] : workers_.all()) w.last_heard_ms = std::min(now, w.last_heard_ms + stalled_ms);
   HeartbeatEveryWorker();

@@ -1,11 +1,10 @@
-// Store: opening, schema, transactions, prepared statements, submissions.
+// Store: opening, schema, transactions, prepared statements.
 #include "broker/store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <chrono>
 #include <filesystem>
-#include <set>
 
 #include "broker/store_internal.h"
 #include "broker/store_schema.h"
@@ -19,6 +18,8 @@ constexpr int kBusyTimeoutMs = 5000;
 // Cap the WAL after a checkpoint so that it does not keep a large file.
 constexpr int64_t kJournalSizeLimit = 64LL << 20;
 constexpr int64_t kCacheKiB = 16 << 10;
+// SQLite's own threshold for its automatic checkpoint, which this replaces.
+constexpr int kCheckpointPages = 1000;
 
 // SQLite's allocation statistics take a global mutex on every malloc; the
 // broker never reads them. Must run before SQLite initializes (first open).
@@ -56,6 +57,14 @@ Status Store::Open(const std::string& path, Durability durability,
     if (!s.ok()) return s;
     std::unique_ptr<Store> store(new Store(std::move(db), settings));
     store->migrated_from_ = migrated_from;
+    // Replaces the automatic checkpoint (see CheckpointIfDue).
+    sqlite3_wal_hook(
+        store->db_->getHandle(),
+        [](void* self, sqlite3*, const char*, int pages) {
+          static_cast<Store*>(self)->wal_pages_ = pages;
+          return SQLITE_OK;
+        },
+        store.get());
     s = store->LoadPausedQueues();
     if (!s.ok()) return s;
     *out = std::move(store);
@@ -136,6 +145,15 @@ Status Store::Commit() {
   });
 }
 
+void Store::CheckpointIfDue() {
+  if (wal_pages_ < kCheckpointPages) return;
+  wal_pages_ = 0;
+  // Passive: it copies what no reader still needs and never waits. What it
+  // leaves is copied by a later one; an error leaves the WAL as it was.
+  (void)sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
+}
+
 void Store::WriteCounters() {
   if (counters_.empty()) return;
   for (const StateCounters::Change& c : counters_.Changes()) {
@@ -180,174 +198,6 @@ void Store::Rollback() {
   // A pause or resume of the pass was undone: the set follows the file. If
   // even this read fails, the next rollback tries again.
   (void)LoadPausedQueues();
-}
-
-Status Store::Submit(const std::vector<TaskSpec>& tasks, int64_t now, int* bad_index) {
-  size_t i = 0;
-  int64_t count = 0;
-  return Submit(
-      [&](TaskSpec* t, bool* end) {
-        *end = i == tasks.size();
-        if (!*end) *t = tasks[i++];
-        return Status::Ok();
-      },
-      now, bad_index, &count);
-}
-
-Status Store::Submit(const TaskSource& next, int64_t now, int* bad_index, int64_t* count) {
-  *bad_index = -1;
-  *count = 0;
-  Status s = Guarded("submit", [&]() -> Status {
-    db_->exec("SAVEPOINT submit");
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  StateCounters counted_before = counters_.Save();  // ROLLBACK TO puts them back
-  TaskSpec t;
-  while (s.ok()) {
-    bool done = false;
-    s = next(&t, &done);
-    if (s.ok() && done) break;
-    if (s.ok()) s = Guarded("submit", [&]() { return SubmitOne(t, now); });
-    if (!s.ok()) *bad_index = static_cast<int>(*count);
-    if (s.ok()) ++*count;
-  }
-  Status end = Guarded("submit", [&]() -> Status {
-    if (!s.ok()) {
-      counters_ = std::move(counted_before);
-      db_->exec("ROLLBACK TO submit");
-    }
-    db_->exec("RELEASE submit");
-    return Status::Ok();
-  });
-  return s.ok() ? end : s;
-}
-
-Status Store::CompareExisting(const TaskSpec& t, const std::string& fields, bool* exists) {
-  auto& q = Prepared("SELECT spec, input FROM tasks WHERE key = ?");
-  q.bind(1, t.key);
-  *exists = q.executeStep();
-  if (!*exists) return Status::Ok();
-  const auto& in = q.getColumn(1);
-  const bool same_input =
-      std::string_view(static_cast<const char*>(in.getBlob()), in.getBytes()) == t.input;
-  if (q.getColumn(0).getString() == fields && same_input) return Status::Ok();  // idempotent
-  return Status::Conflict("task '" + t.key + "' already exists with different fields");
-}
-
-Status Store::SubmitOne(const TaskSpec& t, int64_t now) {
-  if (t.key.empty()) return Status::Invalid("a task has no key");
-  // The input is compared as bytes, not kept twice: spec holds the rest.
-  TaskSpec without_input = t;
-  without_input.input.clear();
-  const std::string fields = CanonicalFields(without_input);
-  // A task with dependencies is looked up first: an existing one is judged
-  // before its `after` keys are. One without is inserted at once (nearly
-  // always a new key: the client generates most of them) and looked up only
-  // when its key turns out to be taken.
-  if (!t.after.empty()) {
-    bool exists = false;
-    Status s = CompareExisting(t, fields, &exists);
-    if (!s.ok() || exists) return s;
-  }
-  // Resolve dependencies: each must exist (submitted before, or earlier in
-  // this submission, which also rules out cycles).
-  std::vector<int64_t> dep_ids;
-  std::set<int64_t> unfinished;
-  std::string dead_dep;
-  TaskState dead_state = TaskState::kFailed;
-  int64_t dead_dep_id = 0;
-  for (const auto& after : t.after) {
-    auto& q = Prepared("SELECT id, state FROM tasks WHERE key = ?");
-    q.bind(1, after);
-    if (!q.executeStep()) return Status::NotFound("unknown 'after' key '" + after + "'");
-    int64_t id = q.getColumn(0).getInt64();
-    const std::optional<TaskState> state = TaskStateFromText(q.getColumn(1).getText());
-    dep_ids.push_back(id);
-    if (state != TaskState::kDone) unfinished.insert(id);
-    if (state && IsFailedOrCancelled(*state) && dead_dep.empty()) {
-      dead_dep = after;
-      dead_state = *state;
-      dead_dep_id = id;
-    }
-  }
-  TaskState state = unfinished.empty() ? TaskState::kQueued : TaskState::kWaiting;
-  std::string error;
-  if (!dead_dep.empty()) {
-    state = TaskState::kFailed;
-    error = "dependency '" + dead_dep + "' " +
-            (dead_state == TaskState::kFailed ? "failed" : "was cancelled");
-  }
-  // A delay counts from now, on the broker's clock (the client's may be
-  // off); the absolute time is stored, the spec keeps what was asked.
-  int64_t not_before = t.not_before_ms;
-  if (t.delay_ms > 0) not_before = now + t.delay_ms;
-  // Not due yet: out of the dispatch index until WakeDue (tasks_timed).
-  const int64_t ready_at = not_before > now ? not_before : 0;
-  // Every parameter is bound below; the texts are not copied (they outlive
-  // the exec): this runs once per task of a submission.
-  auto& ins = PreparedAllBound(
-      "INSERT INTO tasks (key, state, cmd, fn, input, queue, priority, retries, "
-      "unfinished_deps, dep_count, error, failed_dep, spec, created_at, updated_at, "
-      "timeout_ms, not_before, ready_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (key) DO NOTHING");
-  const std::string cmd_json = t.fn.empty() ? nlohmann::json(t.cmd).dump() : std::string();
-  ins.bindNoCopy(1, t.key);
-  ins.bindNoCopy(2, ToText(state));
-  if (t.fn.empty()) {
-    ins.bindNoCopy(3, cmd_json);
-    ins.bind(4);
-  } else {
-    ins.bind(3);
-    ins.bindNoCopy(4, t.fn);
-  }
-  ins.bindNoCopy(5, t.input.data(), static_cast<int>(t.input.size()));
-  ins.bindNoCopy(6, t.queue);
-  ins.bind(7, t.priority);
-  ins.bind(8, t.retries);
-  ins.bind(9, static_cast<int64_t>(unfinished.size()));
-  ins.bind(10, static_cast<int64_t>(dep_ids.size()));
-  if (error.empty()) {
-    ins.bind(11);
-    ins.bind(12);
-  } else {
-    ins.bind(11, error);
-    ins.bind(12, dead_dep_id);
-  }
-  ins.bindNoCopy(13, fields);
-  ins.bind(14, now);
-  ins.bind(15, now);
-  if (t.timeout_ms > 0) {
-    ins.bind(16, t.timeout_ms);
-  } else {
-    ins.bind(16);
-  }
-  if (not_before > 0) {
-    ins.bind(17, not_before);
-  } else {
-    ins.bind(17);
-  }
-  ins.bind(18, ready_at);
-  if (ins.exec() == 0) {  // the key is taken (only without dependencies: looked up above)
-    bool exists = false;
-    Status s = CompareExisting(t, fields, &exists);
-    if (s.ok() && !exists) s = Status::IoError("task '" + t.key + "' was neither stored nor found");
-    return s;
-  }
-  counters_.Insert(t.queue, t.fn, state);
-  const int64_t task_id = db_->getLastInsertRowid();
-  for (size_t pos = 0; pos < dep_ids.size(); ++pos) {
-    auto& dep = Prepared("INSERT INTO task_deps (task_id, pos, dep_id) VALUES (?, ?, ?)");
-    SQLite::bind(dep, task_id, static_cast<int64_t>(pos), dep_ids[pos]);
-    dep.exec();
-  }
-  for (int64_t dep_id : std::set<int64_t>(dep_ids.begin(), dep_ids.end())) {
-    auto& d = Prepared("UPDATE tasks SET dependents = dependents + 1 WHERE id = ?");
-    d.bind(1, dep_id);
-    d.exec();
-  }
-  return Status::Ok();
 }
 
 }  // namespace leaseq

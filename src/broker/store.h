@@ -44,6 +44,10 @@ class Statement;
 
 namespace leaseq {
 
+namespace store_internal {
+struct NewTask;  // a task on its way into the tasks table (store_submit.cc)
+}  // namespace store_internal
+
 class OnlineBackup;
 
 // A task leased to a worker, as the worker must receive it.
@@ -120,6 +124,12 @@ class Store {
   Status Begin();
   Status Commit();
   void Rollback();
+  // Copies the WAL back into the database file (a passive checkpoint) once
+  // commits have left kCheckpointPages or more in it. SQLite's automatic
+  // checkpoint, which runs inside COMMIT, is off: the broker calls this
+  // after a pass's replies are sent, so that none waits for the copy (after
+  // a million tasks submitted, 180 MB). Outside a transaction.
+  void CheckpointIfDue();
   // Whether the open transaction has changed the state of a task (what a
   // read in it would show before the commit makes it so).
   bool ChangedTaskStates() const { return !counters_.empty(); }
@@ -293,7 +303,21 @@ class Store {
   // bindings between two executions.
   SQLite::Statement& PreparedAllBound(const char* sql);
 
-  Status SubmitOne(const TaskSpec& t, int64_t now);
+  // --- submissions (store_submit.cc) ---
+  // The texts and times of a task as stored (spec, cmd, not_before).
+  void PrepareNewTask(int64_t now, store_internal::NewTask* row);
+  // A task with `after` keys: judges an existing key first, resolves the
+  // keys (state waiting, queued or failed by a dead dependency), inserts
+  // the task and its task_deps rows.
+  Status SubmitWithDeps(store_internal::NewTask* row, int64_t now);
+  // Inserts rows[0, n): one multi-row INSERT when n is a full batch and no
+  // key is taken, else one by one (InsertNewTask). On error *fault is the
+  // index of the row at fault (0 when it is not one row's).
+  Status InsertNewTasks(const std::vector<store_internal::NewTask>& rows, size_t n,
+                        int64_t now, size_t* fault);
+  // Inserts one row; a key already stored is judged by CompareExisting
+  // instead. *inserted: a new row.
+  Status InsertNewTask(const store_internal::NewTask& row, int64_t now, bool* inserted);
   // Writes the transaction's counter changes (counters_) to
   // task_state_counts and queue_counts, one statement per changed row, and
   // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT,
@@ -355,6 +379,9 @@ class Store {
   // The worker whose last_seen_at this transaction wrote, and the time:
   // Renew writes it once per heartbeat. Cleared by Begin and Rollback.
   std::pair<std::string, int64_t> last_seen_written_;
+  // Pages in the WAL after the last commit (SQLite's WAL hook), for
+  // CheckpointIfDue.
+  int wal_pages_ = 0;
   // The pass's events, or null when no metrics are kept.
   PassEvents* events() { return metrics_ ? &events_ : nullptr; }
 };

@@ -6,7 +6,9 @@
 #include <sqlite3.h>
 
 #include <exception>
+#include <map>
 #include <string>
+#include <tuple>
 
 #include "common/status.h"
 
@@ -33,6 +35,24 @@ Status Guarded(const char* what, F&& f) {
   } catch (const std::exception& e) {
     return Status::IoError(std::string(what) + ": " + e.what());
   }
+}
+
+// The text head + n copies of item joined by ", " + tail, for a statement
+// over n rows (a multi-row INSERT, an IN list). Built once per (head, n) and
+// kept for the process's life: the store caches a statement by the address
+// of its text. head, item and tail are literals. One thread (the store's).
+inline const char* RepeatedSql(const char* head, const char* item, size_t n, const char* tail) {
+  static std::map<std::tuple<const char*, const char*, const char*, size_t>, std::string> texts;
+  std::string& text = texts[{head, item, tail, n}];
+  if (text.empty()) {
+    text = head;
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0) text += ", ";
+      text += item;
+    }
+    text += tail;
+  }
+  return text.c_str();
 }
 
 // The first line of a task's error (the rest is the tail of its stderr).

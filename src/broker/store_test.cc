@@ -1,4 +1,4 @@
-// Tests of Store::Open and Store::Submit (store.cc): submissions, idempotent resubmits,
+// Tests of Store::Open (store.cc) and Store::Submit (store_submit.cc): submissions, idempotent resubmits,
 // refused batches, and what a reopened file keeps.
 
 #include "broker/store.h"
@@ -144,6 +144,93 @@ TEST_F(StoreTest, RepeatedAfterKeyCountsOnceAndFeedsStdinTwice) {
   Run("a", "x");
   EXPECT_EQ(State("b"), "queued");
   EXPECT_EQ(ClaimOne("w1", "b").stdin_bytes, "xx");
+}
+
+// ------------------------------------------- submit, 64 rows per INSERT
+// Tasks without dependencies go in 64 at a time (store_submit.cc); these
+// cross that batch's edges.
+
+std::vector<TaskSpec> Numbered(int n) {
+  std::vector<TaskSpec> tasks;
+  for (int i = 0; i < n; ++i) tasks.push_back(Task("k" + std::to_string(i)));
+  return tasks;
+}
+
+TEST_F(StoreTest, ASubmissionOfSeveralBatchesIsStoredWholeInItsOrder) {
+  ASSERT_OK(Submit(Numbered(150)));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 150);
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'queued'"), 150);
+  EXPECT_EQ(QueryInt("SELECT sum(n) FROM queue_counts WHERE queue = 'default' AND state = 'queued'"),
+            150);
+  // ids follow the submission's order, so dispatch does too
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks a JOIN tasks b ON b.id = a.id + 1 "
+                     "WHERE CAST(substr(b.key, 2) AS INTEGER) <> CAST(substr(a.key, 2) AS INTEGER) + 1"),
+            0);
+  EXPECT_EQ(Claim("w1", 1).at(0).key, "k0");
+}
+
+TEST_F(StoreTest, AKeyAlreadyStoredInAFullBatchIsANoOpForItAlone) {
+  ASSERT_OK(Submit({Task("k5")}));
+  Run("k5", "out");
+  ASSERT_OK(Submit(Numbered(130)));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 130);
+  EXPECT_EQ(State("k5"), "done");
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'queued'"), 129);
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'done'"), 1);
+}
+
+TEST_F(StoreTest, AConflictInTheSecondBatchNamesItsIndexAndStoresNothing) {
+  ASSERT_OK(Submit({Task("k70")}));
+  std::vector<TaskSpec> tasks = Numbered(130);
+  tasks[70].priority = 3;
+  int bad = -1;
+  Status s = Submit(tasks, &bad);
+  EXPECT_EQ(s.code(), Status::Code::kConflict);
+  EXPECT_TRUE(Contains(s.message(), "'k70'")) << s.message();
+  EXPECT_EQ(bad, 70);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 1);
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'queued'"), 1);
+}
+
+TEST_F(StoreTest, TheSameKeyTwiceInAFullBatchIsStoredOnceOrRefusedAtTheSecond) {
+  std::vector<TaskSpec> tasks = Numbered(64);
+  tasks[40] = tasks[10];
+  ASSERT_OK(Submit(tasks));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 63);
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'queued'"), 63);
+  std::vector<TaskSpec> other = Numbered(64);
+  for (auto& t : other) t.key += "-b";
+  other[40] = other[10];
+  other[40].input = "different";
+  int bad = -1;
+  EXPECT_EQ(Submit(other, &bad).code(), Status::Code::kConflict);
+  EXPECT_EQ(bad, 40);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 63);
+}
+
+TEST_F(StoreTest, ATaskMayWaitForOneOfThePendingBatch) {
+  std::vector<TaskSpec> tasks = Numbered(100);
+  tasks[10].after = {"k3"};
+  tasks[90].after = {"k80", "k10"};
+  ASSERT_OK(Submit(tasks));
+  EXPECT_EQ(State("k10"), "waiting");
+  EXPECT_EQ(State("k90"), "waiting");
+  EXPECT_EQ(Show("k90")["after"], nlohmann::json({"k80", "k10"}));
+  EXPECT_EQ(QueryInt("SELECT n FROM task_state_counts WHERE state = 'queued'"), 98);
+}
+
+TEST_F(StoreTest, TheEarliestTaskAtFaultIsNamedWhenALaterOneIsMalformed) {
+  ASSERT_OK(Submit({Task("k5")}));
+  std::vector<TaskSpec> tasks = Numbered(20);
+  tasks[5].priority = 1;  // a conflict, found when the batch goes in
+  tasks[12].key = "";     // found as it is read
+  int bad = -1;
+  EXPECT_EQ(Submit(tasks, &bad).code(), Status::Code::kConflict);
+  EXPECT_EQ(bad, 5);
+  tasks[5].priority = 0;
+  EXPECT_EQ(Submit(tasks, &bad).code(), Status::Code::kInvalid);
+  EXPECT_EQ(bad, 12);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks"), 1);
 }
 
 // ---------------------------------------------------------------- open
