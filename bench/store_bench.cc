@@ -50,14 +50,14 @@ __attribute__((noinline)) int64_t RunPasses(leaseq::Store* store, const leaseq::
   while (done < tasks) {
     const int64_t now = WallMs();
     if (!Check(store->Begin(), "begin")) return -1;
-    for (const auto& a : held) {
-      leaseq::AttemptResult r;
-      r.attempt_id = a.attempt_id;
-      r.exit_code = 0;
-      bool applied = false;
-      if (!Check(store->Complete(w.name, r, now, &applied), "complete")) return -1;
-      done += applied ? 1 : 0;
+    // The pass's results as one `results` frame brings them.
+    std::vector<leaseq::AttemptResult> results(held.size());
+    for (size_t i = 0; i < held.size(); ++i) {
+      results[i].attempt_id = held[i].attempt_id;
+      results[i].exit_code = 0;
     }
+    if (!Check(store->CompleteAll(w.name, results, now), "complete")) return -1;
+    done += static_cast<int64_t>(held.size());
     held.clear();
     if (!Check(store->Claim(w, per_pass, now, &held, per_pass), "claim")) return -1;
     if (!Check(store->Commit(), "commit")) return -1;

@@ -95,6 +95,8 @@ class Broker {
   void OnWorkerMessage(ConnectedWorker& w, const wire::Message& m);
   // A `results` frame: each item handled as a `result` that came alone.
   void OnResults(ConnectedWorker& w, wire::Message m);
+  // The fields of a `result` but its stdout (blob 0).
+  static Status ParseResult(const wire::Message& m, AttemptResult* r);
   void OnLostNotice(const std::string& routing_id, const wire::Message& m);
   // Who holds a worker name now, and whether it is live (name_claim.h).
   rules::NameHolder NameHolderOf(const std::string& name);

@@ -225,25 +225,11 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
     }
     case wire::Command::kResult: {
       AttemptResult r;
-      int64_t exit_code = -1, signal = 0;
-      Status s = wire::GetInt(m.body, field::kAttempt, &r.attempt_id);
-      if (s.ok()) s = wire::GetInt(m.body, field::kExitCode, &exit_code);
-      if (s.ok() && m.body.contains(field::kSignal)) s = wire::GetInt(m.body, field::kSignal, &signal);
-      if (s.ok() && m.body.contains(field::kError)) s = wire::GetString(m.body, field::kError, &r.error);
-      if (s.ok() && m.body.contains(field::kPermanent)) {
-        const auto& p = m.body[field::kPermanent];
-        if (p.is_boolean()) {
-          r.permanent = p.get<bool>();
-        } else {
-          s = Status::Invalid("field 'permanent' must be true or false");
-        }
-      }
+      Status s = ParseResult(m, &r);
       if (!s.ok()) {
         Reply(w.routing_id, wire::MakeError("bad result: " + s.message()), false);
         return;
       }
-      r.exit_code = static_cast<int>(exit_code);
-      r.signal = static_cast<int>(signal);
       if (!m.blobs.empty()) r.stdout_bytes = m.blobs[0];
       bool applied = false;
       CheckStatus(store_->Complete(name, r, now, &applied));
@@ -294,16 +280,46 @@ void Broker::OnResults(ConnectedWorker& w, wire::Message m) {
     Reply(w.routing_id, wire::MakeError(s.message()), false);
     return;
   }
+  std::vector<AttemptResult> results;
+  results.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     // As if it had come alone: one bad result does not take the others.
+    AttemptResult r;
     s = wire::CheckBody(wire::Command::kResult, items[i].body);
+    if (s.ok()) s = ParseResult(items[i], &r);
     if (!s.ok()) {
       Reply(w.routing_id, wire::MakeError("results: item " + std::to_string(i) + ": " + s.message()),
             false);
       continue;
     }
-    OnWorkerMessage(w, items[i]);
+    if (!items[i].blobs.empty()) r.stdout_bytes = std::move(items[i].blobs[0]);
+    acks_[w.routing_id].push_back(r.attempt_id);
+    results.push_back(std::move(r));
   }
+  if (results.empty()) return;
+  // Stored together (Store::CompleteAll), as each would be alone.
+  CheckStatus(store_->CompleteAll(w.record.name, results, clock_->WallMs()));
+  work_changed_ = true;
+}
+
+Status Broker::ParseResult(const wire::Message& m, AttemptResult* r) {
+  int64_t exit_code = -1, signal = 0;
+  Status s = wire::GetInt(m.body, field::kAttempt, &r->attempt_id);
+  if (s.ok()) s = wire::GetInt(m.body, field::kExitCode, &exit_code);
+  if (s.ok() && m.body.contains(field::kSignal)) s = wire::GetInt(m.body, field::kSignal, &signal);
+  if (s.ok() && m.body.contains(field::kError)) s = wire::GetString(m.body, field::kError, &r->error);
+  if (s.ok() && m.body.contains(field::kPermanent)) {
+    const auto& p = m.body[field::kPermanent];
+    if (p.is_boolean()) {
+      r->permanent = p.get<bool>();
+    } else {
+      s = Status::Invalid("field 'permanent' must be true or false");
+    }
+  }
+  if (!s.ok()) return s;
+  r->exit_code = static_cast<int>(exit_code);
+  r->signal = static_cast<int>(signal);
+  return Status::Ok();
 }
 
 void Broker::OnLostNotice(const std::string& routing_id, const wire::Message& m) {

@@ -194,6 +194,11 @@ class Store {
   // Stores a result. *applied is false for a stale attempt (reclaimed,
   // cancelled or not that worker's): nothing changes then.
   Status Complete(const std::string& worker, const AttemptResult& r, int64_t now, bool* applied);
+  // Stores the results of one `results` frame of a worker, as Complete
+  // would one by one (store_results.cc): the successes of tasks that no
+  // task waits for together, the others each by Complete.
+  Status CompleteAll(const std::string& worker, const std::vector<AttemptResult>& results,
+                     int64_t now);
   // Hands an attempt back without suspicion (drain).
   Status Release(const std::string& worker, int64_t attempt_id, int64_t now);
   // Reclaims an attempt whose worker is gone: suspicion + 1 (unless blame
