@@ -152,12 +152,10 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
       };
       std::vector<Picked> picked;
       {
-        // Read the batch first, then mark each task by its id. One UPDATE
-        // over "id IN (SELECT ... LIMIT n) RETURNING ..." did it in one
-        // statement but cost more: SQLite materializes the subquery and the
-        // RETURNING rows in temporary B-trees and keeps a statement journal
-        // for a multi-row UPDATE that may abort (CHECK constraints), each
-        // with its own page cache, on every pass. The partial index
+        // Read the batch first, then mark it by its ids (below). One UPDATE
+        // over "id IN (SELECT ... LIMIT n) RETURNING ..." did both but cost
+        // more: SQLite materializes the subquery and the RETURNING rows in
+        // temporary B-trees, each with its own page cache. The partial index
         // tasks_dispatch yields this queue's due tasks in priority order (a
         // task delayed or in retry backoff is not in it: see WakeDue).
         auto& q = Prepared(
