@@ -18,8 +18,11 @@ constexpr int kBusyTimeoutMs = 5000;
 // Cap the WAL after a checkpoint so that it does not keep a large file.
 constexpr int64_t kJournalSizeLimit = 64LL << 20;
 constexpr int64_t kCacheKiB = 16 << 10;
-// SQLite's own threshold for its automatic checkpoint, which this replaces.
+// SQLite's own threshold for its automatic checkpoint, run inside COMMIT.
 constexpr int kCheckpointPages = 1000;
+// A WAL this large (a large submission's transaction: 180 MB for a million
+// tasks) is checkpointed after the pass's replies instead (CheckpointIfDue).
+constexpr int kLargeWalPages = 10000;
 
 // SQLite's allocation statistics take a global mutex on every malloc; the
 // broker never reads them. Must run before SQLite initializes (first open).
@@ -57,11 +60,15 @@ Status Store::Open(const std::string& path, Durability durability,
     if (!s.ok()) return s;
     std::unique_ptr<Store> store(new Store(std::move(db), settings));
     store->migrated_from_ = migrated_from;
-    // Replaces the automatic checkpoint (see CheckpointIfDue).
+    // SQLite's automatic checkpoint, but for a large WAL (CheckpointIfDue).
     sqlite3_wal_hook(
         store->db_->getHandle(),
-        [](void* self, sqlite3*, const char*, int pages) {
-          static_cast<Store*>(self)->wal_pages_ = pages;
+        [](void* self, sqlite3* db, const char* name, int pages) {
+          if (pages >= kLargeWalPages) {
+            static_cast<Store*>(self)->checkpoint_due_ = true;
+          } else if (pages >= kCheckpointPages) {
+            sqlite3_wal_checkpoint(db, name);  // what SQLite's own hook does
+          }
           return SQLITE_OK;
         },
         store.get());
@@ -146,8 +153,8 @@ Status Store::Commit() {
 }
 
 void Store::CheckpointIfDue() {
-  if (wal_pages_ < kCheckpointPages) return;
-  wal_pages_ = 0;
+  if (!checkpoint_due_) return;
+  checkpoint_due_ = false;
   // Passive: it copies what no reader still needs and never waits. What it
   // leaves is copied by a later one; an error leaves the WAL as it was.
   (void)sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
