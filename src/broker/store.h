@@ -325,6 +325,9 @@ class Store {
   // Inserts one row; a key already stored is judged by CompareExisting
   // instead. *inserted: a new row.
   Status InsertNewTask(const store_internal::NewTask& row, int64_t now, bool* inserted);
+  // CompleteAll for results[from, to), at most kRowsPerStatement of them.
+  Status CompleteChunk(const std::string& worker, const std::vector<AttemptResult>& results,
+                       size_t from, size_t to, int64_t now);
   // Writes the transaction's counter changes (counters_) to
   // task_state_counts and queue_counts, one statement per changed row, and
   // forgets them. Throws SQLite::Exception. Commit calls it before COMMIT,

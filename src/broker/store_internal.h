@@ -37,10 +37,17 @@ Status Guarded(const char* what, F&& f) {
   }
 }
 
+// Rows per statement over many rows (a multi-row INSERT, an IN list): past
+// this a statement's fixed cost is paid off (docs/benchmarks.md, fifth
+// round), and it bounds both the parameters of one statement and the
+// number of such statements the store keeps prepared (one per row count).
+constexpr size_t kRowsPerStatement = 64;
+
 // The text head + n copies of item joined by ", " + tail, for a statement
-// over n rows (a multi-row INSERT, an IN list). Built once per (head, n) and
-// kept for the process's life: the store caches a statement by the address
-// of its text. head, item and tail are literals. One thread (the store's).
+// over n rows (n <= kRowsPerStatement). Built once per (head, item, tail, n)
+// and kept for the process's life: the store caches a statement by the
+// address of its text. head, item and tail are literals. One thread (the
+// store's).
 inline const char* RepeatedSql(const char* head, const char* item, size_t n, const char* tail) {
   static std::map<std::tuple<const char*, const char*, const char*, size_t>, std::string> texts;
   std::string& text = texts[{head, item, tail, n}];

@@ -184,44 +184,44 @@ Status Store::Claim(const WorkerRecord& w, int64_t n, int64_t now, std::vector<A
           picked.push_back(std::move(p));
         }
       }
-      if (picked.empty()) continue;
-      // The batch is marked running by one UPDATE and its attempts inserted
-      // by one INSERT: a statement's fixed cost once per batch, not per
-      // task (store_submit.cc measured it).
-      const size_t k = picked.size();
-      auto& u = PreparedAllBound(store_internal::RepeatedSql(
-          "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
-          "updated_at = ?1 WHERE id IN (",
-          "?", k, ")"));
-      u.bind(1, now);
-      for (size_t i = 0; i < k; ++i) u.bind(static_cast<int>(i) + 2, picked[i].id);
-      u.exec();
+      // Each chunk of the batch is marked running by one UPDATE and its
+      // attempts inserted by one INSERT: a statement's fixed cost once per
+      // chunk, not per task (store_submit.cc measured it).
       const int64_t lease_expires = rules::LeaseExpiry(settings_, now);
-      auto& ins = PreparedAllBound(store_internal::RepeatedSql(
-          "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
-          "lease_expires_at, unstarted) VALUES ",
-          "(?, ?, ?, ?, ?, 'running', ?, ?)", k, ""));
-      for (size_t i = 0; i < k; ++i) {
-        Picked& p = picked[i];
-        p.a.prefetched = rules::IsPrefetch(credit, sent++);
-        const int at = static_cast<int>(i) * 7;
-        ins.bind(at + 1, p.id);
-        ins.bindNoCopy(at + 2, p.a.key);
-        ins.bind(at + 3, p.a.attempt_no);
-        ins.bindNoCopy(at + 4, w.name);
-        ins.bind(at + 5, now);
-        ins.bind(at + 6, lease_expires);
-        ins.bind(at + 7, p.a.prefetched ? 1 : 0);
+      for (size_t from = 0; from < picked.size(); from += store_internal::kRowsPerStatement) {
+        const size_t k = std::min(store_internal::kRowsPerStatement, picked.size() - from);
+        auto& u = PreparedAllBound(store_internal::RepeatedSql(
+            "UPDATE tasks SET state = 'running', attempts_count = attempts_count + 1, "
+            "updated_at = ?1 WHERE id IN (",
+            "?", k, ")"));
+        u.bind(1, now);
+        for (size_t i = 0; i < k; ++i) u.bind(static_cast<int>(i) + 2, picked[from + i].id);
+        u.exec();
+        auto& ins = PreparedAllBound(store_internal::RepeatedSql(
+            "INSERT INTO attempts (task_id, task_key, attempt_no, worker, started_at, outcome, "
+            "lease_expires_at, unstarted) VALUES ",
+            "(?, ?, ?, ?, ?, 'running', ?, ?)", k, ""));
+        for (size_t i = 0; i < k; ++i) {
+          Picked& p = picked[from + i];
+          p.a.prefetched = rules::IsPrefetch(credit, sent++);
+          const int at = static_cast<int>(i) * 7;
+          ins.bind(at + 1, p.id);
+          ins.bindNoCopy(at + 2, p.a.key);
+          ins.bind(at + 3, p.a.attempt_no);
+          ins.bindNoCopy(at + 4, w.name);
+          ins.bind(at + 5, now);
+          ins.bind(at + 6, lease_expires);
+          ins.bind(at + 7, p.a.prefetched ? 1 : 0);
+        }
+        ins.exec();
+        // Rows inserted by one statement take consecutive rowids (each the
+        // largest so far + 1: attempts has no AUTOINCREMENT and its ids are
+        // nowhere near 2^63), so the last one gives them all.
+        const int64_t first_id = db_->getLastInsertRowid() - static_cast<int64_t>(k) + 1;
+        for (size_t i = 0; i < k; ++i) picked[from + i].a.attempt_id = first_id + static_cast<int64_t>(i);
       }
-      ins.exec();
-      // Rows inserted by one statement take consecutive rowids (each the
-      // largest so far + 1: attempts has no AUTOINCREMENT and its ids are
-      // nowhere near 2^63), so the last one gives them all.
-      const int64_t first_id = db_->getLastInsertRowid() - static_cast<int64_t>(k) + 1;
-      for (size_t i = 0; i < k; ++i) {
-        Picked& p = picked[i];
+      for (Picked& p : picked) {
         counters_.Move(queue, p.a.fn, TaskState::kQueued, TaskState::kRunning);
-        p.a.attempt_id = first_id + static_cast<int64_t>(i);
         p.a.stdin_bytes = p.has_deps ? AssembleStdin(p.id, p.input) : std::move(p.input);
         out->push_back(std::move(p.a));
         --n;

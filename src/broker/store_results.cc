@@ -5,6 +5,7 @@
 // result goes through Complete, one at a time, as it would alone.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,17 @@ using store_internal::RepeatedSql;
 
 Status Store::CompleteAll(const std::string& worker, const std::vector<AttemptResult>& results,
                           int64_t now) {
+  // kRowsPerStatement results at a time: a frame's size bounds nothing.
+  for (size_t from = 0; from < results.size(); from += store_internal::kRowsPerStatement) {
+    const size_t to = std::min(results.size(), from + store_internal::kRowsPerStatement);
+    Status s = CompleteChunk(worker, results, from, to, now);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Store::CompleteChunk(const std::string& worker, const std::vector<AttemptResult>& results,
+                            size_t from, size_t to, int64_t now) {
   return Guarded("store results", [&]() -> Status {
     struct Running {
       int64_t task_id, started_at, dependents;
@@ -26,7 +38,7 @@ Status Store::CompleteAll(const std::string& worker, const std::vector<AttemptRe
     };
     std::map<int64_t, Running> running;  // attempt id -> its task, if it runs on this worker
     std::vector<size_t> successes;
-    for (size_t i = 0; i < results.size(); ++i) {
+    for (size_t i = from; i < to; ++i) {
       if (results[i].Succeeded()) successes.push_back(i);
     }
     if (successes.size() >= 2) {
@@ -41,15 +53,14 @@ Status Store::CompleteAll(const std::string& worker, const std::vector<AttemptRe
       }
       while (q.executeStep()) {
         running[q.getColumn(0).getInt64()] =
-            Running{q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
-                    q.getColumn(3).getInt64(), q.getColumn(4).getString(),
-                    store_internal::ColumnText(q, 5)};
+            Running{q.getColumn(1).getInt64(), q.getColumn(2).getInt64(), q.getColumn(3).getInt64(),
+                    q.getColumn(4).getString(), store_internal::ColumnText(q, 5)};
       }
     }
     // Those stored together: each attempt once (a result sent twice is
     // stale the second time, as Complete would find it).
     std::vector<size_t> together, alone;
-    for (size_t i = 0; i < results.size(); ++i) {
+    for (size_t i = from; i < to; ++i) {
       auto it = running.find(results[i].attempt_id);
       if (it != running.end() && it->second.dependents == 0 && results[i].Succeeded()) {
         together.push_back(i);
@@ -65,7 +76,8 @@ Status Store::CompleteAll(const std::string& worker, const std::vector<AttemptRe
           "exit_code = 0, error = NULL WHERE id IN (",
           "?", k, ")"));
       end.bind(1, now);
-      for (size_t j = 0; j < k; ++j) end.bind(static_cast<int>(j) + 2, results[together[j]].attempt_id);
+      for (size_t j = 0; j < k; ++j)
+        end.bind(static_cast<int>(j) + 2, results[together[j]].attempt_id);
       end.exec();
       // Each task gets its own result: the rows of a VALUES list, joined
       // to tasks by id.

@@ -34,8 +34,8 @@ TEST_F(CompleteAllTest, EachResultOfAFrameEndsAsItWouldAlone) {
   std::vector<Assignment> held = Claim("w1", 4);
   ASSERT_EQ(held.size(), 4u);
   CompleteAll("w1", {Result(held[0], 0, "out-a"), Result(held[1], 0, ""),
-                     Result(held[2], 0, "out-c"),  // e waits for c
-                     Result(held[3], 1, ""),       // a failure (no retries left)
+                     Result(held[2], 0, "out-c"),    // e waits for c
+                     Result(held[3], 1, ""),         // a failure (no retries left)
                      Result(held[0], 0, "again")});  // a second time: stale
   EXPECT_EQ(State("a"), "done");
   EXPECT_EQ(ResultOf("a"), "out-a");
@@ -65,6 +65,32 @@ TEST_F(CompleteAllTest, ResultsForAnotherWorkersOrReclaimedAttemptsChangeNothing
   EXPECT_EQ(State("a"), "done");
   EXPECT_EQ(State("b"), "done");
   EXPECT_EQ(State("c"), "queued");  // its attempt was lost before the result came
+  EXPECT_EQ(CounterMismatches(path_), "");
+}
+
+// Past kRowsPerStatement (64) the statements take the rows in chunks: a
+// lease batch and a frame of results of 150.
+TEST_F(CompleteAllTest, BatchesLargerThanOneStatementAreLeasedAndStoredWhole) {
+  std::vector<TaskSpec> tasks;
+  for (int i = 0; i < 150; ++i) tasks.push_back(Task("k" + std::to_string(i)));
+  ASSERT_OK(Submit(tasks));
+  std::vector<Assignment> held = Claim("w1", 150);
+  ASSERT_EQ(held.size(), 150u);
+  std::vector<AttemptResult> results;
+  for (const Assignment& a : held) {
+    // Each attempt id is the row of that task's attempt.
+    EXPECT_EQ(
+        Reader()
+            ->execAndGet("SELECT task_key FROM attempts WHERE id = " + std::to_string(a.attempt_id))
+            .getString(),
+        a.key);
+    results.push_back(Result(a, 0, "out-" + a.key));
+  }
+  CompleteAll("w1", results);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM tasks WHERE state = 'done' AND CAST(result AS TEXT) = "
+                     "'out-' || key"),
+            150);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM attempts WHERE outcome = 'done'"), 150);
   EXPECT_EQ(CounterMismatches(path_), "");
 }
 

@@ -39,7 +39,7 @@ struct NewTask {
 
 namespace {
 
-constexpr size_t kInsertRows = 64;  // tasks per multi-row INSERT
+constexpr size_t kInsertRows = store_internal::kRowsPerStatement;  // tasks per INSERT
 constexpr int kColumns = 18;        // values per row, as BindNewTask binds them
 
 #define LEASEQ_INSERT_TASKS                                                                   \
