@@ -80,6 +80,7 @@ void Broker::CheckStatus(const Status& s) {
 
 void Broker::Pass() {
   ++passes_;
+  answered_ = false;
   pass_error_ = Status::Ok();
   outbox_.clear();
   Status begun = store_->Begin();
@@ -197,6 +198,7 @@ void Broker::Flush(bool committed, const std::string& commit_error) {
     }
     bool sent = port_->Send(out.routing_id, out.message);
     ++sent_;
+    answered_ = answered_ || sent;
     if (ConnectedWorker* w = workers_.ByRoutingId(out.routing_id)) {
       if (sent) w->last_sent_ms = clock_->SteadyMs();
       // Busy now (a task of a committed pass reached its socket): back to

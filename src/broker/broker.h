@@ -68,6 +68,9 @@ class Broker {
   void Pass();
   // A backup or a retention purge is in progress: pass again at once.
   bool Busy() const { return BackupRunning() || RetentionDue(); }
+  // The last pass sent replies, tasks or acks (not only heartbeats): their
+  // answers may be on the way, so the loop briefly polls before it sleeps.
+  bool Answered() const { return answered_; }
   // Copies a few pages of a running online backup; call between passes.
   void StepBackup();
   // Logs the pass, commit and message totals (when the broker stops).
@@ -163,6 +166,7 @@ class Broker {
   int64_t started_ms_ = 0;  // steady, when Start() ran
   // Group commit at work: printed when the broker stops.
   int64_t passes_ = 0, commits_ = 0, messages_ = 0;
+  bool answered_ = false;  // the last pass sent something from its outbox
   int64_t sent_ = 0;  // frames of the outbox sent to workers and clients (not heartbeats)
   // A large submission was handled: give its parsing memory back to the
   // system after the pass, so that RSS does not keep the peak.

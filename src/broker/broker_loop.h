@@ -2,7 +2,8 @@
 // It owns the ZeroMQ context, the ROUTER socket (and, with CURVE, the ZAP
 // authenticator), and runs the core's passes: each time messages wait, and
 // at least every kPassIntervalMs for its timers; at once again while a
-// backup or a retention purge is in progress.
+// backup or a retention purge is in progress. After a pass that answered
+// someone it polls without sleeping for a moment first (kAnswerSpin).
 // Not thread-safe: Run() owns the socket and the core.
 #pragma once
 

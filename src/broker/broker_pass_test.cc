@@ -73,6 +73,31 @@ class BrokerPassTest : public ::testing::Test {
   std::unique_ptr<Broker> broker_;
 };
 
+// The loop polls without sleeping after a pass that answered someone
+// (broker_loop.cc); a pass that only took heartbeats sends nothing back, so
+// 1,000 idle workers do not make it spin.
+TEST_F(BrokerPassTest, APassSaysWhetherItAnsweredAnybody) {
+  port_.Push("w", wire::Make(Command::kRegister, {{"name", "w"}, {"pid", 1}, {"session", "s"},
+                                                  {"slots", 1}, {"prefetch", 0}, {"fns", {"noop"}},
+                                                  {"running", json::array()}}));
+  broker_->Pass();
+  ASSERT_EQ(SentTo("w").command, Command::kWelcome);
+  EXPECT_TRUE(broker_->Answered());
+
+  port_.Push("w", wire::Make(Command::kHeartbeat));
+  broker_->Pass();
+  EXPECT_TRUE(port_.Take().empty());
+  EXPECT_FALSE(broker_->Answered());
+
+  broker_->Pass();  // nothing arrived
+  EXPECT_FALSE(broker_->Answered());
+
+  port_.Push("c", wire::Make(Command::kFetch, {{"id", 1}, {"key", "nothing"}}));
+  broker_->Pass();
+  SentTo("c");  // that there is no such task
+  EXPECT_TRUE(broker_->Answered());
+}
+
 TEST_F(BrokerPassTest, AFetchThatArrivesBeforeTheResultInOnePassSeesTheResult) {
   port_.Push("w", wire::Make(Command::kRegister, {{"name", "w"}, {"pid", 1}, {"session", "s"},
                                                   {"slots", 1}, {"prefetch", 0}, {"fns", {"noop"}},
