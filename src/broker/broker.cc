@@ -9,6 +9,7 @@
 #include "broker/store_schema.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/task_body.h"
 #include "common/wire_batch.h"
 
 namespace leaseq {
@@ -363,18 +364,19 @@ void Broker::QueueTasks(const ConnectedWorker& w, std::vector<Assignment>* assig
   tasks.reserve(assigned->size());
   ids.reserve(assigned->size());
   for (auto& a : *assigned) {
-    nlohmann::json body = {{wire::field::kAttempt, a.attempt_id},
-                           {wire::field::kKey, a.key},
-                           {wire::field::kAttemptNo, a.attempt_no}};
-    if (a.prefetched) body[wire::field::kPrefetched] = true;
-    const int64_t timeout_ms = options_.default_timeouts.For(a.queue, a.timeout_ms);
-    if (timeout_ms > 0) body[wire::field::kTimeoutMs] = timeout_ms;
-    if (a.fn.empty()) {
-      body[wire::field::kCmd] = nlohmann::json::parse(a.cmd_json, nullptr, false);
-    } else {
-      body[wire::field::kFn] = a.fn;
-    }
-    tasks.push_back(wire::Make(wire::Command::kTask, std::move(body), {std::move(a.stdin_bytes)}));
+    wire::TaskBody body;
+    body.attempt = a.attempt_id;
+    body.attempt_no = a.attempt_no;
+    body.key = a.key;
+    body.fn = a.fn;
+    body.cmd_json = a.cmd_json;  // written by the store from a checked argv
+    body.prefetched = a.prefetched;
+    body.timeout_ms = options_.default_timeouts.For(a.queue, a.timeout_ms);
+    wire::Message task;
+    task.command = wire::Command::kTask;
+    wire::AppendTaskBody(body, &task.body_text);
+    task.blobs.push_back(std::move(a.stdin_bytes));
+    tasks.push_back(std::move(task));
     ids.push_back(a.attempt_id);
   }
   if (!w.batch) {

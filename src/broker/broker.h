@@ -97,7 +97,11 @@ class Broker {
   void OnRegister(const std::string& routing_id, const wire::Message& m);
   void OnWorkerMessage(ConnectedWorker& w, const wire::Message& m);
   // A `results` frame: each item handled as a `result` that came alone.
+  // Its body may be text (wire::DecodeResultsAsText): plain ones are read
+  // without json (plain_results.h), the rest parsed and checked here.
   void OnResults(ConnectedWorker& w, wire::Message m);
+  // Acknowledges the results (after the commit) and stores them together.
+  void StoreResults(ConnectedWorker& w, std::vector<AttemptResult> results);
   // The fields of a `result` but its stdout (blob 0).
   static Status ParseResult(const wire::Message& m, AttemptResult* r);
   void OnLostNotice(const std::string& routing_id, const wire::Message& m);

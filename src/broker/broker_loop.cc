@@ -36,7 +36,8 @@ class BrokerLoop::ZmqPort final : public RouterPort {
  public:
   explicit ZmqPort(zmq::socket_t& socket) : socket_(socket) {}
   bool Receive(std::string* routing_id, wire::Message* m, Status* decoded) override {
-    return transport::Receive(socket_, true, routing_id, m, decoded);
+    // A `results` body stays text for Broker::OnResults (plain_results.h).
+    return transport::Receive(socket_, true, routing_id, m, decoded, /*results_as_text=*/true);
   }
   bool Send(const std::string& routing_id, const wire::Message& m) override {
     return transport::Send(socket_, m, routing_id);

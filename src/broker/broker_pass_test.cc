@@ -32,7 +32,7 @@ class QueuePort final : public RouterPort {
     return true;
   }
   bool Send(const std::string& routing_id, const wire::Message& m) override {
-    if (m.command != Command::kHeartbeat) sent_.emplace_back(routing_id, m);
+    if (m.command != Command::kHeartbeat) sent_.emplace_back(routing_id, wire::AsReceived(m));
     return true;
   }
   void Push(const std::string& from, wire::Message m) { in_.emplace_back(from, std::move(m)); }
@@ -186,6 +186,76 @@ TEST(PrefetchHold, AReleaseRightAfterTheDropToZeroIsAHandBackAndHoldsItsQueues) 
   EXPECT_TRUE(hold.Held({"b", "a"}, 5999));
   EXPECT_FALSE(hold.Held({"b"}, 5999));
   EXPECT_FALSE(hold.Held({"a"}, 6000));
+}
+
+}  // namespace
+}  // namespace leaseq
+
+namespace leaseq {
+namespace {
+
+// The broker's port keeps a `results` body as text (DecodeResultsAsText):
+// a plain one is read without json, any other parsed and judged as before.
+TEST_F(BrokerPassTest, AResultsFrameKeptAsTextIsReadPlainOrParsedAndJudged) {
+  port_.Push("w", wire::Make(Command::kRegister, {{"name", "w"}, {"pid", 1}, {"session", "s"},
+                                                  {"slots", 2}, {"prefetch", 0}, {"fns", {"noop"}},
+                                                  {"running", json::array()}, {"batch", true}}));
+  broker_->Pass();
+  ASSERT_EQ(SentTo("w").command, Command::kWelcome);
+  port_.Push("c", wire::Make(Command::kSubmit, {{"id", 1},
+                                                {"tasks", {{{"key", "k1"}, {"fn", "noop"}},
+                                                           {{"key", "k2"}, {"fn", "noop"}}}}}));
+  broker_->Pass();
+  wire::Message tasks;
+  for (auto& [to, m] : port_.Take()) {
+    if (to == "w") tasks = m;
+  }
+  ASSERT_EQ(tasks.command, Command::kTasks) << tasks.body.dump();
+  std::map<std::string, int64_t> attempt;
+  for (const auto& t : tasks.body["tasks"]) attempt[t["key"]] = t["attempt"];
+  ASSERT_EQ(attempt.size(), 2u);
+
+  auto results = [&](std::string text, std::vector<std::string> blobs) {
+    wire::Message m;
+    m.command = Command::kResults;
+    m.body_text = std::move(text);
+    m.blobs = std::move(blobs);
+    port_.Push("w", std::move(m));
+    broker_->Pass();
+    return port_.Take();
+  };
+  // Plain.
+  auto sent = results(R"({"results":[{"attempt":)" + std::to_string(attempt["k1"]) +
+                          R"(,"error":"","exit_code":0,"signal":0}]})",
+                      {"one"});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].second.command, Command::kAck);
+  EXPECT_EQ(sent[0].second.body["attempts"], json::array({attempt["k1"]}));
+  // Not plain (an escape in the error): parsed, and the same rules apply.
+  sent = results(R"({"results": [{"attempt":)" + std::to_string(attempt["k2"]) +
+                     R"(,"error":"said \"no\"","exit_code":1,"signal":0}]})",
+                 {});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].second.command, Command::kAck);
+  // Malformed, then a bad item next to nothing else: clear errors.
+  sent = results("{not json", {});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].second.command, Command::kError);
+  EXPECT_EQ(sent[0].second.body.value("message", ""), "malformed body of 'results': not a JSON object");
+  sent = results(R"({"results":[{"attempt":"x","exit_code":0}]})", {});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].second.command, Command::kError);
+  EXPECT_NE(sent[0].second.body.value("message", "").find("results: item 0"), std::string::npos)
+      << sent[0].second.body.dump();
+
+  port_.Push("c", wire::Make(Command::kFetch, {{"id", 2}, {"key", "k1"}}));
+  port_.Push("c", wire::Make(Command::kFetch, {{"id", 3}, {"key", "k2"}}));
+  broker_->Pass();
+  sent = port_.Take();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].second.body.value("state", ""), "done");
+  EXPECT_EQ(sent[0].second.blobs, std::vector<std::string>{"one"});
+  EXPECT_EQ(sent[1].second.body.value("state", ""), "failed") << sent[1].second.body.dump();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "broker/broker.h"
+#include "broker/plain_results.h"
 #include "common/log.h"
 #include "common/wire_batch.h"
 
@@ -48,6 +49,8 @@ void Broker::Handle(const std::string& routing_id, wire::Message m) {
     }
     w->last_heard_ms = clock_->SteadyMs();
     w->unreachable = false;
+    // A `results` body may still be text: OnResults reads and checks it.
+    if (m.command == wire::Command::kResults && !m.body_text.empty()) return OnResults(*w, std::move(m));
     s = wire::CheckBody(m.command, m.body);
     if (s.ok() && m.command == wire::Command::kResults) return OnResults(*w, std::move(m));
     if (s.ok()) return OnWorkerMessage(*w, m);
@@ -274,6 +277,19 @@ void Broker::OnWorkerMessage(ConnectedWorker& w, const wire::Message& m) {
 }
 
 void Broker::OnResults(ConnectedWorker& w, wire::Message m) {
+  if (!m.body_text.empty()) {
+    // As leaseq-worker writes them: read without a json tree.
+    std::vector<AttemptResult> plain;
+    if (ReadPlainResults(m.body_text, &m.blobs, &plain)) return StoreResults(w, std::move(plain));
+    // Anything else is parsed and judged as any body.
+    Status parsed = wire::ParseBody(m.command, m.body_text, &m.body);
+    if (parsed.ok()) parsed = wire::CheckBody(m.command, m.body);
+    if (!parsed.ok()) {
+      Reply(w.routing_id, wire::MakeError(parsed.message()), false);
+      return;
+    }
+    m.body_text.clear();
+  }
   std::vector<wire::Message> items;
   Status s = wire::Unpack(std::move(m), &items);
   if (!s.ok()) {  // whose blob is whose is unknown: none of it is used
@@ -293,9 +309,13 @@ void Broker::OnResults(ConnectedWorker& w, wire::Message m) {
       continue;
     }
     if (!items[i].blobs.empty()) r.stdout_bytes = std::move(items[i].blobs[0]);
-    acks_[w.routing_id].push_back(r.attempt_id);
     results.push_back(std::move(r));
   }
+  StoreResults(w, std::move(results));
+}
+
+void Broker::StoreResults(ConnectedWorker& w, std::vector<AttemptResult> results) {
+  for (const AttemptResult& r : results) acks_[w.routing_id].push_back(r.attempt_id);
   if (results.empty()) return;
   // Stored together (Store::CompleteAll), as each would be alone.
   CheckStatus(store_->CompleteAll(w.record.name, results, clock_->WallMs()));

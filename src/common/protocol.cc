@@ -4,6 +4,10 @@
 
 namespace leaseq::wire {
 
+namespace {
+Status DecodeFrames(std::vector<std::string>&& frames, Message* out, bool results_as_text);
+}  // namespace
+
 std::string_view CommandName(Command c) {
   const size_t i = static_cast<size_t>(c);
   return i < Messages().size() ? Messages()[i].name : "?";
@@ -25,8 +29,16 @@ std::vector<std::string> EncodeHead(const Message& m) {
   frames.reserve(3 + m.blobs.size());
   frames.emplace_back(kHeader);
   frames.emplace_back(CommandName(m.command));
-  frames.push_back(DumpJson(m.body));
+  frames.push_back(m.body_text.empty() ? DumpJson(m.body) : m.body_text);
   return frames;
+}
+
+Message AsReceived(Message m) {
+  if (!m.body_text.empty()) {
+    m.body = nlohmann::json::parse(m.body_text, nullptr, /*allow_exceptions=*/false);
+    m.body_text.clear();
+  }
+  return m;
 }
 
 std::vector<std::string> Encode(const Message& m) {
@@ -40,6 +52,25 @@ Status Decode(const std::vector<std::string>& frames, Message* out) {
 }
 
 Status Decode(std::vector<std::string>&& frames, Message* out) {
+  return DecodeFrames(std::move(frames), out, /*results_as_text=*/false);
+}
+
+Status DecodeResultsAsText(std::vector<std::string>&& frames, Message* out) {
+  return DecodeFrames(std::move(frames), out, /*results_as_text=*/true);
+}
+
+Status ParseBody(Command command, const std::string& text, nlohmann::json* body) {
+  *body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body->is_discarded() || !body->is_object()) {
+    *body = nlohmann::json::object();
+    return Status::Invalid("malformed body of '" + std::string(CommandName(command)) +
+                           "': not a JSON object");
+  }
+  return Status::Ok();
+}
+
+namespace {
+Status DecodeFrames(std::vector<std::string>&& frames, Message* out, bool results_as_text) {
   if (frames.size() < 3) {
     return Status::Invalid("malformed message: " + std::to_string(frames.size()) +
                            " frames, expected at least 3 (header, command, body)");
@@ -55,16 +86,20 @@ Status Decode(std::vector<std::string>&& frames, Message* out) {
   if (!command) {
     return Status::Invalid("unknown command '" + frames[1].substr(0, 32) + "'");
   }
-  nlohmann::json body = nlohmann::json::parse(frames[2], nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    return Status::Invalid("malformed body of '" + frames[1] + "': not a JSON object");
-  }
   out->command = *command;
-  out->body = std::move(body);
+  out->body_text.clear();
+  if (results_as_text && *command == Command::kResults && !frames[2].empty()) {
+    out->body = nlohmann::json::object();
+    out->body_text = std::move(frames[2]);
+  } else {
+    Status parsed = ParseBody(*command, frames[2], &out->body);
+    if (!parsed.ok()) return parsed;
+  }
   out->blobs.assign(std::make_move_iterator(frames.begin() + 3),
                     std::make_move_iterator(frames.end()));
   return Status::Ok();
 }
+}  // namespace
 
 Message Make(Command c, nlohmann::json body, std::vector<std::string> blobs) {
   Message m;

@@ -35,6 +35,11 @@ struct Message {
   Command command = Command::kError;
   nlohmann::json body = nlohmann::json::object();
   std::vector<std::string> blobs;
+  // When not empty: the body as JSON text, instead of `body` (left empty
+  // then). The broker writes its most frequent message, `task`, this way
+  // (task_body.h), and reads the most frequent one it gets, `results`,
+  // from the text when it can (DecodeResultsAsText). Decode never sets it.
+  std::string body_text;
 };
 
 std::string_view CommandName(Command c);
@@ -46,10 +51,21 @@ std::vector<std::string> Encode(const Message& m);
 // from the message itself rather than copy a large submission once more.
 std::vector<std::string> EncodeHead(const Message& m);
 
+// The message as its receiver decodes it: body_text parsed into body. For
+// in-memory ports (tests, the simulator) that hand messages over unencoded.
+Message AsReceived(Message m);
+
 // Parses frames (no routing id). On error, *out is unspecified. The blobs
 // are moved out of frames (left empty), not copied.
 Status Decode(std::vector<std::string>&& frames, Message* out);
 Status Decode(const std::vector<std::string>& frames, Message* out);
+// As Decode, but the body of a `results` message is kept as text in
+// body_text, not parsed: the broker reads the plain ones without a json
+// tree (broker/plain_results.h) and parses the others with ParseBody.
+Status DecodeResultsAsText(std::vector<std::string>&& frames, Message* out);
+// A body of `command` parsed from its text: a JSON object, or the error
+// Decode gives for it.
+Status ParseBody(Command command, const std::string& text, nlohmann::json* body);
 
 // Convenience constructors.
 Message Make(Command c, nlohmann::json body = nlohmann::json::object(),

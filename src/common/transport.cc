@@ -39,7 +39,7 @@ bool Send(zmq::socket_t& s, const wire::Message& m, const std::optional<std::str
 }
 
 bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
-             wire::Message* out, Status* status) {
+             wire::Message* out, Status* status, bool results_as_text) {
   std::vector<std::string> frames;
   zmq::message_t part;
   do {
@@ -68,7 +68,8 @@ bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
     *routing_id = frames.front();
     frames.erase(frames.begin());
   }
-  *status = wire::Decode(std::move(frames), out);
+  *status = results_as_text ? wire::DecodeResultsAsText(std::move(frames), out)
+                            : wire::Decode(std::move(frames), out);
   return true;
 }
 

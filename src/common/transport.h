@@ -27,8 +27,9 @@ bool Send(zmq::socket_t& s, const wire::Message& m,
 // message was waiting. When expect_routing_id, the first frame is stored in
 // *routing_id. *status tells whether the frames decoded; a message that did
 // not decode is still consumed (and *routing_id is set, to reply with an error).
+// results_as_text: decoded by wire::DecodeResultsAsText (the broker's port).
 bool Receive(zmq::socket_t& s, bool expect_routing_id, std::string* routing_id,
-             wire::Message* out, Status* status);
+             wire::Message* out, Status* status, bool results_as_text = false);
 
 // zmq::poll that never throws for a signal: cppzmq turns zmq_poll's EINTR
 // (SIGTERM, SIGCHLD landing in the call) into an exception, which aborted

@@ -50,17 +50,34 @@ std::vector<PackedFrame> Pack(std::vector<Message> singles) {
     }
     Message frame;
     frame.command = *batch;
+    // Bodies written as text (body_text) are joined as text; if any item
+    // has a json body, all go into a json array.
+    bool all_text = true;
+    for (size_t k = 0; k < n; ++k) all_text = all_text && !singles[i + k].body_text.empty();
     nlohmann::json items = nlohmann::json::array();
+    if (all_text) {
+      frame.body_text = std::string("{\"") + ListFieldOf(*batch) + "\":[";
+    }
     size_t last_blob = 0;  // one past the last non-empty blob
     for (size_t k = 0; k < n; ++k) {
       Message& m = singles[i + k];
-      items.push_back(std::move(m.body));
+      if (all_text) {
+        if (k > 0) frame.body_text.push_back(',');
+        frame.body_text.append(m.body_text);
+      } else {
+        items.push_back(m.body_text.empty() ? std::move(m.body)
+                                            : nlohmann::json::parse(m.body_text, nullptr, false));
+      }
       frame.blobs.push_back(m.blobs.empty() ? std::string() : std::move(m.blobs[0]));
       if (!frame.blobs.back().empty()) last_blob = k + 1;
     }
     frame.blobs.resize(last_blob);
-    frame.body = nlohmann::json::object();
-    frame.body[ListFieldOf(*batch)] = std::move(items);
+    if (all_text) {
+      frame.body_text.append("]}");
+    } else {
+      frame.body = nlohmann::json::object();
+      frame.body[ListFieldOf(*batch)] = std::move(items);
+    }
     frames.push_back({std::move(frame), i, n});
     i += n;
   }

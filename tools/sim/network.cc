@@ -206,7 +206,7 @@ bool Network::Port::Send(const std::string& routing_id, const wire::Message& m) 
   Conn& c = it->second;
   if (!c.open) return c.closed_known_at > n_->clock_->now();  // not known yet: lost on the way
   const int64_t at = n_->ArrivalAt(c, false);
-  c.to_worker.push_back({at, m});
+  c.to_worker.push_back({at, wire::AsReceived(m)});  // as the worker's socket decodes it
   return true;
 }
 
