@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,74 @@ TEST(PlainResults, AnythingElseIsLeftToTheJsonPath) {
   // More blobs than items: whose is whose is unknown.
   std::vector<AttemptResult> r;
   EXPECT_FALSE(Read(R"({"results":[{"attempt":1,"exit_code":0}]})", {"a", "b"}, &r));
+}
+
+// What the json path makes of a body (Broker::OnResults before this
+// reader): the frame checked and unpacked, each item checked and read.
+bool ReadByJson(const std::string& body, std::vector<std::string> blobs, std::vector<AttemptResult>* out) {
+  wire::Message m;
+  m.command = Command::kResults;
+  if (!wire::ParseBody(Command::kResults, body, &m.body).ok()) return false;
+  if (!wire::CheckBody(Command::kResults, m.body).ok()) return false;
+  m.blobs = std::move(blobs);
+  std::vector<wire::Message> items;
+  if (!wire::Unpack(std::move(m), &items).ok()) return false;
+  out->clear();
+  for (auto& item : items) {
+    if (!wire::CheckBody(Command::kResult, item.body).ok()) return false;
+    AttemptResult r;
+    int64_t exit_code = 0, signal = 0;
+    if (!wire::GetInt(item.body, field::kAttempt, &r.attempt_id).ok()) return false;
+    if (!wire::GetInt(item.body, field::kExitCode, &exit_code).ok()) return false;
+    if (item.body.contains(field::kSignal) && !wire::GetInt(item.body, field::kSignal, &signal).ok()) return false;
+    if (item.body.contains(field::kError) && !wire::GetString(item.body, field::kError, &r.error).ok()) return false;
+    if (item.body.contains(field::kPermanent)) r.permanent = item.body[field::kPermanent].get<bool>();
+    r.exit_code = static_cast<int>(exit_code);
+    r.signal = static_cast<int>(signal);
+    if (!item.blobs.empty()) r.stdout_bytes = item.blobs[0];
+    out->push_back(std::move(r));
+  }
+  return true;
+}
+
+// Bodies near the plain shape, mutated at random: whatever the reader
+// accepts, the json path accepts with the same results.
+TEST(PlainResults, WhatItAcceptsTheJsonPathReadsTheSame) {
+  const std::string base =
+      R"({"results":[{"attempt":12,"error":"","exit_code":0,"signal":0},)"
+      R"({"attempt":13,"error":"exit 1","exit_code":1,"permanent":true,"signal":0}]})";
+  const std::string alphabet = "{}[]:,\"\\ -0123456789aeiltrsx\x01\xc3\x7f";
+  std::mt19937 rng(20261130);
+  int accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string body = base;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng() % body.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: body[at] = c; break;
+        case 1: body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+        default: body.erase(at, 1);
+      }
+    }
+    std::vector<std::string> blobs;
+    for (unsigned b = rng() % 4; b > 0; --b) blobs.push_back("b" + std::to_string(b));
+    std::vector<AttemptResult> plain, json;
+    if (!Read(body, blobs, &plain)) continue;
+    ++accepted;
+    ASSERT_TRUE(ReadByJson(body, blobs, &json)) << body;
+    ASSERT_EQ(plain.size(), json.size()) << body;
+    for (size_t i = 0; i < plain.size(); ++i) {
+      EXPECT_EQ(plain[i].attempt_id, json[i].attempt_id) << body;
+      EXPECT_EQ(plain[i].exit_code, json[i].exit_code) << body;
+      EXPECT_EQ(plain[i].signal, json[i].signal) << body;
+      EXPECT_EQ(plain[i].error, json[i].error) << body;
+      EXPECT_EQ(plain[i].permanent, json[i].permanent) << body;
+      EXPECT_EQ(plain[i].stdout_bytes, json[i].stdout_bytes) << body;
+    }
+  }
+  EXPECT_GT(accepted, 100);  // the mutations do reach the reader's accepting side
 }
 
 TEST(PlainResults, OnlyTheBrokersDecodeKeepsTheText) {
