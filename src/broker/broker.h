@@ -69,7 +69,8 @@ class Broker {
   // A backup or a retention purge is in progress: pass again at once.
   bool Busy() const { return BackupRunning() || RetentionDue(); }
   // The last pass sent replies, tasks or acks (not only heartbeats): their
-  // answers may be on the way, so the loop briefly polls before it sleeps.
+  // answers may be on the way, so the loop may poll before it sleeps
+  // (answer_spin.h).
   bool Answered() const { return answered_; }
   // Copies a few pages of a running online backup; call between passes.
   void StepBackup();

@@ -12,18 +12,9 @@ namespace leaseq {
 namespace {
 // Without messages, a pass runs this often (reclaims, wakes, heartbeats).
 constexpr int64_t kPassIntervalMs = 50;
-// After a pass that answered someone (a reply, tasks, an ack), the loop
-// polls without sleeping for this long before it blocks: the answer's own
-// answer (the client's next request, the worker's result) usually comes
-// within a few hundred microseconds, and waking a thread that sleeps costs
-// about 35 us on a VM (an eventfd round trip between two threads: 75 us
-// sleeping, 2.5 us spinning). Measured on leaseq-bench-latency: p50
-// 0.99 -> 0.74 ms, p99 2.1 -> 1.1 ms, for 0.2 ms more CPU per task.
-constexpr auto kAnswerSpin = std::chrono::microseconds(300);
-
-// Polls without sleeping until something is ready or kAnswerSpin passed.
-bool SpinForMessages(zmq::pollitem_t* items, size_t n) {
-  const auto until = std::chrono::steady_clock::now() + kAnswerSpin;
+// Polls without sleeping until something is ready or `window` passed.
+bool SpinForMessages(zmq::pollitem_t* items, size_t n, std::chrono::microseconds window) {
+  const auto until = std::chrono::steady_clock::now() + window;
   do {
     if (transport::Poll(items, n, std::chrono::milliseconds(0)) > 0) return true;
   } while (std::chrono::steady_clock::now() < until);
@@ -84,8 +75,21 @@ Status BrokerLoop::Run(int stop_fd) {
   while (true) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd, ZMQ_POLLIN, 0}};
     const bool busy = core_->Busy();
-    const bool ready = !busy && core_->Answered() && SpinForMessages(items, 2);
-    if (!ready) transport::Poll(items, 2, std::chrono::milliseconds(busy ? 0 : kPassIntervalMs));
+    const bool answered = !busy && core_->Answered();
+    const bool spin = answered && spin_.ShouldSpin();
+    bool ready = false;
+    if (spin) {
+      ready = SpinForMessages(items, 2, AnswerSpin::kWindow);
+      spin_.Observe(ready);
+    }
+    if (!ready) {
+      const auto blocked = std::chrono::steady_clock::now();
+      const int n = transport::Poll(items, 2, std::chrono::milliseconds(busy ? 0 : kPassIntervalMs));
+      if (answered && !spin) {
+        // Not spinning: would a spin have caught this message?
+        spin_.Observe(n > 0 && std::chrono::steady_clock::now() - blocked < AnswerSpin::kWindow);
+      }
+    }
     if (items[1].revents & ZMQ_POLLIN) break;
     core_->Pass();
     core_->StepBackup();  // between transactions: the copy takes its own read lock

@@ -3,7 +3,7 @@
 // authenticator), and runs the core's passes: each time messages wait, and
 // at least every kPassIntervalMs for its timers; at once again while a
 // backup or a retention purge is in progress. After a pass that answered
-// someone it polls without sleeping for a moment first (kAnswerSpin).
+// someone it may poll without sleeping for a moment first (answer_spin.h).
 // Not thread-safe: Run() owns the socket and the core.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "broker/answer_spin.h"
 #include "broker/broker.h"
 #include "broker/router_port.h"
 #include "common/clock.h"
@@ -44,6 +45,7 @@ class BrokerLoop {
   zmq::socket_t socket_;
   std::unique_ptr<ZmqPort> port_;
   std::unique_ptr<Broker> core_;
+  AnswerSpin spin_;  // whether to poll without sleeping after an answer
 };
 
 }  // namespace leaseq
