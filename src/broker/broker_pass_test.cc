@@ -44,6 +44,14 @@ class QueuePort final : public RouterPort {
   std::vector<std::pair<std::string, wire::Message>> sent_;
 };
 
+// A worker's register: `slots` slots, `prefetch`, the noop function.
+wire::Message Register(const std::string& name, int prefetch, int slots = 1, bool batch = false) {
+  json body = {{"name", name}, {"pid", 1}, {"session", name}, {"slots", slots},
+               {"prefetch", prefetch}, {"fns", {"noop"}}, {"running", json::array()}};
+  if (batch) body["batch"] = true;
+  return wire::Make(Command::kRegister, std::move(body));
+}
+
 class BrokerPassTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,9 +85,7 @@ class BrokerPassTest : public ::testing::Test {
 // (broker_loop.cc); a pass that only took heartbeats sends nothing back, so
 // 1,000 idle workers do not make it spin.
 TEST_F(BrokerPassTest, APassSaysWhetherItAnsweredAnybody) {
-  port_.Push("w", wire::Make(Command::kRegister, {{"name", "w"}, {"pid", 1}, {"session", "s"},
-                                                  {"slots", 1}, {"prefetch", 0}, {"fns", {"noop"}},
-                                                  {"running", json::array()}}));
+  port_.Push("w", Register("w", 0));
   broker_->Pass();
   ASSERT_EQ(SentTo("w").command, Command::kWelcome);
   EXPECT_TRUE(broker_->Answered());
@@ -99,9 +105,7 @@ TEST_F(BrokerPassTest, APassSaysWhetherItAnsweredAnybody) {
 }
 
 TEST_F(BrokerPassTest, AFetchThatArrivesBeforeTheResultInOnePassSeesTheResult) {
-  port_.Push("w", wire::Make(Command::kRegister, {{"name", "w"}, {"pid", 1}, {"session", "s"},
-                                                  {"slots", 1}, {"prefetch", 0}, {"fns", {"noop"}},
-                                                  {"running", json::array()}}));
+  port_.Push("w", Register("w", 0));
   broker_->Pass();
   ASSERT_EQ(SentTo("w").command, Command::kWelcome);
 
@@ -124,12 +128,6 @@ TEST_F(BrokerPassTest, AFetchThatArrivesBeforeTheResultInOnePassSeesTheResult) {
     EXPECT_EQ(m.body.value("state", ""), "done") << m.body.dump();
     EXPECT_EQ(m.blobs, std::vector<std::string>{"out"});
   }
-}
-
-wire::Message Register(const std::string& name, int prefetch) {
-  return wire::Make(Command::kRegister, {{"name", name}, {"pid", 1}, {"session", name}, {"slots", 1},
-                                         {"prefetch", prefetch}, {"fns", {"noop"}},
-                                         {"running", json::array()}});
 }
 
 // The task messages among `sent` that went to `to`.
@@ -197,9 +195,7 @@ namespace {
 // The broker's port keeps a `results` body as text (DecodeResultsAsText):
 // a plain one is read without json, any other parsed and judged as before.
 TEST_F(BrokerPassTest, AResultsFrameKeptAsTextIsReadPlainOrParsedAndJudged) {
-  port_.Push("w", wire::Make(Command::kRegister, {{"name", "w"}, {"pid", 1}, {"session", "s"},
-                                                  {"slots", 2}, {"prefetch", 0}, {"fns", {"noop"}},
-                                                  {"running", json::array()}, {"batch", true}}));
+  port_.Push("w", Register("w", 0, /*slots=*/2, /*batch=*/true));
   broker_->Pass();
   ASSERT_EQ(SentTo("w").command, Command::kWelcome);
   port_.Push("c", wire::Make(Command::kSubmit, {{"id", 1},

@@ -97,6 +97,7 @@ TEST(PlainResults, AnythingElseIsLeftToTheJsonPath) {
       R"({"results":[{"attempt":1e3,"exit_code":0}]})",
       R"({"results":[{"attempt":"1","exit_code":0}]})",
       R"({"results":[{"attempt":1234567890123456789,"exit_code":0}]})", // 19 digits
+      R"({"results":[{"attempt":123456789012345678901234567890,"exit_code":0}]})",  // 30
       R"({"results":[{"attempt":01,"exit_code":0}]})",                  // leading zero
       R"({"results":[{"attempt":-0,"exit_code":0}]})",
       R"({"results":[{"attempt":1,"exit_code":0,"permanent":1}]})",

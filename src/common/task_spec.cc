@@ -10,6 +10,7 @@
 #include "common/base64.h"
 #include "common/config.h"
 #include "common/duration.h"
+#include "common/plain_json.h"
 #include "common/text_checks.h"
 #include "common/timestamp.h"
 
@@ -211,22 +212,22 @@ namespace {
 // skip a million JSON trees.
 class SimpleLine {
  public:
-  explicit SimpleLine(std::string_view line) : s_(line) {}
+  explicit SimpleLine(std::string_view line) : j_(line) {}
 
   bool Parse(TaskSpec* out) {
     TaskSpec t;
     unsigned seen = 0;
-    if (!Eat('{')) return false;
-    if (Eat('}')) return false;  // no cmd, no fn: the JSON path says which
+    if (!j_.Eat('{')) return false;
+    if (j_.Eat('}')) return false;  // no cmd, no fn: the JSON path says which
     do {
       std::string_view name;
-      if (!String(&name) || !Eat(':')) return false;
+      if (!j_.String(&name) || !j_.Eat(':')) return false;
       const unsigned bit = Bit(name);
       if (bit == 0 || (seen & bit) != 0) return false;
       seen |= bit;
       if (!Value(name, &t)) return false;
-    } while (Eat(','));
-    if (!Eat('}') || at_ != s_.size()) return false;
+    } while (j_.Eat(','));
+    if (!j_.Eat('}') || !j_.AtEnd()) return false;
     if (t.cmd.empty() == t.fn.empty()) return false;  // neither or both
     if (static_cast<int64_t>(t.input.size()) > config::kMaxInputBytes) return false;
     *out = std::move(t);
@@ -246,27 +247,27 @@ class SimpleLine {
   bool Value(std::string_view name, TaskSpec* t) {
     std::string_view v;
     if (name == "key" || name == "fn" || name == "queue") {
-      if (!String(&v) || v.empty()) return false;
+      if (!j_.String(&v) || v.empty()) return false;
       (name == "key" ? t->key : name == "fn" ? t->fn : t->queue).assign(v);
       return true;
     }
     if (name == "input") {
-      if (!String(&v)) return false;
+      if (!j_.String(&v)) return false;
       t->input.assign(v);
       return true;
     }
     if (name == "cmd" || name == "after") {
       std::vector<std::string>& list = name == "cmd" ? t->cmd : t->after;
-      if (!Eat('[')) return false;
-      if (Eat(']')) return name == "after";  // an empty cmd is an error
+      if (!j_.Eat('[')) return false;
+      if (j_.Eat(']')) return name == "after";  // an empty cmd is an error
       do {
-        if (!String(&v) || (v.empty() && name == "after")) return false;
+        if (!j_.String(&v) || (v.empty() && name == "after")) return false;
         list.emplace_back(v);
-      } while (Eat(','));
-      return Eat(']');
+      } while (j_.Eat(','));
+      return j_.Eat(']');
     }
     int64_t n = 0;
-    if (!Integer(&n)) return false;
+    if (!j_.Integer(&n)) return false;
     if (name == "retries") {
       if (n < 0) return false;
       t->retries = n;
@@ -276,52 +277,7 @@ class SimpleLine {
     return true;
   }
 
-  bool Eat(char c) {
-    if (at_ < s_.size() && s_[at_] == c) {
-      ++at_;
-      return true;
-    }
-    return false;
-  }
-
-  // "..." of bytes 0x20-0x7e but '"' and '\\' (no escapes to undo; no
-  // control characters; valid UTF-8).
-  bool String(std::string_view* v) {
-    if (!Eat('"')) return false;
-    const size_t begin = at_;
-    for (; at_ < s_.size(); ++at_) {
-      const auto c = static_cast<unsigned char>(s_[at_]);
-      if (c == '"') {
-        *v = s_.substr(begin, at_ - begin);
-        ++at_;
-        return true;
-      }
-      if (c < 0x20 || c > 0x7e || c == '\\') return false;
-    }
-    return false;
-  }
-
-  // 0, or an optional '-' and 1 to 18 digits without a leading zero.
-  bool Integer(int64_t* n) {
-    const bool negative = Eat('-');
-    const size_t begin = at_;
-    int64_t v = 0;
-    while (at_ < s_.size() && s_[at_] >= '0' && s_[at_] <= '9' && at_ - begin < 18) {
-      v = v * 10 + (s_[at_] - '0');
-      ++at_;
-    }
-    const size_t digits = at_ - begin;
-    if (digits == 0 || (s_[begin] == '0' && (digits > 1 || negative))) return false;
-    if (at_ < s_.size() && (s_[at_] == '.' || s_[at_] == 'e' || s_[at_] == 'E' ||
-                            (s_[at_] >= '0' && s_[at_] <= '9'))) {
-      return false;  // a fraction, an exponent, a 19th digit
-    }
-    *n = negative ? -v : v;
-    return true;
-  }
-
-  std::string_view s_;
-  size_t at_ = 0;
+  PlainJson j_;
 };
 
 }  // namespace
