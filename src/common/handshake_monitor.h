@@ -65,6 +65,9 @@ class HandshakeMonitor {
     reconnected_ = false;
     return r;
   }
+  // Handshakes that succeeded on the socket since Attach() (read by Poll()):
+  // when it changes, a connection was made.
+  int handshakes() const { return handshakes_; }
   // The last handshake failure seen, definitive or not ("" if none since
   // the last success): for a timeout message.
   const std::string& last_failure() const { return last_failure_; }

@@ -33,6 +33,7 @@ Status BrokerLink::Open(int64_t now_ms) {
   socket_ = std::move(s);
   // A fresh socket gets a full silence period to hear from the broker.
   timers_.Heard(now_ms);
+  handshakes_seen_ = 0;
   return Status::Ok();
 }
 
@@ -74,6 +75,12 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
                   config::kReconnectMaxMs);
     }
     return Event::kLost;
+  }
+  if (socket_ && monitor_.handshakes() != handshakes_seen_) {
+    // A connection made: what we queued meanwhile reaches the broker only
+    // now, so its answer gets a full silence period from now.
+    handshakes_seen_ = monitor_.handshakes();
+    timers_.Heard(now_ms);
   }
   if (socket_ && monitor_.TakeReconnected()) return Event::kReconnected;
   if (socket_ && timers_.Silent(now_ms, silence_limit_ms)) {

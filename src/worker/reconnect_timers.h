@@ -16,8 +16,10 @@ namespace leaseq::worker {
 
 class ReconnectTimers {
  public:
-  // A connection was opened, or a message heard on it, at now_ms: the
-  // broker gets a full silence period from then on.
+  // A socket was opened, its connection made (or made anew), or a message
+  // heard on it, at now_ms: the broker gets a full silence period from
+  // then on. Counting from the opening alone, a broker that came up late in
+  // that period could not answer the registers queued for it in time.
   void Heard(int64_t now_ms) { last_heard_ms_ = now_ms; }
   int64_t last_heard_ms() const { return last_heard_ms_; }
   bool HeardWithin(int64_t now_ms, int64_t limit_ms) const {

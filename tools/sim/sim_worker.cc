@@ -49,10 +49,12 @@ class SimWorker::Link final : public worker::Link {
     return true;
   }
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
-    // BrokerLink's socket monitor: a connection made anew (a restarted broker).
+    // BrokerLink's socket monitor: a connection made gets a full silence
+    // period; made anew (a restarted broker), it is reported.
     if (conn_ >= 0 && owner_->net_->Attaches(conn_) != attaches_seen_) {
       const bool again = attaches_seen_ > 0;
       attaches_seen_ = owner_->net_->Attaches(conn_);
+      timers_.Heard(now_ms);
       if (again) return Event::kReconnected;
     }
     if (conn_ >= 0 && timers_.Silent(now_ms, silence_limit_ms)) {
