@@ -264,8 +264,9 @@ class WorkerCore {
   bool welcomed_ = false;  // the current connection was welcomed
   int64_t register_sent_ms_ = -1;
   // Registers sent so far (each carries the next `seq`), and the first one
-  // sent after the last freeze: a welcome echoing an older seq answers a
-  // register from before the freeze and says nothing about now.
+  // sent after the last freeze, or after a task came while a register
+  // waited for its welcome: a welcome echoing an older seq answers a
+  // register that did not list what we hold now, and says nothing about it.
   int64_t register_seq_ = 0;
   int64_t first_current_seq_ = 0;
   // Not welcomed on this connection and a register is due: sent (again)
@@ -284,10 +285,6 @@ class WorkerCore {
   // at every lull: a worker whose queue empties often would fill its log).
   bool idle_rate_logged_ = false;
   int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
-  // Registering again after a long silence at the idle rate: a task that
-  // comes before the welcome makes the next register list it (and the
-  // welcomes to earlier ones stale), so that the welcome judges it.
-  bool relisting_ = false;
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
   AdaptivePrefetch adaptive_;  // used without --prefetch (opt_.prefetch < 0)

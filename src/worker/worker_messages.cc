@@ -40,7 +40,6 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
-  relisting_ = false;
   const auto batch = m.body.find(wire::field::kBatch);
   broker_batches_ = batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
   // A reregister that came before this welcome answered a message sent
@@ -87,7 +86,8 @@ void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
     return;
   }
   // Not welcomed: a task from before a freeze or a broker restart, perhaps
-  // leased elsewhere since; it waits for the next welcome's verdict.
+  // leased elsewhere since; it waits for the verdict of a welcome to a
+  // register that lists it (Step: a register is sent again for it).
   if (welcomed_ && static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
     StartTask(attempt, m, now);
   } else if (static_cast<int>(queue_.size()) < HoldLimit()) {
