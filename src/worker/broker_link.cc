@@ -34,6 +34,7 @@ Status BrokerLink::Open(int64_t now_ms) {
   // A fresh socket gets a full silence period to hear from the broker.
   timers_.Heard(now_ms);
   handshakes_seen_ = 0;
+  last_tick_ms_ = now_ms;
   return Status::Ok();
 }
 
@@ -63,6 +64,8 @@ bool BrokerLink::Receive(wire::Message* m, int64_t now_ms) {
 }
 
 BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
+  const int64_t previous_tick_ms = last_tick_ms_;
+  last_tick_ms_ = now_ms;
   if (socket_ && monitor_.Poll()) {
     // The broker refused the handshake: retrying at once would be refused
     // again; back off as after a silence.
@@ -78,9 +81,9 @@ BrokerLink::Event BrokerLink::Tick(int64_t now_ms, int64_t silence_limit_ms) {
   }
   if (socket_ && monitor_.handshakes() != handshakes_seen_) {
     // A connection made: what we queued meanwhile reaches the broker only
-    // now, so its answer gets a full silence period from now.
+    // now, so its answer gets a full silence period (ReconnectTimers).
     handshakes_seen_ = monitor_.handshakes();
-    timers_.Heard(now_ms);
+    timers_.Connected(previous_tick_ms);
   }
   if (socket_ && monitor_.TakeReconnected()) return Event::kReconnected;
   if (socket_ && timers_.Silent(now_ms, silence_limit_ms)) {

@@ -2,9 +2,9 @@
 // link.h), with the Paranoid Pirate rules of docs/protocol.md: any message
 // heard from the broker counts as a heartbeat; after heartbeat_ms x
 // liveness of silence (counted from the last message heard, or from the
-// moment the socket monitor saw the connection made, whichever is later:
-// registers queued while the broker was down reach it only then) the
-// socket is closed (linger 0: what it still queued
+// connection made, as the socket monitor reports it, whichever is later:
+// registers queued while the broker was down reach it only then;
+// ReconnectTimers::Connected) the socket is closed (linger 0: what it still queued
 // is stale) and, after a backoff (config::kReconnectInitialMs doubling up to
 // config::kReconnectMaxMs, reset by ResetBackoff() on a welcome), a new
 // socket is opened. The owner sends `register` whenever Tick() reports
@@ -76,6 +76,7 @@ class BrokerLink final : public Link {
   std::string last_refusal_;         // logged at last_refusal_ms_
   int64_t last_refusal_ms_ = 0;
   int handshakes_seen_ = 0;          // of the monitor, since Open(): a change is a connection made
+  int64_t last_tick_ms_ = 0;         // the last Tick() or Open(): the earliest a connection seen next was made
   std::unique_ptr<zmq::socket_t> socket_;
   ReconnectTimers timers_;
 };

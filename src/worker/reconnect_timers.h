@@ -16,11 +16,21 @@ namespace leaseq::worker {
 
 class ReconnectTimers {
  public:
-  // A socket was opened, its connection made (or made anew), or a message
-  // heard on it, at now_ms: the broker gets a full silence period from
-  // then on. Counting from the opening alone, a broker that came up late in
-  // that period could not answer the registers queued for it in time.
+  // A socket was opened, or a message heard on it, at now_ms: the broker
+  // gets a full silence period from then on.
   void Heard(int64_t now_ms) { last_heard_ms_ = now_ms; }
+  // The socket's connection was made (or made anew) at some moment after
+  // previous_look_ms, the owner's last look at the link before it saw the
+  // connection: the broker gets a full silence period from then, the
+  // earliest that moment can be. Counted from the opening alone, a broker
+  // that came up late in that period could not answer in time the registers
+  // queued for it. Counted from when the owner saw it, a stall of the
+  // owner's loop too short to be noticed as a freeze (a brief SIGSTOP)
+  // would extend it past what the broker sent meanwhile: a backlog that a
+  // partition held up would then be taken for fresh.
+  void Connected(int64_t previous_look_ms) {
+    last_heard_ms_ = std::max(last_heard_ms_, previous_look_ms);
+  }
   int64_t last_heard_ms() const { return last_heard_ms_; }
   bool HeardWithin(int64_t now_ms, int64_t limit_ms) const {
     return now_ms - last_heard_ms_ < limit_ms;

@@ -23,6 +23,7 @@ class SimWorker::Link final : public worker::Link {
     conn_ = owner_->net_->Open(owner_->index_);
     attaches_seen_ = 0;
     timers_.Heard(now_ms);
+    last_tick_ms_ = now_ms;
     return Status::Ok();
   }
   void Close(int linger_ms) override {
@@ -49,12 +50,14 @@ class SimWorker::Link final : public worker::Link {
     return true;
   }
   Event Tick(int64_t now_ms, int64_t silence_limit_ms) override {
+    const int64_t previous_tick_ms = last_tick_ms_;
+    last_tick_ms_ = now_ms;
     // BrokerLink's socket monitor: a connection made gets a full silence
     // period; made anew (a restarted broker), it is reported.
     if (conn_ >= 0 && owner_->net_->Attaches(conn_) != attaches_seen_) {
       const bool again = attaches_seen_ > 0;
       attaches_seen_ = owner_->net_->Attaches(conn_);
-      timers_.Heard(now_ms);
+      timers_.Connected(previous_tick_ms);
       if (again) return Event::kReconnected;
     }
     if (conn_ >= 0 && timers_.Silent(now_ms, silence_limit_ms)) {
@@ -83,6 +86,7 @@ class SimWorker::Link final : public worker::Link {
   const std::string endpoint_ = "sim://broker";
   int conn_ = -1;
   int attaches_seen_ = 0;  // of conn_
+  int64_t last_tick_ms_ = 0;  // as BrokerLink's
   worker::ReconnectTimers timers_;
 };
 
