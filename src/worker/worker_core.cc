@@ -221,6 +221,16 @@ void WorkerCore::PumpTasks(int64_t now) {
 }
 
 void WorkerCore::HandleMessages(int64_t now) {
+  // At the idle rate the link stays open through a silence longer than a
+  // lease: a task that comes after one may have been sent at its start,
+  // then held up by a partition, and reclaimed since (the broker judges a
+  // worker it has just made busy by the normal limit). Its lease is sure
+  // to run only when the broker's previous word is younger than a lease,
+  // less a heartbeat for that word's own way here. Measured before this
+  // step's messages: a backlog comes all at once.
+  const int64_t silent_for = now - broker_heard_ms_;
+  const bool leases_may_have_lapsed =
+      idle_rate_ && silent_for > SilenceLimitMs() - heartbeat_ms_;
   wire::Message m;
   while (link_.Receive(&m, now)) {
     // At the idle rate the broker speaks at least every few heartbeats; a
@@ -233,7 +243,13 @@ void WorkerCore::HandleMessages(int64_t now) {
           " ms at the idle rate: registering again before starting anything");
       RegisterAgainBeforeStarting();
     }
-    if (register_wanted_ && !welcomed_ && (m.command == Command::kTask || m.command == Command::kTasks)) {
+    const bool task = m.command == Command::kTask || m.command == Command::kTasks;
+    if (leases_may_have_lapsed && welcomed_ && task) {
+      Log("a task after " + std::to_string(silent_for) +
+          " ms without a word from the broker at the idle rate: registering again before starting it");
+      RegisterAgainBeforeStarting();
+    }
+    if (register_wanted_ && !welcomed_ && task) {
       // A task that comes while our register waits for its welcome was sent
       // before the broker read that register (it sends the welcome before
       // anything it leases after it): held up by a partition, sent by a

@@ -699,6 +699,49 @@ TEST_F(WorkerCoreTest, ATaskEndsTheIdleRateAndOneAfterALongSilenceWaitsForAWelco
   EXPECT_EQ(starter_.started.size(), 2u);
 }
 
+// At the idle rate the link stays open through a silence longer than a
+// lease. A task that comes when the broker's last word is older than a
+// lease (less a heartbeat for that word's way) may have been sent at the
+// start of a partition and reclaimed since (the simulator, seeds
+// 1796200033807 and 1796100035007: started 617 ms after it was lost); one
+// that comes sooner cannot have lapsed and starts at once.
+TEST_F(WorkerCoreTest, AtTheIdleRateATaskAfterALeaseOfSilenceWaitsForAWelcome) {
+  Start();
+  const int64_t idle_ms = 5 * kHeartbeatMs;
+  Broker(wire::Make(Command::kWelcome,
+                    {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"idle_heartbeat_ms", idle_ms}}));
+  Step();
+  RunFor(kHeartbeatMs + 1);  // the heartbeat that says it holds nothing
+  ASSERT_TRUE(core_->welcomed());
+  link_.sent.clear();
+  // The broker's last word 150 ms ago: the task starts.
+  now_ += kSilenceMs - kHeartbeatMs - 50;
+  Task(1);
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  EXPECT_TRUE(Sent(Command::kRegister).empty());
+  starter_.started[0]->outcome = Exited(0);
+  Step();
+  Ack({1});
+  Step();
+  RunFor(kHeartbeatMs + 1);  // idle again, the broker heard just now
+  link_.sent.clear();
+  // 250 ms: held, listed by a new register, dropped by its welcome.
+  now_ += kSilenceMs - kHeartbeatMs + 50;
+  Task(2);
+  Step();
+  EXPECT_EQ(starter_.started.size(), 1u);
+  const auto registers = Sent(Command::kRegister);
+  ASSERT_EQ(registers.size(), 1u);
+  EXPECT_EQ(registers[0].body["queued"], json({2}));
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                        {"idle_heartbeat_ms", idle_ms}, {"abandon", json({2})},
+                                        {"seq", registers[0].body["seq"]}}));
+  Step();
+  EXPECT_EQ(starter_.started.size(), 1u);
+  EXPECT_TRUE(core_->QueuedIds().empty());
+}
+
 // Held up together by a partition, a broker heartbeat ahead of the task
 // (even in an earlier step) does not make the task fresh (the simulator,
 // seeds 138 and 1420); the welcome's abandon[] drops it.
