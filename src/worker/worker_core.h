@@ -208,6 +208,12 @@ class WorkerCore {
   // with slots free, the one before (tasks leased before the broker read
   // the `ready` are still on their way: kept, not bounced back).
   int HoldLimit() const { return std::max(Prefetch(), soft_hold_limit_); }
+  // How many tasks it may hold unstarted: the credit it gave, its free
+  // slots and the above. Tasks for free slots wait in the queue while no
+  // welcome says they are ours (after a freeze, a silence, a reconnection).
+  int QueueLimit() const {
+    return HoldLimit() + std::max(0, opt_.slots - static_cast<int>(running_.size()));
+  }
   // Without --prefetch: recomputes the prefetch from the run times and the
   // long attempts and announces a change (`ready`). When every slot runs a
   // long attempt, the held tasks are released (never started: no blame),

@@ -90,7 +90,7 @@ void WorkerCore::OnTask(const wire::Message& m, int64_t now) {
   // register that lists it (Step: a register is sent again for it).
   if (welcomed_ && static_cast<int>(running_.size()) < opt_.slots && queue_.empty()) {
     StartTask(attempt, m, now);
-  } else if (static_cast<int>(queue_.size()) < HoldLimit()) {
+  } else if (static_cast<int>(queue_.size()) < QueueLimit()) {
     queue_.emplace_back(attempt, m);
   } else {
     Release({attempt});  // more than the credit we gave
