@@ -127,6 +127,7 @@ class HandshakeWatch:
         self.refusal = ""
         self.last_failure = ""
         self._no_detail = 0
+        self.handshakes = 0  # succeeded: a change is a connection made
         self._sock = sock
         self.monitor = sock.get_monitor_socket(self._EVENTS) if self._EVENTS else None
 
@@ -144,6 +145,7 @@ class HandshakeWatch:
                 return bool(self.refusal)
             e = ev["event"]
             if e == getattr(zmq, "EVENT_HANDSHAKE_SUCCEEDED", -1):
+                self.handshakes += 1
                 self._no_detail = 0
                 self.last_failure = ""
             elif e == getattr(zmq, "EVENT_HANDSHAKE_FAILED_AUTH", -1):

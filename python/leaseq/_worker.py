@@ -336,6 +336,8 @@ class Worker:
         self._next_heartbeat = 0
         self._sock = None
         self._watch = None
+        self._last_tick = 0
+        self._handshakes_seen = 0
         self._backoff = RECONNECT_INITIAL_MS
         self._reconnect_at = 0
         self._last_heard = 0
@@ -392,6 +394,8 @@ class Worker:
         sock.connect(self.broker)
         self._sock = sock
         self._last_heard = now
+        self._last_tick = now
+        self._handshakes_seen = 0
 
     def _close(self, linger_ms):
         if self._sock is None:
@@ -414,6 +418,7 @@ class Worker:
             return False
 
     def _tick_link(self, now):
+        previous_tick, self._last_tick = self._last_tick, now
         if self._sock is not None and self._watch.poll():
             self.log("%s; retrying (backoff up to %d ms)" % (self._watch.refusal, RECONNECT_MAX_MS))
             self._watch.refusal = ""
@@ -421,6 +426,13 @@ class Worker:
             self._reconnect_at = now + self._backoff
             self._backoff = min(self._backoff * 2, RECONNECT_MAX_MS)
             return "lost"
+        if self._sock is not None and self._watch.handshakes != self._handshakes_seen:
+            # A connection made: the registers queued meanwhile reach the
+            # broker only now, so its answer gets a full silence period,
+            # from the last look before the connection was seen (not from
+            # now: a stall of this loop would stretch it; docs/protocol.md).
+            self._handshakes_seen = self._watch.handshakes
+            self._last_heard = max(self._last_heard, previous_tick)
         if self._sock is not None and now - self._last_heard >= self._silence():
             self._close(0)
             self._reconnect_at = now + self._backoff
