@@ -245,8 +245,13 @@ void WorkerCore::HandleMessages(int64_t now) {
     }
     const bool task = m.command == Command::kTask || m.command == Command::kTasks;
     if (leases_may_have_lapsed && welcomed_ && task) {
-      Log("a task after " + std::to_string(silent_for) +
-          " ms without a word from the broker at the idle rate: registering again before starting it");
+      // Normal after a long idle spell: said once, not at every wake-up.
+      if (!lapse_check_logged_) {
+        Log("a task after " + std::to_string(silent_for) +
+            " ms without a word from the broker at the idle rate: registering again before starting it"
+            " (and so after each such silence, without saying it again)");
+        lapse_check_logged_ = true;
+      }
       RegisterAgainBeforeStarting();
     }
     if (register_wanted_ && !welcomed_ && task) {

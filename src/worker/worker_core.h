@@ -290,6 +290,7 @@ class WorkerCore {
   // The first switch to the idle rate after a welcome is logged (once, not
   // at every lull: a worker whose queue empties often would fill its log).
   bool idle_rate_logged_ = false;
+  bool lapse_check_logged_ = false;  // HandleMessages: a task after a lease of silence
   int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;
