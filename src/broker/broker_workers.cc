@@ -163,11 +163,16 @@ void Broker::OnRegister(const std::string& routing_id, const wire::Message& m) {
   added.idle_heartbeats = idle != m.body.end() && idle->is_boolean() && idle->get<bool>() &&
                           options_.settings.idle_heartbeat_factor > 1;
   work_changed_ = true;
-  log::Printf(log::Level::kInfo, "worker %s (pid %lld) %s, %zu attempt(s) kept",
-               record.name.c_str(), static_cast<long long>(record.pid),
-               repeated ? "registered again on the same connection"
-                        : same_session ? "reconnected" : "registered",
-               held.size() - abandon.size());
+  // A register repeated on the same connection that abandons nothing
+  // changes nothing: an idle worker sends one before a task that may have
+  // waited on the way (docs/protocol.md), often, so it is not logged.
+  if (!repeated || !abandon.empty()) {
+    log::Printf(log::Level::kInfo, "worker %s (pid %lld) %s, %zu attempt(s) kept",
+                record.name.c_str(), static_cast<long long>(record.pid),
+                repeated ? "registered again on the same connection"
+                         : same_session ? "reconnected" : "registered",
+                held.size() - abandon.size());
+  }
   nlohmann::json welcome = {{field::kHeartbeatMs, options_.settings.heartbeat_ms},
                              {field::kLiveness, options_.settings.liveness},
                              {field::kAbandon, abandon},
