@@ -23,6 +23,7 @@ using nlohmann::json;
 
 constexpr int64_t kHeartbeatMs = 100;
 constexpr int64_t kSilenceMs = 300;  // heartbeat x liveness 3
+constexpr int64_t kIdleMs = 5 * kHeartbeatMs;  // StartIdle's idle rate
 
 // The broker's side of a connection, in memory, with the real reconnect
 // timers (silence, then a backoff from 250 ms) so that the core's reactions
@@ -164,6 +165,21 @@ class WorkerCoreTest : public testing::Test {
     Step();
     ASSERT_TRUE(core_->welcomed());
     link_.sent.clear();
+  }
+  // Registers, is welcomed with an idle rate of kIdleMs, and sends the
+  // heartbeat that says it holds nothing: idle from then on.
+  void StartIdle() {
+    Start();
+    Broker(wire::Make(Command::kWelcome,
+                      {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"idle_heartbeat_ms", kIdleMs}}));
+    Step();
+    RunFor(kHeartbeatMs + 1);
+  }
+  // The welcome to that register (its seq echoed), with the idle rate.
+  void WelcomeTo(const wire::Message& reg, json abandon = json::array()) {
+    Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                          {"idle_heartbeat_ms", kIdleMs}, {"abandon", abandon},
+                                          {"seq", reg.body["seq"]}}));
   }
   void Broker(wire::Message m) { link_.inbox.push_back(std::move(m)); }
   void Task(int64_t attempt, json extra = json::object()) {
@@ -654,12 +670,7 @@ TEST_F(WorkerCoreTest, AnIdleWorkerHeartbeatsAtTheIdleRateUntilATaskComes) {
 }
 
 TEST_F(WorkerCoreTest, ATaskEndsTheIdleRateAndOneAfterALongSilenceWaitsForAWelcome) {
-  Start();
-  const int64_t idle_ms = 5 * kHeartbeatMs;
-  Broker(wire::Make(Command::kWelcome,
-                    {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"idle_heartbeat_ms", idle_ms}}));
-  Step();
-  RunFor(kHeartbeatMs + 1);  // the heartbeat that says it holds nothing
+  StartIdle();  // the heartbeat that says it holds nothing
   link_.sent.clear();
   // A task 2 x heartbeat after that heartbeat: started, and a heartbeat
   // listing it goes at once (its normal one was due a heartbeat after the last).
@@ -679,22 +690,20 @@ TEST_F(WorkerCoreTest, ATaskEndsTheIdleRateAndOneAfterALongSilenceWaitsForAWelco
   RunFor(kHeartbeatMs, /*silent=*/true);
   ASSERT_EQ(Sent(Command::kHeartbeat).size(), 1u);
   EXPECT_EQ(Sent(Command::kHeartbeat)[0].body["running"], json::array());
-  RunFor(idle_ms - 1, /*silent=*/true);
+  RunFor(kIdleMs - 1, /*silent=*/true);
   EXPECT_EQ(Sent(Command::kHeartbeat).size(), 1u);
   // A task after more than two lease lifetimes without a word from the
   // broker: it may have waited on the way while its lease lapsed. The
   // worker registers again (listing it as queued) and starts it only once
   // the welcome says it is still its own.
-  RunFor(2 * kSilenceMs - idle_ms + 2, /*silent=*/true);
+  RunFor(2 * kSilenceMs - kIdleMs + 2, /*silent=*/true);
   link_.sent.clear();
   Task(2);
   Step();
   EXPECT_EQ(starter_.started.size(), 1u);
   ASSERT_EQ(Sent(Command::kRegister).size(), 1u);
   EXPECT_EQ(Sent(Command::kRegister)[0].body["queued"], json({2}));
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"idle_heartbeat_ms", idle_ms}, {"abandon", json::array()},
-                                        {"seq", Sent(Command::kRegister)[0].body["seq"]}}));
+  WelcomeTo(Sent(Command::kRegister)[0]);
   Step();
   EXPECT_EQ(starter_.started.size(), 2u);
 }
@@ -706,12 +715,7 @@ TEST_F(WorkerCoreTest, ATaskEndsTheIdleRateAndOneAfterALongSilenceWaitsForAWelco
 // 1796200033807 and 1796100035007: started 617 ms after it was lost); one
 // that comes sooner cannot have lapsed and starts at once.
 TEST_F(WorkerCoreTest, AtTheIdleRateATaskAfterALeaseOfSilenceWaitsForAWelcome) {
-  Start();
-  const int64_t idle_ms = 5 * kHeartbeatMs;
-  Broker(wire::Make(Command::kWelcome,
-                    {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"idle_heartbeat_ms", idle_ms}}));
-  Step();
-  RunFor(kHeartbeatMs + 1);  // the heartbeat that says it holds nothing
+  StartIdle();  // the heartbeat that says it holds nothing
   ASSERT_TRUE(core_->welcomed());
   link_.sent.clear();
   // The broker's last word 150 ms ago: the task starts.
@@ -734,9 +738,7 @@ TEST_F(WorkerCoreTest, AtTheIdleRateATaskAfterALeaseOfSilenceWaitsForAWelcome) {
   const auto registers = Sent(Command::kRegister);
   ASSERT_EQ(registers.size(), 1u);
   EXPECT_EQ(registers[0].body["queued"], json({2}));
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"idle_heartbeat_ms", idle_ms}, {"abandon", json({2})},
-                                        {"seq", registers[0].body["seq"]}}));
+  WelcomeTo(registers[0], json({2}));
   Step();
   EXPECT_EQ(starter_.started.size(), 1u);
   EXPECT_TRUE(core_->QueuedIds().empty());
@@ -747,12 +749,7 @@ TEST_F(WorkerCoreTest, AtTheIdleRateATaskAfterALeaseOfSilenceWaitsForAWelcome) {
 // handed back, it would cost an attempt more (a delayed task to an idle
 // worker showed 2 attempts in TimeLimits tests).
 TEST_F(WorkerCoreTest, ATaskForAFreeSlotWaitsForTheWelcomeWithoutAPrefetch) {
-  Start();
-  const int64_t idle_ms = 5 * kHeartbeatMs;
-  Broker(wire::Make(Command::kWelcome,
-                    {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"idle_heartbeat_ms", idle_ms}}));
-  Step();
-  RunFor(kHeartbeatMs + 1);
+  StartIdle();
   link_.sent.clear();
   now_ += kSilenceMs;
   Task(1);
@@ -762,9 +759,7 @@ TEST_F(WorkerCoreTest, ATaskForAFreeSlotWaitsForTheWelcomeWithoutAPrefetch) {
   const auto registers = Sent(Command::kRegister);
   ASSERT_EQ(registers.size(), 1u);
   EXPECT_EQ(registers[0].body["queued"], json({1}));
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"idle_heartbeat_ms", idle_ms}, {"abandon", json::array()},
-                                        {"seq", registers[0].body["seq"]}}));
+  WelcomeTo(registers[0]);
   Step();
   EXPECT_EQ(starter_.started.size(), 1u);
 }
