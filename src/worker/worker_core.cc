@@ -84,6 +84,16 @@ void WorkerCore::Step(int64_t now) {
     // tasks are still ours; what the link holds is from before.
     Log("frozen for " + std::to_string(now - last_step_ms_) + " ms: registering again");
     RegisterAgainBeforeStarting();
+  } else if (link_.is_open() && !link_.HeardWithin(now, BrokerSilenceLimitMs() + kMaxStepGapMs)) {
+    // A stall too short for a freeze slept through the silence check that
+    // would have closed the link: what waits in it may have come after
+    // that moment, held up by a partition, and been reclaimed meanwhile
+    // (found by the simulator, docs/simulation.md). Do what a check on
+    // time would have led to: start nothing until a welcome says what is
+    // still ours. Before reading, which would count as hearing the broker.
+    Log("woke " + std::to_string(now - last_step_ms_) +
+        " ms after the previous step, past the broker's silence limit: registering again");
+    RegisterAgainBeforeStarting();
   }
   last_step_ms_ = now;
   HandleSignals(now);

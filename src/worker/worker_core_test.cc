@@ -826,6 +826,40 @@ TEST_F(WorkerCoreTest, ATaskThatComesBeforeTheWelcomeWaitsForAWelcomeToARegister
   EXPECT_TRUE(core_->QueuedIds().empty());
 }
 
+// A stall shorter than a freeze, past the silence check (found by the
+// simulator, seed 1796900032786): a busy worker cut off from the broker was
+// stopped for 691 ms, 9 ms short of a freeze; thawed, it read what the cut
+// had held, tasks reclaimed meanwhile among it, before the silence check ran,
+// and started them.
+TEST_F(WorkerCoreTest, AStallPastTheSilenceCheckStartsNothingUntilTheWelcome) {
+  options_.slots = 2;
+  StartWelcomed();
+  Task(1);
+  Step();
+  ASSERT_EQ(starter_.started.size(), 1u);
+  RunFor(kSilenceMs - 20, /*silent=*/true);
+  ASSERT_TRUE(link_.is_open());
+  // Stalled for less than a freeze, the silence now past its limit by more
+  // than a step's gap; the cut ends meanwhile and delivers a task.
+  now_ += kMaxStepGapMs + 50;
+  Task(2);
+  Step();
+  EXPECT_FALSE(core_->welcomed());
+  EXPECT_EQ(starter_.started.size(), 1u);
+  auto registers = Sent(Command::kRegister);
+  ASSERT_EQ(registers.size(), 1u);
+  EXPECT_EQ(registers[0].body["running"], json({1}));
+  EXPECT_EQ(registers[0].body["queued"], json({2}));
+  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
+                                        {"abandon", json({2})},
+                                        {"seq", registers[0].body["seq"]}}));
+  now_ += 1;
+  Step();
+  EXPECT_TRUE(core_->welcomed());
+  EXPECT_EQ(starter_.started.size(), 1u);  // 2 was leased elsewhere meanwhile
+  EXPECT_TRUE(core_->QueuedIds().empty());
+}
+
 // A welcome without idle_heartbeat_ms (an older broker): the normal rate.
 TEST_F(WorkerCoreTest, WithoutAnIdleRateFromTheBrokerTheRateStaysNormal) {
   StartWelcomed();
