@@ -91,9 +91,10 @@ int64_t IdleSilenceMs(const Settings& s);
 // may have waited on the way while its lease lapsed): the broker's idle
 // heartbeats leave it two heartbeats of margin below that. (A task alone
 // that comes more than a lease less a heartbeat after the broker's previous
-// word makes it register again too: about half of the first tasks after a
-// long idle spell pay that round trip, which a faster idle rate would
-// save at the price of the idle broker's CPU.)
+// word makes it register again too, and so does one within a heartbeat
+// after a word that came after such a silence: about three quarters of the
+// first tasks after a long idle spell pay that round trip, which a faster
+// idle rate would save at the price of the idle broker's CPU.)
 int64_t BrokerIdleHeartbeatMs(const Settings& s);
 
 // What the broker knows of a connected worker's hearing (steady times).

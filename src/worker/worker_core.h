@@ -291,6 +291,11 @@ class WorkerCore {
   // at every lull: a worker whose queue empties often would fill its log).
   bool idle_rate_logged_ = false;
   bool lapse_check_logged_ = false;  // HandleMessages: a task after a lease of silence
+  // HandleMessages: a task read up to this time may be part of a backlog
+  // that began with a word after a lease of silence at the idle rate (that
+  // silence in backlog_silence_ms_); cleared by a welcome to a later register.
+  int64_t backlog_window_end_ms_ = -1;
+  int64_t backlog_silence_ms_ = 0;
   int64_t broker_heard_ms_ = 0;  // steady: the last message read from the broker
   int64_t heartbeat_sent_ms_ = -1;  // the last one, while welcomed (a gap is logged)
   std::map<int64_t, Attempt> running_;

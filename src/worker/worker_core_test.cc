@@ -744,6 +744,35 @@ TEST_F(WorkerCoreTest, AtTheIdleRateATaskAfterALeaseOfSilenceWaitsForAWelcome) {
   EXPECT_TRUE(core_->QueuedIds().empty());
 }
 
+// The same, when the backlog comes over two steps (the simulator, seed
+// 1797000036783): a broker heartbeat held up with the task arrives first,
+// after a lease of silence, and the task 20 ms later; measured from that
+// heartbeat the task looked fresh, and ran 608 ms after it was lost. Once a
+// welcome has answered, a task the same heartbeat later starts at once.
+TEST_F(WorkerCoreTest, AtTheIdleRateATaskJustBehindAWordAfterALeaseOfSilenceWaitsForAWelcome) {
+  StartIdle();
+  link_.sent.clear();
+  now_ += kSilenceMs - kHeartbeatMs + 50;
+  Broker(wire::Make(Command::kHeartbeat));
+  Step();
+  EXPECT_TRUE(Sent(Command::kRegister).empty());  // a word alone costs nothing
+  now_ += 20;
+  Task(1);
+  Step();
+  EXPECT_TRUE(starter_.started.empty());
+  const auto registers = Sent(Command::kRegister);
+  ASSERT_EQ(registers.size(), 1u);
+  EXPECT_EQ(registers[0].body["queued"], json({1}));
+  WelcomeTo(registers[0], json({1}));
+  now_ += 1;
+  Step();
+  EXPECT_TRUE(core_->QueuedIds().empty());
+  now_ += 1;
+  Task(2);
+  Step();
+  EXPECT_EQ(starter_.started.size(), 1u);
+}
+
 // A task for a free slot that must wait for a welcome is held, within the
 // credit the worker gave, even with no prefetch (a fresh worker's is 0):
 // handed back, it would cost an attempt more (a delayed task to an idle

@@ -40,6 +40,7 @@ void WorkerCore::OnWelcome(const wire::Message& m, int64_t now) {
   // No longer ours: kill (or unqueue) them; a result would only be acked as stale.
   for (int64_t id : abandon) Forget(id);
   welcomed_ = true;
+  backlog_window_end_ms_ = -1;  // this welcome answers a register sent after what the window held
   const auto batch = m.body.find(wire::field::kBatch);
   broker_batches_ = batch != m.body.end() && batch->is_boolean() && batch->get<bool>();
   // A reregister that came before this welcome answered a message sent
