@@ -333,6 +333,8 @@ class Worker:
         self._welcomed = False
         self._register_sent = -1 << 62
         self._register_wanted = False
+        self._register_seq = 0  # of the last register sent; welcomes echo it
+        self._first_current_seq = 0  # welcomes to older registers are ignored
         self._next_heartbeat = 0
         self._sock = None
         self._watch = None
@@ -351,9 +353,15 @@ class Worker:
                 before, now = now, _now_ms()
                 if now - before > MAX_POLL_MS + self._silence():
                     self.log("frozen for %d ms: registering again" % (now - before))
-                    self._welcomed = False
-                    self._register_wanted = True
-                    self._register_sent = -1 << 62
+                    self._register_again_before_starting()
+                elif self._sock is not None and \
+                        now - self._last_heard > MAX_POLL_MS + self._silence():
+                    # A stall too short for a freeze that slept through the
+                    # silence check: what waits in the socket may have come
+                    # after that moment and been reclaimed meanwhile.
+                    self.log("woke %d ms after the previous step, past the broker's silence "
+                             "limit: registering again" % (now - before))
+                    self._register_again_before_starting()
                 self._handle_signals(now)
                 self._pump(now)
                 self._handle_messages(now)
@@ -381,6 +389,15 @@ class Worker:
 
     def _silence(self):
         return self._heartbeat_ms * self._liveness
+
+    def _register_again_before_starting(self):
+        """After a freeze: what this worker holds may no longer be its own.
+        It registers again at once and starts nothing until a welcome answers
+        that register; welcomes already waiting answer an older one."""
+        self._welcomed = False
+        self._register_wanted = True
+        self._register_sent = -1 << 62
+        self._first_current_seq = self._register_seq + 1
 
     # -- the link (Paranoid Pirate) ---------------------------------------
 
@@ -528,6 +545,14 @@ class Worker:
             except ValueError as e:
                 self.log("ignoring a bad message from the broker: %s" % e)
                 continue
+            if command == "task" and not self._welcomed:
+                # Sent before the broker read our register (it welcomes before
+                # it leases anything after one), so not listed in it: the
+                # welcome to it cannot say whether the task is ours. Register
+                # again, listing it, and take only the welcome to that one.
+                self._register_wanted = True
+                self._register_sent = -1 << 62
+                self._first_current_seq = self._register_seq + 1
             if command == "welcome":
                 self._on_welcome(body, now)
             elif command == "task":
@@ -584,6 +609,10 @@ class Worker:
     # -- broker messages --------------------------------------------------
 
     def _on_welcome(self, body, now):
+        seq = body.get("seq")
+        if isinstance(seq, int) and seq < self._first_current_seq:
+            self.log("ignoring a welcome to a register from before the freeze (seq %d)" % seq)
+            return
         hb, live = body.get("heartbeat_ms"), body.get("liveness")
         if isinstance(hb, int) and 0 < hb <= 3600000:
             self._heartbeat_ms = hb
@@ -625,7 +654,9 @@ class Worker:
             return
         if self._welcomed and len(self._running) < self.slots and not self._queue:
             self._start_task(attempt, body, blobs, now)
-        elif len(self._queue) < self.prefetch:
+        elif len(self._queue) < self.prefetch + max(0, self.slots - len(self._running)):
+            # Within the credit given: the prefetch and the free slots (a
+            # task for a free slot waits here for a welcome).
             self._queue.append((attempt, body, blobs))
         else:
             self._release([attempt])  # more than the credit we gave
@@ -825,6 +856,8 @@ class Worker:
                 "host": self.host, "slots": self.slots if self._phase == _RUNNING else 0,
                 "prefetch": self.prefetch, "queued": [q[0] for q in self._queue],
                 "queues": self.queues, "fns": sorted(self.functions), "running": self._held()}
+        self._register_seq += 1
+        body["seq"] = self._register_seq
         self._send("register", body)
         self._register_sent = now
         self._register_wanted = False

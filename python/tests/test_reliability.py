@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 import leaseq
 import taskfns
-from conftest import REPO, bin_dir, wait_until
+from conftest import REPO, Cluster, bin_dir, wait_until
 
 
 def running_on(client, key, worker):
@@ -185,3 +186,73 @@ def test_seed_example(sig):
     assert "sum(range(400)) on cluster: 159600\t(should be 159600)\n" in out
     assert "workers preempted with SIG%s: " % sig in out
     assert "preempted with SIG%s: 0;" % sig not in out
+
+
+class FakeBroker:
+    """The broker's side of the protocol, by hand, on a real ROUTER socket:
+    for orders of messages a real broker produces only in partitions."""
+
+    def __init__(self, endpoint):
+        import zmq
+        from leaseq import _wire
+        self._wire = _wire
+        self.context = zmq.Context()
+        self.sock = self.context.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.peer = None
+        self.seen = []
+
+    def next(self, command, timeout=15.0):
+        """The body of the next message of this command from the worker."""
+        import zmq
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sock.poll(50, zmq.POLLIN):
+                frames = self.sock.recv_multipart()
+                self.peer = frames[0]
+                got, body, _ = self._wire.decode(frames[1:])
+                self.seen.append((got, body))
+                if got == command:
+                    return body
+        pytest.fail("no %s from the worker within %g s" % (command, timeout))
+
+    def send(self, command, body=None):
+        self.sock.send_multipart([self.peer] + self._wire.encode(command, body))
+
+    def close(self):
+        self.sock.close()
+        self.context.term()
+
+
+def test_a_task_before_the_welcome_waits_for_a_welcome_to_a_register_listing_it(tmp_path):
+    # A task that reaches the worker while its register waits for a welcome
+    # was sent before the broker read that register (held up by a partition,
+    # or sent by a broker that restarted since): the welcome to that register
+    # cannot say whether it is still the worker's. Here it was not: the
+    # welcome to the register that lists it abandons it, and it never runs.
+    cluster = Cluster(tmp_path)  # no broker of its own: the fake one takes its endpoint
+    broker = FakeBroker(cluster.endpoint)
+    marker = os.path.join(cluster.dir, "ran")
+    try:
+        worker = cluster.worker(name="early")
+        first = broker.next("register")
+        assert first["seq"] == 1 and first["queued"] == []
+        broker.send("task", {"attempt": 7, "key": "k7", "attempt_no": 1,
+                             "cmd": ["sh", "-c", "touch " + marker]})
+        broker.send("welcome", {"heartbeat_ms": 200, "liveness": 3, "abandon": [], "seq": 1})
+        second = broker.next("register")
+        assert second["seq"] == 2 and second["queued"] == [7], second
+        broker.send("welcome", {"heartbeat_ms": 200, "liveness": 3, "abandon": [7], "seq": 2})
+        beat = broker.next("heartbeat")  # welcomed: it heartbeats, holding nothing
+        assert beat == {"running": [], "queued": []}
+        assert not os.path.exists(marker)
+        wait_until(lambda: log_says(cluster, "early", "ignoring a welcome to a register from "
+                                    "before the freeze (seq 1)"), what="the stale welcome logged")
+        worker.send_signal(signal.SIGTERM)
+        broker.next("goodbye")
+        broker.send("ack", {"attempts": [], "goodbye": True})
+        assert worker.wait(timeout=15) == 0
+    finally:
+        cluster.stop()
+        broker.close()
