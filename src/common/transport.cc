@@ -14,26 +14,42 @@ void ApplyCommonOptions(zmq::socket_t& s) {
   s.set(zmq::sockopt::rcvhwm, 100000);
 }
 
+namespace {
+
+// One frame without blocking. A signal that lands in the call (SIGCHLD, at
+// every end of a worker's command) makes ZeroMQ fail it with EINTR before
+// the frame is queued: it is sent again. Left as a failure, it dropped the
+// message (a result then waited for its re-send, heartbeat x liveness
+// later) or, after the first frames of a message, left them to be joined
+// to the next one.
+bool SendFrame(zmq::socket_t& s, zmq::const_buffer frame, zmq::send_flags flags) {
+  for (;;) {
+    try {
+      return s.send(frame, flags).has_value();
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return false;  // EHOSTUNREACH (ROUTER_MANDATORY), a closing context
+    }
+  }
+}
+
+}  // namespace
+
 bool Send(zmq::socket_t& s, const wire::Message& m, const std::optional<std::string>& routing_id) {
   // The blobs go from the message (ZeroMQ copies each once): a submission of
   // a million tasks is not copied into a frame first.
   const std::vector<std::string> head = wire::EncodeHead(m);
   const size_t n = head.size() + m.blobs.size();
-  try {
-    if (routing_id) {
-      if (!s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        return false;
-      }
-    }
-    for (size_t i = 0; i < n; ++i) {
-      auto flags = zmq::send_flags::dontwait;
-      if (i + 1 < n) flags = flags | zmq::send_flags::sndmore;
-      const std::string& frame = i < head.size() ? head[i] : m.blobs[i - head.size()];
-      if (!s.send(zmq::buffer(frame), flags)) return false;
-    }
-  } catch (const zmq::error_t&) {
-    // EHOSTUNREACH with ROUTER_MANDATORY, EINTR, or a closing context.
+  if (routing_id &&
+      !SendFrame(s, zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
     return false;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    auto flags = zmq::send_flags::dontwait;
+    if (i + 1 < n) flags = flags | zmq::send_flags::sndmore;
+    const std::string& frame = i < head.size() ? head[i] : m.blobs[i - head.size()];
+    // Only the first part can meet a full queue: ZeroMQ takes the rest of
+    // a message once it took its first part.
+    if (!SendFrame(s, zmq::buffer(frame), flags)) return false;
   }
   return true;
 }

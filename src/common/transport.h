@@ -19,7 +19,9 @@ namespace leaseq::transport {
 void ApplyCommonOptions(zmq::socket_t& s);
 
 // Sends m, preceded by routing_id when given (ROUTER side). Never blocks:
-// a message that cannot be queued now is dropped, and false is returned.
+// a message that cannot be queued now is dropped, and false is returned. A
+// signal that lands in the call (EINTR) is not a failure: the frame is sent
+// again, so a message is never dropped nor split by one.
 bool Send(zmq::socket_t& s, const wire::Message& m,
           const std::optional<std::string>& routing_id = std::nullopt);
 
