@@ -175,11 +175,13 @@ class WorkerCoreTest : public testing::Test {
     Step();
     RunFor(kHeartbeatMs + 1);
   }
-  // The welcome to that register (its seq echoed), with the idle rate.
-  void WelcomeTo(const wire::Message& reg, json abandon = json::array()) {
-    Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                          {"idle_heartbeat_ms", kIdleMs}, {"abandon", abandon},
-                                          {"seq", reg.body["seq"]}}));
+  // The welcome to that register (its seq echoed), with the idle rate
+  // unless !idle (a broker without one).
+  void WelcomeTo(const wire::Message& reg, json abandon = json::array(), bool idle = true) {
+    json body = {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3}, {"abandon", abandon},
+                 {"seq", reg.body["seq"]}};
+    if (idle) body["idle_heartbeat_ms"] = kIdleMs;
+    Broker(wire::Make(Command::kWelcome, body));
   }
   void Broker(wire::Message m) { link_.inbox.push_back(std::move(m)); }
   void Task(int64_t attempt, json extra = json::object()) {
@@ -815,9 +817,7 @@ TEST_F(WorkerCoreTest, ATaskBehindALongSilenceWaitsForTheWelcomeWhateverCameBefo
   const auto registers = Sent(Command::kRegister);
   ASSERT_FALSE(registers.empty());
   EXPECT_EQ(registers.back().body["queued"], json({1}));
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"abandon", json({1})},
-                                        {"seq", registers.back().body["seq"]}}));
+  WelcomeTo(registers.back(), json({1}), /*idle=*/false);
   Step();
   EXPECT_TRUE(starter_.started.empty());
   EXPECT_TRUE(core_->QueuedIds().empty());
@@ -836,9 +836,7 @@ TEST_F(WorkerCoreTest, ATaskThatComesBeforeTheWelcomeWaitsForAWelcomeToARegister
   ASSERT_EQ(registers.size(), 1u);
   EXPECT_EQ(registers[0].body["queued"], json::array());
   Task(1);
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"abandon", json::array()},
-                                        {"seq", registers[0].body["seq"]}}));
+  WelcomeTo(registers[0], json::array(), /*idle=*/false);
   Step();
   Step();
   EXPECT_FALSE(core_->welcomed());
@@ -846,9 +844,7 @@ TEST_F(WorkerCoreTest, ATaskThatComesBeforeTheWelcomeWaitsForAWelcomeToARegister
   registers = Sent(Command::kRegister);
   ASSERT_EQ(registers.size(), 2u);
   EXPECT_EQ(registers[1].body["queued"], json({1}));
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"abandon", json({1})},
-                                        {"seq", registers[1].body["seq"]}}));
+  WelcomeTo(registers[1], json({1}), /*idle=*/false);
   Step();
   EXPECT_TRUE(core_->welcomed());
   EXPECT_TRUE(starter_.started.empty());
@@ -879,9 +875,7 @@ TEST_F(WorkerCoreTest, AStallPastTheSilenceCheckStartsNothingUntilTheWelcome) {
   ASSERT_EQ(registers.size(), 1u);
   EXPECT_EQ(registers[0].body["running"], json({1}));
   EXPECT_EQ(registers[0].body["queued"], json({2}));
-  Broker(wire::Make(Command::kWelcome, {{"heartbeat_ms", kHeartbeatMs}, {"liveness", 3},
-                                        {"abandon", json({2})},
-                                        {"seq", registers[0].body["seq"]}}));
+  WelcomeTo(registers[0], json({2}), /*idle=*/false);
   now_ += 1;
   Step();
   EXPECT_TRUE(core_->welcomed());
